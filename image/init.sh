@@ -1,0 +1,411 @@
+#!/bin/sh
+# inception-init: runs one level of a nest.
+#
+# It prepares the container for a Docker engine (descriptors, cgroups, devices, data root,
+# storage driver), starts dockerd with its output on the container's stdout so `docker logs`
+# shows it, reports readiness on the nest's status board, and, when the plan goes deeper,
+# starts the next level with the same image, privilege, storage and ports.
+#
+# It stays PID 1 as a small supervisor rather than exec'ing dockerd, for two reasons: on
+# SIGTERM it must collapse the level below before its own engine stops (so a nest is taken
+# down innermost first, leaving nothing in any engine), and the container must still end when
+# dockerd ends, which `wait` on dockerd gives us.
+#
+# Everything comes in through INCEPTION_* variables, set by the CLI for level 1 and by each
+# level for the next (see src/nesting/plan.ts, which computes them).
+set -eu
+
+: "${INCEPTION_LEVEL:=1}"
+: "${INCEPTION_DEPTH:=$INCEPTION_LEVEL}"
+: "${INCEPTION_NEST:=inception}"
+: "${INCEPTION_VERSION:=dev}"
+: "${INCEPTION_PRIVILEGE:=auto}"
+: "${INCEPTION_STORAGE_DRIVER:=overlay2}"
+: "${INCEPTION_DATA_ROOT:=volume}"
+: "${INCEPTION_BRIDGES:=}"
+: "${INCEPTION_PORTS:=}"
+: "${INCEPTION_DOCKERD_ARGS:=}"
+: "${INCEPTION_READY_TIMEOUT:=60}"
+: "${INCEPTION_STOP_TIMEOUT:=20}"
+
+STATE_DIR=/run/inception
+# The status board: a directory shared by every level of the nest. Level 1 owns it; each level
+# bind-mounts it into the next, so one read in level 1 shows the state of every level.
+BOARD=$STATE_DIR/board
+LEVEL_IMAGE_TAR=/usr/local/lib/inception/level-rootfs.tar
+LEVEL_IMAGE=inception-level:$INCEPTION_VERSION
+NEXT_LEVEL=$((INCEPTION_LEVEL + 1))
+NEXT_NAME=$INCEPTION_NEST-l$NEXT_LEVEL
+DOCKERD_PID=
+COLLAPSING=
+
+log() { printf 'inception-init[level %s]: %s\n' "$INCEPTION_LEVEL" "$*" >&2; }
+
+report() {
+  # One line per level: STATE [detail]. Written whole then renamed, so a reader never sees half.
+  mkdir -p "$BOARD"
+  printf '%s\n' "$*" >"$BOARD/.level-$INCEPTION_LEVEL.tmp"
+  mv -f "$BOARD/.level-$INCEPTION_LEVEL.tmp" "$BOARD/level-$INCEPTION_LEVEL"
+}
+
+fail() {
+  log "error: $*"
+  report "failed $*"
+  exit 1
+}
+
+# wrapdocker's fix: a descriptor inherited from whatever started this container (a terminal, the
+# CLI's pipes, a parent's log) would otherwise stay open in dockerd and in every deeper level.
+# dash cannot close descriptors above 9, so the init re-executes itself once through perl-base
+# (Essential in Debian, so always present), which closes every descriptor but 0, 1 and 2.
+close_inherited_descriptors() {
+  if [ -n "${INCEPTION_DESCRIPTORS_CLOSED:-}" ]; then
+    unset INCEPTION_DESCRIPTORS_CLOSED
+    return 0
+  fi
+  export INCEPTION_DESCRIPTORS_CLOSED=1
+  exec perl -e '
+    opendir(my $dir, "/proc/self/fd") or die "inception-init: /proc/self/fd: $!\n";
+    my @inherited = grep { /^\d+$/ && $_ > 2 } readdir($dir);
+    closedir($dir);
+    require POSIX;
+    POSIX::close($_) for @inherited;
+    exec { $ARGV[0] } @ARGV or die "inception-init: exec $ARGV[0]: $!\n";
+  ' /bin/sh "$0" "$@"
+}
+
+# On cgroup v1 a container that is not --privileged gets every hierarchy mounted read-only, and
+# dockerd cannot create its own cgroups ("mkdir /sys/fs/cgroup/cpuset/docker: read-only file
+# system"). Mounting each hierarchy again inside the container's own cgroup namespace makes it
+# writable, and keeps the level's children inside the level's cgroup.
+setup_cgroup_v1() {
+  if ! mountpoint -q /sys/fs/cgroup; then
+    mount -t tmpfs -o uid=0,gid=0,mode=0755 cgroup /sys/fs/cgroup
+  elif ! touch /sys/fs/cgroup/.inception-rw 2>/dev/null; then
+    mount -o remount,rw /sys/fs/cgroup
+  fi
+  rm -f /sys/fs/cgroup/.inception-rw
+  # /proc/self/mounts lines: "cgroup /sys/fs/cgroup/cpu cgroup ro,nosuid,...,cpu 0 0"
+  grep ' cgroup ' /proc/self/mounts | while read -r _ dir _ opts _; do
+    subsystems=$(printf '%s\n' "$opts" | tr ',' '\n' |
+      grep -Ev '^(ro|rw|nosuid|nodev|noexec|relatime|noatime|nodiratime|clone_children)$' |
+      paste -sd, -)
+    case ",$opts," in
+      *,ro,*)
+        umount "$dir"
+        mount -t cgroup -o "$subsystems" cgroup "$dir"
+        ;;
+    esac
+  done
+}
+
+# cgroup v2 (moby hack/dind): move every process out of the root cgroup, so controllers can be
+# enabled for the children dockerd will create.
+setup_cgroup_v2() {
+  if ! touch /sys/fs/cgroup/.inception-rw 2>/dev/null; then
+    mount -o remount,rw /sys/fs/cgroup
+  fi
+  rm -f /sys/fs/cgroup/.inception-rw
+  mkdir -p /sys/fs/cgroup/init
+  xargs -rn1 </sys/fs/cgroup/cgroup.procs >/sys/fs/cgroup/init/cgroup.procs 2>/dev/null || :
+  sed -e 's/ / +/g' -e 's/^/+/' </sys/fs/cgroup/cgroup.controllers \
+    >/sys/fs/cgroup/cgroup.subtree_control
+}
+
+setup_cgroups() {
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    setup_cgroup_v2
+  else
+    setup_cgroup_v1
+  fi
+}
+
+# Without --privileged, /dev holds only Docker's defaults; the device cgroup rule allows the
+# rest, but the nodes must be made. Loop devices are host-wide: make a node for each one the
+# kernel has, plus room for new ones.
+ensure_device() {
+  [ -e "$1" ] || mknod "$1" "$2" "$3" "$4"
+}
+
+setup_devices() {
+  ensure_device /dev/fuse c 10 229 2>/dev/null || log "warning: cannot create /dev/fuse"
+  ensure_device /dev/loop-control c 10 237 2>/dev/null || :
+  loops=$(find /sys/block -maxdepth 1 -name 'loop*' | wc -l)
+  i=0
+  while [ "$i" -lt $((loops + 8)) ]; do
+    ensure_device "/dev/loop$i" b 7 "$i" 2>/dev/null || :
+    i=$((i + 1))
+  done
+}
+
+# Where this level's engine keeps its data. Never the container's own layered root: overlay2
+# cannot stack on overlayfs. "volume" is the volume the parent mounted at /var/lib/docker;
+# "tmpfs" is memory; "loop:SIZE" is an ext4 file system in a file on that volume.
+setup_data_root() {
+  case "$INCEPTION_DATA_ROOT" in
+    volume) ;;
+    tmpfs)
+      mount -t tmpfs -o mode=0711 inception-data-root /var/lib/docker
+      ;;
+    loop:*)
+      size=${INCEPTION_DATA_ROOT#loop:}
+      disk=/var/lib/docker/inception-disk.ext4
+      if [ ! -f "$disk" ]; then
+        truncate -s "$size" "$disk"
+        mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1 "$disk"
+      fi
+      # The loop device is released by the kernel when this mount goes away (autoclear).
+      mount -o loop "$disk" /var/lib/docker || fail "cannot mount the loop data root $disk"
+      ;;
+    *) fail "unknown data root '$INCEPTION_DATA_ROOT' (use volume, tmpfs or loop:SIZE)" ;;
+  esac
+}
+
+# Tries the mount a storage driver needs, on the data root's own file system, in a scratch
+# directory, so an unusable driver is caught before dockerd refuses to start.
+storage_driver_works() {
+  probe=/var/lib/docker/.inception-probe
+  rm -rf "$probe"
+  mkdir -p "$probe/lower" "$probe/upper" "$probe/work" "$probe/merged"
+  status=0
+  case "$1" in
+    overlay2)
+      mount -t overlay overlay \
+        -o "lowerdir=$probe/lower,upperdir=$probe/upper,workdir=$probe/work" "$probe/merged" \
+        2>/dev/null || status=1
+      ;;
+    fuse-overlayfs)
+      [ -c /dev/fuse ] && command -v fuse-overlayfs >/dev/null &&
+        fuse-overlayfs -o "lowerdir=$probe/lower,upperdir=$probe/upper,workdir=$probe/work" \
+          "$probe/merged" 2>/dev/null || status=1
+      ;;
+    vfs) ;;
+    *) status=1 ;;
+  esac
+  umount "$probe/merged" 2>/dev/null || :
+  rm -rf "$probe"
+  return "$status"
+}
+
+choose_storage_driver() {
+  for driver in "$INCEPTION_STORAGE_DRIVER" overlay2 fuse-overlayfs vfs; do
+    if storage_driver_works "$driver"; then
+      if [ "$driver" != "$INCEPTION_STORAGE_DRIVER" ]; then
+        backing=$(stat -f -c %T /var/lib/docker)
+        log "warning: storage driver $INCEPTION_STORAGE_DRIVER does not work on $backing here; using $driver"
+      fi
+      STORAGE_DRIVER=$driver
+      return 0
+    fi
+  done
+  fail "no storage driver works on $(stat -f -c %T /var/lib/docker)"
+}
+
+# Debian's iptables defaults to the nf_tables backend; some kernels only have the legacy one.
+# Each level has its own network namespace, so each level may choose for itself. /etc is the
+# level's own (not the shared read-only /usr), so the alternatives link can be switched.
+choose_iptables() {
+  if iptables -nL >/dev/null 2>&1; then
+    return 0
+  fi
+  if iptables-legacy -nL >/dev/null 2>&1; then
+    log "iptables: nf_tables does not work here, using the legacy backend"
+    update-alternatives --quiet --set iptables /usr/sbin/iptables-legacy
+    update-alternatives --quiet --set ip6tables /usr/sbin/ip6tables-legacy 2>/dev/null || :
+  fi
+}
+
+# The bridge this level's engine uses, from the plan (one per level, all different): every
+# dockerd otherwise picks the first free /16 it can see, so levels collide and a chained port
+# routes its replies to the wrong bridge.
+bridge_for_level() {
+  # shellcheck disable=SC2086 # INCEPTION_BRIDGES is a space-separated list
+  set -- $INCEPTION_BRIDGES
+  shift $((INCEPTION_LEVEL - 1)) 2>/dev/null || return 0
+  printf '%s' "${1:-}"
+}
+
+start_dockerd() {
+  bip=$(bridge_for_level)
+  set -- --host=unix:///var/run/docker.sock --storage-driver="$STORAGE_DRIVER"
+  [ -n "$bip" ] && set -- "$@" --bip="$bip"
+  # shellcheck disable=SC2086 # extra daemon options are a space-separated list
+  set -- "$@" $INCEPTION_DOCKERD_ARGS
+  rm -f /var/run/docker.pid
+  log "starting dockerd $*"
+  dockerd "$@" &
+  DOCKERD_PID=$!
+}
+
+wait_for_dockerd() {
+  # Tenths of a second, so the wait ends as soon as the engine answers.
+  tenths=$((INCEPTION_READY_TIMEOUT * 10))
+  while ! docker version >/dev/null 2>&1; do
+    kill -0 "$DOCKERD_PID" 2>/dev/null || fail "dockerd exited while starting (see the log above)"
+    tenths=$((tenths - 1))
+    [ "$tenths" -gt 0 ] || fail "dockerd did not answer within ${INCEPTION_READY_TIMEOUT}s"
+    sleep 0.1
+  done
+}
+
+# Privilege of the next level. "auto" decides here, from this level's own bounding set: when it
+# holds every capability the kernel knows, --privileged works; when it lacks some (as when the
+# host itself withholds one), runc fails to apply --privileged and "caps" grants the rest.
+bounding_set_is_full() {
+  bounding=$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)
+  last=$(cat /proc/sys/kernel/cap_last_cap)
+  [ $((0x$bounding)) -eq $(((1 << (last + 1)) - 1)) ]
+}
+
+# The capabilities this image's dockerd (20.10) can name, by bit number. It rejects names it does
+# not know (PERFMON, BPF, CHECKPOINT_RESTORE) and never grants them with "--cap-add ALL" either,
+# so only these can be missing-and-worth-dropping.
+CAP_NAMES="CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP
+LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE
+SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME
+SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG
+WAKE_ALARM BLOCK_SUSPEND AUDIT_READ"
+
+# Capabilities "--cap-add ALL" would ask for that this level cannot pass on.
+capabilities_to_drop() {
+  bounding=$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)
+  bit=0
+  for name in $CAP_NAMES; do
+    if [ $(((0x$bounding >> bit) & 1)) -eq 0 ]; then
+      printf '%s\n' "$name"
+    fi
+    bit=$((bit + 1))
+  done
+}
+
+effective_privilege() {
+  case "$INCEPTION_PRIVILEGE" in
+    auto)
+      if bounding_set_is_full; then echo privileged; else echo caps; fi
+      ;;
+    *) echo "$INCEPTION_PRIVILEGE" ;;
+  esac
+}
+
+import_level_image() {
+  docker image inspect "$LEVEL_IMAGE" >/dev/null 2>&1 && return 0
+  docker import --change 'ENTRYPOINT ["/usr/local/bin/inception-init"]' \
+    "$LEVEL_IMAGE_TAR" "$LEVEL_IMAGE" >/dev/null
+}
+
+launch_next_level() {
+  privilege=$(effective_privilege)
+  env | grep '^INCEPTION_' | grep -v '^INCEPTION_LEVEL=' >"$STATE_DIR/next-level.env"
+  printf 'INCEPTION_LEVEL=%s\nINCEPTION_PRIVILEGE_USED=%s\n' "$NEXT_LEVEL" "$privilege" \
+    >>"$STATE_DIR/next-level.env"
+
+  set -- --detach --name "$NEXT_NAME" --cgroupns private \
+    --label "io.inception.nest=$INCEPTION_NEST" --label "io.inception.level=$NEXT_LEVEL" \
+    --label "io.inception.version=$INCEPTION_VERSION" \
+    --env-file "$STATE_DIR/next-level.env" \
+    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --volume /usr:/usr:ro \
+    --volume "$NEXT_NAME:/var/lib/docker" \
+    --volume "$BOARD:$BOARD"
+  case "$privilege" in
+    privileged) set -- "$@" --privileged ;;
+    caps)
+      set -- "$@" --cap-add ALL
+      for cap in $(capabilities_to_drop); do set -- "$@" --cap-drop "$cap"; done
+      set -- "$@" --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+        --security-opt systempaths=unconfined --device-cgroup-rule 'a *:* rwm'
+      ;;
+    *) fail "unknown privilege mode '$privilege'" ;;
+  esac
+  # A port goes through every level down to the one it targets ("PORT@LEVEL").
+  for entry in $INCEPTION_PORTS; do
+    if [ "${entry#*@}" -ge "$NEXT_LEVEL" ]; then
+      set -- "$@" --publish "${entry%@*}:${entry%@*}"
+    fi
+  done
+
+  import_level_image || fail "cannot import the level image from $LEVEL_IMAGE_TAR"
+  docker volume create --label "io.inception.nest=$INCEPTION_NEST" "$NEXT_NAME" >/dev/null
+  log "starting level $NEXT_LEVEL ($privilege)"
+  docker run "$@" "$LEVEL_IMAGE" >/dev/null || fail "cannot start level $NEXT_LEVEL"
+  watch_next_level &
+}
+
+# A level that ends on its own (its dockerd died, its init failed) is reported on the board,
+# unless this level is collapsing the nest on purpose.
+watch_next_level() {
+  code=$(docker wait "$NEXT_NAME" 2>/dev/null) || return 0
+  [ -f "$STATE_DIR/collapsing" ] && return 0
+  state=$(cat "$BOARD/level-$NEXT_LEVEL" 2>/dev/null || :)
+  case "$state" in
+    failed*) ;;
+    *) printf 'failed level %s exited with status %s\n' "$NEXT_LEVEL" "$code" \
+         >"$BOARD/level-$NEXT_LEVEL" ;;
+  esac
+}
+
+# SIGTERM (docker stop, inception down): the nest collapses innermost first. This level removes
+# the level below (which does the same first), with its volume, through this level's engine, so
+# that engine takes down the child's network endpoints, cgroups and mounts. Then the init exits
+# without waiting for its own dockerd to shut down: PID 1 ending kills every process of the
+# level, and its data root is deleted with its volume by the level above, so a clean shutdown of
+# this engine would only cost time (about a second per level, measured).
+# shellcheck disable=SC2317 # reached through the trap in main
+collapse() {
+  [ -n "$COLLAPSING" ] && return 0
+  COLLAPSING=1
+  : >"$STATE_DIR/collapsing"
+  report "stopping"
+  if [ -n "$DOCKERD_PID" ] && docker container inspect "$NEXT_NAME" >/dev/null 2>&1; then
+    docker stop --time "$INCEPTION_STOP_TIMEOUT" "$NEXT_NAME" >/dev/null 2>&1 || :
+    docker rm --force --volumes "$NEXT_NAME" >/dev/null 2>&1 || :
+    docker volume rm --force "$NEXT_NAME" >/dev/null 2>&1 || :
+  fi
+  rm -f "$BOARD/level-$INCEPTION_LEVEL" "$BOARD/info-$INCEPTION_LEVEL"
+  log "level $INCEPTION_LEVEL collapsed"
+  exit 0
+}
+
+# What `inception ps` shows of this level, on the board next to its state: key=value lines.
+publish_level_info() {
+  id=$(grep -o 'containers/[0-9a-f]\{64\}' /proc/self/mountinfo | head -n 1 | cut -d/ -f2)
+  {
+    printf 'id=%s\n' "$id"
+    printf 'hostname=%s\n' "$(hostname)"
+    printf 'dockerd=%s\n' "$(docker version --format '{{.Server.Version}}' 2>/dev/null)"
+    printf 'storage=%s\n' "$STORAGE_DRIVER"
+    printf 'privilege=%s\n' "${INCEPTION_PRIVILEGE_USED:-unknown}"
+    printf 'bridge=%s\n' "$(bridge_for_level)"
+    printf 'capeff=%s\n' "$(awk '/^CapEff:/ { print $2 }' /proc/1/status)"
+  } >"$BOARD/.info-$INCEPTION_LEVEL.tmp"
+  mv -f "$BOARD/.info-$INCEPTION_LEVEL.tmp" "$BOARD/info-$INCEPTION_LEVEL"
+}
+
+main() {
+  close_inherited_descriptors "$@"
+  trap collapse TERM INT
+  mkdir -p "$STATE_DIR" "$BOARD"
+  report "starting"
+  setup_cgroups || fail "cannot make the cgroup hierarchies writable"
+  setup_devices
+  setup_data_root
+  choose_storage_driver
+  choose_iptables
+  start_dockerd
+  wait_for_dockerd
+  publish_level_info
+  report "ready $STORAGE_DRIVER"
+  log "level $INCEPTION_LEVEL ready (storage driver $STORAGE_DRIVER)"
+  if [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ]; then
+    launch_next_level
+  fi
+  # The container lives as long as its engine does. `wait` returns early when a trapped signal
+  # arrives, so loop until dockerd has really gone.
+  while kill -0 "$DOCKERD_PID" 2>/dev/null; do
+    wait "$DOCKERD_PID" || :
+  done
+  report "failed dockerd exited"
+  exit 1
+}
+
+main "$@"

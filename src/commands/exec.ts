@@ -1,0 +1,52 @@
+import {Flags} from '@oclif/core'
+
+import {InceptionCommand} from '../base-command.js'
+import {parseLevel, parseNestName} from '../nesting/plan.js'
+
+export default class Exec extends InceptionCommand {
+  static override summary = 'Run a command, or an interactive shell, at any level of a nest'
+  static override description =
+    'The command runs in level K\'s container, where `docker` talks to level K\'s engine. Its exit status is passed through. ' +
+    'Standard input is streamed when it is not a terminal; with a terminal on both ends the command gets one.'
+
+  static override examples = [
+    '<%= config.bin %> exec --level 3 -- docker ps',
+    'echo hi | <%= config.bin %> exec --level 4 -- cat',
+    '<%= config.bin %> exec --level 2',
+  ]
+
+  // Everything after `--` is the command, passed on untouched.
+  static override strict = false
+
+  static override flags = {
+    level: Flags.string({char: 'l', description: 'level to run at (1 is the outermost)', default: '1'}),
+    interactive: Flags.boolean({char: 'i', description: 'stream standard input even from a terminal', default: false}),
+    tty: Flags.boolean({char: 't', description: 'allocate a terminal (default: when stdin and stdout are terminals)', allowNo: true}),
+  }
+
+  async run(): Promise<void> {
+    const {flags, argv} = await this.parse(Exec)
+    const name = parseNestName(flags.name)
+    const level = parseLevel(flags.level)
+    const cmd = (argv as string[]).length > 0 ? (argv as string[]) : ['bash', '-l']
+    const tty = flags.tty ?? (Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY))
+    // Piped input is always streamed; a terminal's only when the command gets a terminal or -i asks.
+    const attachStdin = tty || flags.interactive || !process.stdin.isTTY
+    const nests = await this.nests()
+    if (tty && process.stdin.isTTY) process.stdin.setRawMode(true)
+    let code: number
+    try {
+      code = await nests.exec(name, level, cmd, {
+        stdin: attachStdin ? process.stdin : undefined,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        tty,
+        size: tty ? {columns: process.stdout.columns ?? 80, rows: process.stdout.rows ?? 24} : undefined,
+      })
+    } finally {
+      if (tty && process.stdin.isTTY) process.stdin.setRawMode(false)
+      process.stdin.pause()
+    }
+    this.exit(code)
+  }
+}

@@ -1,0 +1,47 @@
+import {Flags} from '@oclif/core'
+
+import {InceptionCommand} from '../base-command.js'
+import type {LevelStatus, NestStatus} from '../nesting/nest.js'
+import {parseNestName} from '../nesting/plan.js'
+
+const megabytes = (bytes?: number) => (bytes === undefined ? '-' : `${Math.round(bytes / 2 ** 20)}MB`)
+
+export default class Ps extends InceptionCommand {
+  static override summary = 'Show nests as trees: each level, its engine, storage, privilege, subnet, ports, memory'
+  static override examples = ['<%= config.bin %> ps', '<%= config.bin %> ps --name ci --json']
+  static override enableJsonFlag = true
+
+  static override flags = {
+    all: Flags.boolean({char: 'a', description: 'every nest (the default unless --name is given)', default: false}),
+  }
+
+  async run(): Promise<NestStatus[]> {
+    const {flags} = await this.parse(Ps)
+    const nests = await this.nests()
+    const named = this.argv.some((a) => a === '--name' || a === '-n' || a.startsWith('--name='))
+    const statuses = named && !flags.all ? [await nests.status(parseNestName(flags.name))] : await nests.statusAll()
+    if (statuses.length === 0) this.log('no nests; start one with `inception up`')
+    for (const status of statuses) this.printTree(status)
+    return statuses
+  }
+
+  private printTree(status: NestStatus): void {
+    this.log(
+      `${status.name}  depth ${status.depth}  privilege ${status.requestedPrivilege}  storage ${status.storageDriver} on ${status.dataRoot}` +
+        (status.ports.length > 0 ? `  ports ${status.ports.join(' ')}` : ''),
+    )
+    status.levels.forEach((level: LevelStatus, index) => {
+      const indent = '   '.repeat(index)
+      const details = [
+        level.containerId.slice(0, 12) || '-',
+        level.state,
+        level.dockerdReady ? `dockerd ${level.dockerdVersion}` : 'dockerd not ready',
+        level.storageDriver || '-',
+        level.privilege || '-',
+        level.bridge || '-',
+        megabytes(level.memoryBytes),
+      ]
+      this.log(`${indent}└─ L${level.level} ${level.name}  ${details.join('  ')}${level.detail && level.state !== 'running' ? `  (${level.detail})` : ''}`)
+    })
+  }
+}

@@ -1,0 +1,57 @@
+import {Flags} from '@oclif/core'
+
+import {InceptionCommand} from '../base-command.js'
+import type {NestStatus} from '../nesting/nest.js'
+import {DEFAULT_MAX_DEPTH, parseUpRequest} from '../nesting/plan.js'
+import {STORAGE_DRIVERS} from '../nesting/storage.js'
+import {PRIVILEGE_REQUESTS} from '../nesting/privilege.js'
+import {DEFAULT_SUBNET_POOL} from '../nesting/subnets.js'
+import {upWithProgress} from '../progress.js'
+
+export default class Up extends InceptionCommand {
+  static override summary = 'Start a nest: level 1 on this engine, each level starting the next'
+  static override examples = [
+    '<%= config.bin %> up --depth 4',
+    '<%= config.bin %> --depth 4 -p 8080:80',
+    '<%= config.bin %> up --name ci --depth 2 --storage-driver vfs --data-root tmpfs',
+  ]
+
+  static override enableJsonFlag = true
+
+  static override flags = {
+    depth: Flags.string({char: 'd', description: 'how many levels', default: '1'}),
+    'max-depth': Flags.string({description: 'refuse deeper nests than this', default: String(DEFAULT_MAX_DEPTH)}),
+    privilege: Flags.string({description: `privilege mode: ${PRIVILEGE_REQUESTS.join(', ')}`, default: 'auto'}),
+    'storage-driver': Flags.string({description: `each level's storage driver: ${STORAGE_DRIVERS.join(', ')}`, default: 'overlay2'}),
+    'data-root': Flags.string({description: "where each level's /var/lib/docker lives: volume, tmpfs, loop:SIZE", default: 'volume'}),
+    publish: Flags.string({char: 'p', description: 'HOST:INNER[@LEVEL]: publish INNER of the innermost level (or LEVEL) on the host', multiple: true}),
+    bind: Flags.string({description: 'host address for published ports', default: '127.0.0.1'}),
+    'subnet-pool': Flags.string({description: 'pool of /24 bridge subnets, one per level', default: DEFAULT_SUBNET_POOL}),
+    timeout: Flags.string({description: "seconds each level's engine has to answer", default: '60'}),
+    image: Flags.string({description: 'level image (default: the one `inception build` makes)'}),
+  }
+
+  async run(): Promise<NestStatus> {
+    const {flags} = await this.parse(Up)
+    // Every flag is checked before the engine is touched: bad input creates nothing.
+    const request = parseUpRequest({
+      name: flags.name,
+      depth: flags.depth,
+      maxDepth: flags['max-depth'],
+      privilege: flags.privilege,
+      storageDriver: flags['storage-driver'],
+      dataRoot: flags['data-root'],
+      ports: flags.publish,
+      bind: flags.bind,
+      subnetPool: flags['subnet-pool'],
+      timeout: flags.timeout,
+      image: flags.image,
+    })
+    const nests = await this.nests()
+    const status = await upWithProgress(nests, request, {quiet: this.jsonEnabled()})
+    this.log(`nest "${status.name}" is up, ${status.depth} level${status.depth > 1 ? 's' : ''} deep`)
+    for (const port of status.ports) this.log(`  published ${port}`)
+    this.log(`  reach a level with: inception exec${status.name === 'inception' ? '' : ` --name ${status.name}`} --level ${status.depth} -- docker ps`)
+    return status
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The nest's status board: a directory that level 1 owns and every level bind-mounts into the
+ * next, where each level's init writes its state (`level-K`: "starting", "ready DRIVER",
+ * "failed REASON", "stopping") and, once ready, its details (`info-K`: key=value lines).
+ * One exec into level 1 reads the whole nest, however deep: no chain of execs to poll.
+ */
+export const BOARD_DIR = '/run/inception/board'
+
+export type LevelState = 'starting' | 'ready' | 'failed' | 'stopping' | 'absent'
+
+export interface LevelReport {
+  level: number
+  state: LevelState
+  detail: string
+  info: Record<string, string>
+  memoryBytes?: number
+  /** Whether the level's processes still exist (its cgroup has members), seen from level 1. */
+  alive?: boolean
+}
+
+/**
+ * Run in level 1: prints "state K LINE", "info K KEY=VALUE", "memory K BYTES" and "alive K yes|no".
+ * Level K's cgroup, seen from level 1's private cgroup namespace, is /docker/ID2/docker/ID3/...,
+ * because each level's engine puts its containers under /docker of its own namespace.
+ */
+export const BOARD_READ_SCRIPT = `
+cd ${BOARD_DIR} 2>/dev/null || exit 0
+for f in level-*; do [ -f "$f" ] && printf 'state %s %s\\n' "\${f#level-}" "$(cat "$f")"; done
+for f in info-*; do [ -f "$f" ] && sed "s/^/info \${f#info-} /" "$f"; done
+memory_file() {
+  for candidate in "/sys/fs/cgroup/memory$1/memory.usage_in_bytes" "/sys/fs/cgroup$1/memory.current"; do
+    [ -f "$candidate" ] && { cat "$candidate"; return 0; }
+  done
+  return 1
+}
+procs_file() {
+  for candidate in "/sys/fs/cgroup/pids$1/cgroup.procs" "/sys/fs/cgroup$1/cgroup.procs"; do
+    [ -f "$candidate" ] && { printf '%s' "$candidate"; return 0; }
+  done
+  return 1
+}
+m=$(memory_file "") && echo "memory 1 $m"
+path=""
+k=2
+while [ -f "info-$k" ]; do
+  id=$(sed -n 's/^id=//p' "info-$k")
+  path="$path/docker/$id"
+  m=$(memory_file "$path") && echo "memory $k $m"
+  procs=$(procs_file "$path") && [ -n "$(cat "$procs" 2>/dev/null)" ] && echo "alive $k yes" || echo "alive $k no"
+  k=$((k + 1))
+done
+`
+
+const STATES: LevelState[] = ['starting', 'ready', 'failed', 'stopping']
+
+export function parseBoard(output: string, depth: number): LevelReport[] {
+  const reports: LevelReport[] = Array.from({length: depth}, (_, i) => ({level: i + 1, state: 'absent', detail: '', info: {}}))
+  for (const line of output.split('\n')) {
+    const match = /^(state|info|memory|alive) (\d+) (.*)$/.exec(line.trim())
+    if (!match) continue
+    const [, kind, levelText, rest] = match
+    const report = reports[Number(levelText) - 1]
+    if (!report) continue
+    if (kind === 'state') {
+      const [word = '', ...detail] = rest!.split(' ')
+      report.state = (STATES as string[]).includes(word) ? (word as LevelState) : 'absent'
+      report.detail = detail.join(' ')
+    } else if (kind === 'info') {
+      const eq = rest!.indexOf('=')
+      if (eq > 0) report.info[rest!.slice(0, eq)] = rest!.slice(eq + 1)
+    } else if (kind === 'memory') {
+      report.memoryBytes = Number(rest)
+    } else {
+      report.alive = rest === 'yes'
+    }
+  }
+  return reports
+}
+
+/** How many levels, counted from the top, are ready without a gap. */
+export function readyDepth(reports: LevelReport[]): number {
+  let depth = 0
+  for (const report of reports) {
+    if (report.state !== 'ready') break
+    depth = report.level
+  }
+  return depth
+}
+
+export function firstFailure(reports: LevelReport[]): LevelReport | undefined {
+  return reports.find((r) => r.state === 'failed')
+}

@@ -1,0 +1,462 @@
+import Docker from 'dockerode'
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {type Readable, Writable} from 'node:stream'
+
+import {EngineUnreachable, UsageError} from './errors.js'
+import type {Labels} from './labels.js'
+
+/**
+ * The seam between the domain and a Docker engine. Planning and orchestration talk only to this
+ * interface: unit tests pass a fake, everything else uses the dockerode implementation below.
+ */
+export interface Engine {
+  /** Where the engine is, as a user would write it (unix:///var/run/docker.sock, tcp://...). */
+  readonly address: string
+  info(): Promise<EngineInfo>
+  imageExists(reference: string): Promise<boolean>
+  /** Pulls an image; false when no registry provides it within the bound. */
+  pullImage(reference: string, timeoutMs: number): Promise<boolean>
+  /** Imports a root file system tar file as an image. */
+  importImage(tarPath: string, reference: string): Promise<void>
+  /** Builds an image from a directory through the engine API; progress lines go to onLine. */
+  buildImage(contextDir: string, tag: string, buildArgs: Record<string, string>, onLine: (line: string) => void): Promise<void>
+  listContainers(labelFilters: string[]): Promise<ContainerSummary[]>
+  listNetworkSubnets(): Promise<string[]>
+  createVolume(name: string, labels: Labels): Promise<void>
+  removeVolume(name: string): Promise<void>
+  listVolumes(labelFilters: string[]): Promise<string[]>
+  createContainer(spec: ContainerSpec): Promise<string>
+  startContainer(id: string): Promise<void>
+  stopContainer(id: string, timeoutSeconds: number): Promise<void>
+  removeContainer(id: string): Promise<void>
+  inspectContainer(id: string): Promise<ContainerDetails | undefined>
+  /** Runs a command in a running container, streaming; resolves with its exit code. */
+  exec(id: string, cmd: string[], io: ExecIo): Promise<number>
+  logs(id: string, options: {follow: boolean; tail?: number}, out: Writable, err: Writable): Promise<void>
+  /** Creates, runs and removes a throwaway container; reports how it went rather than throwing. */
+  probe(spec: ContainerSpec, timeoutMs: number): Promise<ProbeOutcome>
+}
+
+export interface EngineInfo {
+  serverVersion: string
+  memTotalBytes: number
+  cpus: number
+  storageDriver: string
+  cgroupVersion: string
+}
+
+export interface ContainerSummary {
+  id: string
+  name: string
+  state: string
+  labels: Labels
+}
+
+export interface ContainerDetails {
+  id: string
+  name: string
+  running: boolean
+  status: string
+  exitCode: number
+  pid: number
+  labels: Labels
+}
+
+export interface HostSettings {
+  privileged?: boolean
+  capAdd?: string[]
+  capDrop?: string[]
+  securityOpt?: string[]
+  deviceCgroupRules?: string[]
+  cgroupnsMode?: 'private' | 'host'
+  binds?: string[]
+  portBindings?: Record<string, Array<{HostIp: string; HostPort: string}>>
+  pidMode?: string
+  autoRemove?: boolean
+  /** [] unmasks /proc and /sys paths (the docker CLI's `--security-opt systempaths=unconfined`). */
+  maskedPaths?: string[]
+  readonlyPaths?: string[]
+}
+
+export interface ContainerSpec {
+  name?: string
+  image: string
+  entrypoint?: string[]
+  cmd?: string[]
+  env?: string[]
+  labels?: Labels
+  exposedPorts?: string[]
+  host: HostSettings
+}
+
+export interface ExecIo {
+  stdin?: Readable
+  stdout: Writable
+  stderr: Writable
+  tty?: boolean
+  /** Terminal size for a TTY exec. */
+  size?: {columns: number; rows: number}
+  timeoutMs?: number
+}
+
+export interface ProbeOutcome {
+  ok: boolean
+  exitCode?: number
+  output: string
+  error?: string
+}
+
+/** How to reach the engine: DOCKER_HOST and friends, exactly as the docker CLI reads them. */
+export function describeEngineAddress(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DOCKER_HOST && env.DOCKER_HOST.length > 0 ? env.DOCKER_HOST : 'unix:///var/run/docker.sock'
+}
+
+/** Checks the TLS material named by DOCKER_CERT_PATH before dockerode reads it, for a clear message. */
+export function checkTlsSettings(env: NodeJS.ProcessEnv = process.env): void {
+  const certPath = env.DOCKER_CERT_PATH
+  const verify = env.DOCKER_TLS_VERIFY
+  if (!certPath || verify === undefined || verify === '' || verify === '0') return
+  for (const file of ['ca.pem', 'cert.pem', 'key.pem']) {
+    const path = join(certPath, file)
+    try {
+      readFileSync(path)
+    } catch (error) {
+      const reason = existsSync(path) ? 'cannot be read' : 'is missing'
+      throw new UsageError(
+        `DOCKER_CERT_PATH ${certPath}: ${file} ${reason} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        'point DOCKER_CERT_PATH at a readable folder with ca.pem, cert.pem and key.pem, or unset DOCKER_TLS_VERIFY',
+      )
+    }
+  }
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return code ? `${code}` : error.message.split('\n')[0]!
+  }
+  return String(error)
+}
+
+function isConnectionError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  return ['ECONNREFUSED', 'ENOENT', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EPIPE', 'ENOTFOUND'].includes(code ?? '')
+}
+
+function statusCode(error: unknown): number | undefined {
+  return (error as {statusCode?: number} | undefined)?.statusCode
+}
+
+/**
+ * Connects to the engine named by the environment and checks that it answers, within a bound:
+ * a dead TCP address must fail fast, not hang.
+ */
+export async function connectEngine(env: NodeJS.ProcessEnv = process.env, timeoutMs = 5000): Promise<Engine> {
+  const address = describeEngineAddress(env)
+  checkTlsSettings(env)
+  let docker: Docker
+  try {
+    // With no options, docker-modem reads DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
+    docker = new Docker()
+  } catch (error) {
+    throw new EngineUnreachable(address, errorText(error))
+  }
+  const engine = new DockerodeEngine(docker, address)
+  await engine.ping(timeoutMs)
+  return engine
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`${what} took longer than ${timeoutMs} ms`), {code: 'ETIMEDOUT'})), timeoutMs)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** A Writable that keeps what is written, for captured exec output. */
+export class Capture extends Writable {
+  private readonly chunks: Buffer[] = []
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.chunks.push(Buffer.from(chunk))
+    callback()
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8')
+  }
+}
+
+export class DockerodeEngine implements Engine {
+  constructor(
+    private readonly docker: Docker,
+    readonly address: string,
+  ) {}
+
+  async ping(timeoutMs: number): Promise<void> {
+    try {
+      await withTimeout(this.docker.ping(), timeoutMs, 'ping')
+    } catch (error) {
+      throw new EngineUnreachable(this.address, errorText(error))
+    }
+  }
+
+  private async call<T>(what: string, action: () => Promise<T>): Promise<T> {
+    try {
+      return await action()
+    } catch (error) {
+      if (isConnectionError(error)) throw new EngineUnreachable(this.address, `${what}: ${errorText(error)}`)
+      throw error
+    }
+  }
+
+  async info(): Promise<EngineInfo> {
+    const info = await this.call('info', () => this.docker.info())
+    return {
+      serverVersion: String(info.ServerVersion ?? ''),
+      memTotalBytes: Number(info.MemTotal ?? 0),
+      cpus: Number(info.NCPU ?? 0),
+      storageDriver: String(info.Driver ?? ''),
+      cgroupVersion: String(info.CgroupVersion ?? '1'),
+    }
+  }
+
+  async imageExists(reference: string): Promise<boolean> {
+    try {
+      await this.call('image inspect', () => this.docker.getImage(reference).inspect())
+      return true
+    } catch (error) {
+      if (statusCode(error) === 404) return false
+      throw error
+    }
+  }
+
+  async pullImage(reference: string, timeoutMs: number): Promise<boolean> {
+    try {
+      const stream = await withTimeout(this.call('pull', () => this.docker.pull(reference)), timeoutMs, 'pull')
+      await withTimeout(
+        new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve()))),
+        timeoutMs,
+        'pull',
+      )
+      return true
+    } catch (error) {
+      if (error instanceof EngineUnreachable) throw error
+      return false
+    }
+  }
+
+  async importImage(tarPath: string, reference: string): Promise<void> {
+    const [repo, tag = 'latest'] = reference.split(':')
+    const stream = await this.call('import', () => this.docker.importImage(tarPath, {repo, tag}))
+    await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve())))
+  }
+
+  async buildImage(contextDir: string, tag: string, buildArgs: Record<string, string>, onLine: (line: string) => void): Promise<void> {
+    const src = readdirSync(contextDir)
+    const stream = await this.call('build', () => this.docker.buildImage({context: contextDir, src}, {t: tag, buildargs: buildArgs, rm: true, forcerm: true}))
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(
+        stream,
+        (error, output: Array<{error?: string}>) => {
+          const failed = error ?? output.find((o) => o.error)?.error
+          if (failed) reject(new Error(typeof failed === 'string' ? failed : (failed as Error).message))
+          else resolve()
+        },
+        (event: {stream?: string; status?: string}) => {
+          for (const line of (event.stream ?? event.status ?? '').split('\n')) if (line.trim()) onLine(line.trim())
+        },
+      )
+    })
+  }
+
+  async listContainers(labelFilters: string[]): Promise<ContainerSummary[]> {
+    const containers = await this.call('list containers', () =>
+      this.docker.listContainers({all: true, filters: JSON.stringify({label: labelFilters})}),
+    )
+    return containers.map((c) => ({
+      id: c.Id,
+      name: (c.Names[0] ?? '').replace(/^\//, ''),
+      state: c.State,
+      labels: c.Labels ?? {},
+    }))
+  }
+
+  async listNetworkSubnets(): Promise<string[]> {
+    const networks = await this.call('list networks', () => this.docker.listNetworks())
+    return networks.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter((s) => s.length > 0))
+  }
+
+  async createVolume(name: string, labels: Labels): Promise<void> {
+    await this.call('create volume', () => this.docker.createVolume({Name: name, Labels: labels}))
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.call('remove volume', () => this.docker.getVolume(name).remove({force: true}))
+    } catch (error) {
+      if (statusCode(error) !== 404) throw error
+    }
+  }
+
+  async listVolumes(labelFilters: string[]): Promise<string[]> {
+    const result = await this.call('list volumes', () => this.docker.listVolumes({filters: JSON.stringify({label: labelFilters})}))
+    return (result.Volumes ?? []).map((v) => v.Name)
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    const container = await this.call('create container', () =>
+      this.docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Entrypoint: spec.entrypoint,
+        Cmd: spec.cmd,
+        Env: spec.env,
+        Labels: spec.labels,
+        ExposedPorts: Object.fromEntries((spec.exposedPorts ?? []).map((p) => [p, {}])),
+        // CgroupnsMode is in the engine API since 1.41; the type definitions lag behind.
+        HostConfig: {
+          Privileged: spec.host.privileged,
+          CapAdd: spec.host.capAdd,
+          CapDrop: spec.host.capDrop,
+          SecurityOpt: spec.host.securityOpt,
+          DeviceCgroupRules: spec.host.deviceCgroupRules,
+          CgroupnsMode: spec.host.cgroupnsMode,
+          Binds: spec.host.binds,
+          PortBindings: spec.host.portBindings,
+          PidMode: spec.host.pidMode,
+          AutoRemove: spec.host.autoRemove,
+          MaskedPaths: spec.host.maskedPaths,
+          ReadonlyPaths: spec.host.readonlyPaths,
+        } as Docker.HostConfig,
+      }),
+    )
+    return container.id
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await this.call('start container', () => this.docker.getContainer(id).start())
+  }
+
+  async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
+    try {
+      await this.call('stop container', () => this.docker.getContainer(id).stop({t: timeoutSeconds}))
+    } catch (error) {
+      // 304: already stopped; 404: already gone. Both are the state asked for.
+      if (statusCode(error) !== 304 && statusCode(error) !== 404) throw error
+    }
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    try {
+      await this.call('remove container', () => this.docker.getContainer(id).remove({force: true, v: true}))
+    } catch (error) {
+      // 404: gone already; 409: removal already in progress (AutoRemove).
+      if (statusCode(error) !== 404 && statusCode(error) !== 409) throw error
+    }
+  }
+
+  async inspectContainer(id: string): Promise<ContainerDetails | undefined> {
+    try {
+      const c = await this.call('inspect container', () => this.docker.getContainer(id).inspect())
+      return {
+        id: c.Id,
+        name: c.Name.replace(/^\//, ''),
+        running: c.State.Running,
+        status: c.State.Status,
+        exitCode: c.State.ExitCode,
+        pid: c.State.Pid,
+        labels: c.Config.Labels ?? {},
+      }
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined
+      throw error
+    }
+  }
+
+  async exec(id: string, cmd: string[], io: ExecIo): Promise<number> {
+    const container = this.docker.getContainer(id)
+    const exec = await this.call('exec', () =>
+      container.exec({
+        Cmd: cmd,
+        AttachStdin: io.stdin !== undefined,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: io.tty ?? false,
+      }),
+    )
+    const stream = await this.call('exec start', () => exec.start({hijack: true, stdin: io.stdin !== undefined, Tty: io.tty ?? false}))
+    if (io.tty && io.size) {
+      await exec.resize({h: io.size.rows, w: io.size.columns}).catch(() => undefined)
+    }
+    const finished = new Promise<void>((resolve, reject) => {
+      stream.on('end', resolve)
+      stream.on('close', resolve)
+      stream.on('error', reject)
+    })
+    if (io.tty) {
+      stream.pipe(io.stdout, {end: false})
+    } else {
+      this.docker.modem.demuxStream(stream, io.stdout, io.stderr)
+    }
+    if (io.stdin) {
+      io.stdin.pipe(stream)
+      // The hijacked connection is half-closed when stdin ends, which the engine passes on as EOF.
+      io.stdin.on('end', () => stream.end())
+    }
+    const timeout = io.timeoutMs
+    await (timeout === undefined ? finished : withTimeout(finished, timeout, `exec ${cmd.join(' ')}`))
+    if (io.stdin) io.stdin.unpipe(stream)
+    const result = await this.call('exec inspect', () => exec.inspect())
+    return result.ExitCode ?? 0
+  }
+
+  async logs(id: string, options: {follow: boolean; tail?: number}, out: Writable, err: Writable): Promise<void> {
+    const container = this.docker.getContainer(id)
+    const tail = options.tail
+    if (options.follow) {
+      const stream = await this.call('logs', () => container.logs({follow: true, stdout: true, stderr: true, tail}))
+      this.docker.modem.demuxStream(stream, out, err)
+      await new Promise<void>((resolve, reject) => {
+        stream.on('end', resolve)
+        stream.on('error', reject)
+      })
+      return
+    }
+    const buffer = await this.call('logs', () => container.logs({follow: false, stdout: true, stderr: true, tail}))
+    demuxBuffer(buffer as unknown as Buffer, out, err)
+  }
+
+  async probe(spec: ContainerSpec, timeoutMs: number): Promise<ProbeOutcome> {
+    let id: string | undefined
+    try {
+      id = await this.createContainer(spec)
+      const container = this.docker.getContainer(id)
+      const waited = container.wait() as Promise<{StatusCode: number}>
+      await this.startContainer(id)
+      const {StatusCode} = await withTimeout(waited, timeoutMs, 'probe')
+      const out = new Capture()
+      await this.logs(id, {follow: false}, out, out)
+      return {ok: StatusCode === 0, exitCode: StatusCode, output: out.text()}
+    } catch (error) {
+      if (error instanceof EngineUnreachable) throw error
+      const message = (error as {json?: {message?: string}}).json?.message ?? (error as Error).message
+      return {ok: false, output: '', error: message}
+    } finally {
+      if (id) await this.removeContainer(id).catch(() => undefined)
+    }
+  }
+}
+
+/** Splits a non-TTY log buffer (8-byte frame headers) into stdout and stderr. */
+function demuxBuffer(buffer: Buffer, out: Writable, err: Writable): void {
+  let offset = 0
+  while (offset + 8 <= buffer.length) {
+    const streamType = buffer[offset]
+    const length = buffer.readUInt32BE(offset + 4)
+    const payload = buffer.subarray(offset + 8, offset + 8 + length)
+    ;(streamType === 2 ? err : out).write(payload)
+    offset += 8 + length
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Errors a user can act on. Each carries an exit code (documented in the README) and a hint
+ * that says what to do next; the base command prints `message` and `hint` on one line.
+ * Anything that is not an InceptionError is a bug and is reported with its stack.
+ */
+export const ExitCode = {
+  usage: 2,
+  engineUnreachable: 3,
+  nestNotFound: 4,
+  levelFailed: 5,
+  conflict: 6,
+  interrupted: 130,
+} as const
+
+export class InceptionError extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+    readonly exitCode: number,
+  ) {
+    super(message)
+    this.name = new.target.name
+  }
+}
+
+/** Bad input: a flag out of range, a malformed value. Nothing was created or removed. */
+export class UsageError extends InceptionError {
+  constructor(message: string, hint: string) {
+    super(message, hint, ExitCode.usage)
+  }
+}
+
+export class EngineUnreachable extends InceptionError {
+  constructor(address: string, cause: string) {
+    super(
+      `no Docker engine answers at ${address} (${cause})`,
+      'start one (as root on Debian: sh scripts/ensure-engine.sh) or point DOCKER_HOST at a running engine',
+      ExitCode.engineUnreachable,
+    )
+  }
+}
+
+export class NestNotFound extends InceptionError {
+  constructor(nest: string) {
+    super(`no nest named "${nest}"`, 'see the nests with `inception ps`, or start one with `inception up`', ExitCode.nestNotFound)
+  }
+}
+
+export class NestExists extends InceptionError {
+  constructor(nest: string) {
+    super(
+      `a nest named "${nest}" already exists`,
+      `remove it with \`inception down --name ${nest}\`, or choose another --name`,
+      ExitCode.conflict,
+    )
+  }
+}
+
+export class LevelOutOfRange extends InceptionError {
+  constructor(nest: string, level: number, depth: number) {
+    super(
+      `level ${level} is outside nest "${nest}", which has levels 1 to ${depth}`,
+      `use --level between 1 and ${depth}`,
+      ExitCode.usage,
+    )
+  }
+}
+
+export class ImageMissing extends InceptionError {
+  constructor(image: string) {
+    super(`the level image ${image} is not in the engine`, 'run `inception build` first', ExitCode.conflict)
+  }
+}
+
+export class PortTaken extends InceptionError {
+  constructor(address: string, port: number, holder: string) {
+    super(
+      `port ${address}:${port} is already in use (${holder})`,
+      'choose another host port in -p HOST:INNER, or free this one',
+      ExitCode.conflict,
+    )
+  }
+}
+
+/** A level did not come up, or stopped answering. `logTail` is that level's dockerd/init output. */
+export class LevelFailed extends InceptionError {
+  constructor(
+    readonly level: number,
+    reason: string,
+    readonly logTail = '',
+  ) {
+    super(
+      `level ${level} failed: ${reason}`,
+      'the nest was rolled back; see the log lines above, or retry with --timeout if the machine is slow',
+      ExitCode.levelFailed,
+    )
+  }
+}
+
+export class Interrupted extends InceptionError {
+  constructor(what: string) {
+    super(`interrupted: ${what}`, 'nothing was left behind; run the command again when ready', ExitCode.interrupted)
+  }
+}

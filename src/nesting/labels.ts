@@ -1,0 +1,22 @@
+/**
+ * A nest's state lives on its containers as labels: `ps`, `exec` and `down` find a nest by them.
+ * There is no state file to lose or corrupt.
+ */
+export const LABEL = {
+  nest: 'io.inception.nest',
+  level: 'io.inception.level',
+  depth: 'io.inception.depth',
+  version: 'io.inception.version',
+  privilege: 'io.inception.privilege',
+  storageDriver: 'io.inception.storage-driver',
+  dataRoot: 'io.inception.data-root',
+  subnets: 'io.inception.subnets',
+  ports: 'io.inception.ports',
+} as const
+
+export type Labels = Record<string, string>
+
+/** The name of level K's container (and of its volume), in the engine of level K-1. */
+export function levelName(nest: string, level: number): string {
+  return `${nest}-l${level}`
+}

@@ -1,0 +1,338 @@
+import {createServer} from 'node:net'
+import {networkInterfaces} from 'node:os'
+import type {Writable} from 'node:stream'
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import {BOARD_READ_SCRIPT, firstFailure, type LevelReport, parseBoard, readyDepth} from './board.js'
+import {Capture, type ContainerSummary, type Engine, type ExecIo} from './engine.js'
+import {ImageMissing, InceptionError, Interrupted, LevelFailed, LevelOutOfRange, NestExists, NestNotFound, PortTaken} from './errors.js'
+import {LABEL, levelName} from './labels.js'
+import {checkMemory, levelOneSpec, planNest, subnetsFromLabels, type UpRequest} from './plan.js'
+import {formatPortMapping, portsFromLabel} from './ports.js'
+import {decidePrivilege, type PrivilegeDecision} from './privilege.js'
+import {type Cidr, parseCidr} from './subnets.js'
+
+/** What `up` reports as it goes, for a progress display. */
+export interface UpEvents {
+  privilegeChosen?(decision: PrivilegeDecision): void
+  levelState?(level: number, state: LevelReport['state'], elapsedMs: number): void
+}
+
+export interface LevelStatus {
+  level: number
+  name: string
+  containerId: string
+  hostname: string
+  /** running | exited | unreachable | starting | stopping | failed */
+  state: string
+  dockerdReady: boolean
+  dockerdVersion: string
+  storageDriver: string
+  privilege: string
+  capEff: string
+  bridge: string
+  ports: string[]
+  memoryBytes?: number
+  detail: string
+}
+
+export interface NestStatus {
+  name: string
+  depth: number
+  version: string
+  requestedPrivilege: string
+  storageDriver: string
+  dataRoot: string
+  subnets: string[]
+  ports: string[]
+  levels: LevelStatus[]
+}
+
+export interface DownReport {
+  name: string
+  removedContainers: number
+  removedVolumes: number
+  seconds: number
+}
+
+/** Level 1's stop timeout: each level gives the one below this long to collapse. */
+const STOP_SECONDS_PER_LEVEL = 5
+const BOARD_POLL_MS = 100
+
+const hasLabel = (key: string, value?: string) => (value === undefined ? key : `${key}=${value}`)
+
+export class Nests {
+  constructor(private readonly engine: Engine) {}
+
+  /** Level-1 containers of every nest, or of one. */
+  private async levelOnes(name?: string): Promise<ContainerSummary[]> {
+    const filters = [hasLabel(LABEL.level, '1'), name === undefined ? hasLabel(LABEL.nest) : hasLabel(LABEL.nest, name)]
+    return this.engine.listContainers(filters)
+  }
+
+  async names(): Promise<string[]> {
+    const found = await this.levelOnes()
+    return [...new Set(found.map((c) => c.labels[LABEL.nest]!))].sort()
+  }
+
+  private async requireNest(name: string): Promise<ContainerSummary> {
+    const [levelOne] = await this.levelOnes(name)
+    if (!levelOne) throw new NestNotFound(name)
+    return levelOne
+  }
+
+  /** Every subnet the new nest must stay clear of: the engine's networks, other nests, this host's interfaces. */
+  private async takenSubnets(): Promise<Cidr[]> {
+    const engineSubnets = (await this.engine.listNetworkSubnets()).map((s) => parseCidr(s)).filter((c): c is Cidr => c !== undefined)
+    const nests = subnetsFromLabels((await this.levelOnes()).map((c) => c.labels))
+    // The engine's host is this machine when it is reached through a local socket.
+    const local = this.engine.address.startsWith('unix://')
+      ? Object.values(networkInterfaces())
+          .flat()
+          .filter((i) => i !== undefined && i.family === 'IPv4' && !i.internal)
+          .map((i) => parseCidr(i!.cidr ?? ''))
+          .filter((c): c is Cidr => c !== undefined)
+      : []
+    return [...engineSubnets, ...nests, ...local]
+  }
+
+  private async checkHostPortsFree(request: UpRequest): Promise<void> {
+    if (!this.engine.address.startsWith('unix://')) return
+    for (const mapping of request.ports) {
+      const holder = await portHolder(request.bind, mapping.hostPort)
+      if (holder) throw new PortTaken(request.bind, mapping.hostPort, holder)
+    }
+  }
+
+  /**
+   * Brings a nest up: level 1 on this engine, the rest started by each level's init. Resolves when
+   * every level's engine answers. Any failure, or an abort, removes everything this call created.
+   */
+  async up(request: UpRequest, events: UpEvents = {}, signal?: AbortSignal): Promise<NestStatus> {
+    if ((await this.levelOnes(request.name)).length > 0) throw new NestExists(request.name)
+    if (!(await this.engine.imageExists(request.image))) throw new ImageMissing(request.image)
+    checkMemory(request.depth, (await this.engine.info()).memTotalBytes)
+    const plan = planNest(request, await this.takenSubnets())
+    await this.checkHostPortsFree(request)
+    const decision = await decidePrivilege(this.engine, request.image, request.privilege)
+    events.privilegeChosen?.(decision)
+    throwIfAborted(signal, request.name)
+
+    const spec = levelOneSpec(plan, decision)
+    const started = Date.now()
+    try {
+      await this.engine.createVolume(spec.name!, {[LABEL.nest]: request.name})
+      const id = await this.engine.createContainer(spec)
+      try {
+        await this.engine.startContainer(id)
+      } catch (error) {
+        const message = (error as {json?: {message?: string}}).json?.message ?? (error as Error).message
+        const port = /(?:0\.0\.0\.0|127\.0\.0\.1|[\d.]+):(\d+).*(?:already allocated|address already in use)/.exec(message)
+        if (port) throw new PortTaken(request.bind, Number(port[1]), 'another container or process')
+        throw error
+      }
+      await this.waitUntilReady(id, request, events, started, signal)
+      return await this.status(request.name)
+    } catch (error) {
+      await this.down(request.name).catch(() => undefined)
+      if (signal?.aborted && !(error instanceof Interrupted)) throw new Interrupted(`up of nest "${request.name}" was rolled back`)
+      throw error
+    }
+  }
+
+  private async readBoard(levelOneId: string, depth: number, timeoutMs = 5000): Promise<LevelReport[]> {
+    const out = new Capture()
+    await this.engine.exec(levelOneId, ['sh', '-c', BOARD_READ_SCRIPT], {stdout: out, stderr: new Capture(), timeoutMs})
+    return parseBoard(out.text(), depth)
+  }
+
+  private async waitUntilReady(id: string, request: UpRequest, events: UpEvents, started: number, signal?: AbortSignal): Promise<void> {
+    const seen = new Map<number, string>()
+    let lastProgress = Date.now()
+    // A level has readyTimeoutSeconds to answer once the one above it is ready; its init enforces
+    // the same bound from the inside and reports the failure on the board.
+    const stallLimitMs = (request.readyTimeoutSeconds + 15) * 1000
+    for (;;) {
+      throwIfAborted(signal, request.name)
+      const details = await this.engine.inspectContainer(id)
+      if (!details?.running) {
+        const tail = await this.logTail(request.name, 1)
+        throw new LevelFailed(1, `its container ${details ? `exited with status ${details.exitCode}` : 'disappeared'}`, tail)
+      }
+      let reports: LevelReport[] = []
+      try {
+        reports = await this.readBoard(id, request.depth)
+      } catch (error) {
+        if (error instanceof InceptionError) throw error
+        // The container may be between start and its first process: try again.
+      }
+      for (const report of reports) {
+        if (report.state !== 'absent' && seen.get(report.level) !== report.state) {
+          seen.set(report.level, report.state)
+          lastProgress = Date.now()
+          events.levelState?.(report.level, report.state, Date.now() - started)
+        }
+      }
+      const failure = firstFailure(reports)
+      if (failure) {
+        throw new LevelFailed(failure.level, failure.detail || 'its init failed', await this.logTail(request.name, failure.level))
+      }
+      if (readyDepth(reports) === request.depth) return
+      if (Date.now() - lastProgress > stallLimitMs) {
+        const stuck = readyDepth(reports) + 1
+        throw new LevelFailed(stuck, `no progress for ${Math.round(stallLimitMs / 1000)}s`, await this.logTail(request.name, stuck))
+      }
+      await sleep(BOARD_POLL_MS, undefined, {signal}).catch(() => undefined)
+    }
+  }
+
+  /** The last lines of a level's output (its init and dockerd), or '' when they cannot be read. */
+  async logTail(name: string, level: number, lines = 20): Promise<string> {
+    const out = new Capture()
+    try {
+      await this.logs(name, level, {follow: false, tail: lines}, out, out, 5000)
+    } catch {
+      return ''
+    }
+    return out.text()
+  }
+
+  /** Removes a nest: level 1 collapses the levels below it innermost first, then goes with its volume. */
+  async down(name: string): Promise<DownReport> {
+    const started = Date.now()
+    const containers = await this.engine.listContainers([hasLabel(LABEL.nest, name)])
+    const depth = Math.max(1, ...containers.map((c) => Number(c.labels[LABEL.depth] ?? 1)))
+    await Promise.all(
+      containers.map(async (c) => {
+        await this.engine.stopContainer(c.id, depth * STOP_SECONDS_PER_LEVEL)
+        await this.engine.removeContainer(c.id)
+      }),
+    )
+    const volumes = await this.engine.listVolumes([hasLabel(LABEL.nest, name)])
+    await Promise.all(volumes.map((v) => this.engine.removeVolume(v)))
+    return {name, removedContainers: containers.length, removedVolumes: volumes.length, seconds: (Date.now() - started) / 1000}
+  }
+
+  async downAll(): Promise<DownReport[]> {
+    const names = new Set([
+      ...(await this.names()),
+      // Volumes of a nest whose container is already gone (a CLI killed between the two creations).
+      ...(await this.engine.listContainers([hasLabel(LABEL.nest)])).map((c) => c.labels[LABEL.nest]!),
+    ])
+    const reports: DownReport[] = []
+    for (const name of names) reports.push(await this.down(name))
+    return reports
+  }
+
+  async status(name: string): Promise<NestStatus> {
+    return this.describe(await this.requireNest(name))
+  }
+
+  async statusAll(): Promise<NestStatus[]> {
+    return Promise.all((await this.levelOnes()).map((c) => this.describe(c)))
+  }
+
+  private async describe(levelOne: ContainerSummary): Promise<NestStatus> {
+    const labels = levelOne.labels
+    const name = labels[LABEL.nest]!
+    const depth = Number(labels[LABEL.depth] ?? 1)
+    const bind = '127.0.0.1'
+    const ports = portsFromLabel(labels[LABEL.ports])
+    const running = levelOne.state === 'running'
+    let reports: LevelReport[] = Array.from({length: depth}, (_, i) => ({level: i + 1, state: 'absent' as const, detail: '', info: {}}))
+    if (running) {
+      try {
+        reports = await this.readBoard(levelOne.id, depth)
+      } catch {
+        // Level 1 runs but does not answer an exec: every level is shown unreachable below.
+      }
+    }
+    const subnets = (labels[LABEL.subnets] ?? '').split(' ').filter((s) => s.length > 0)
+    let above = running
+    const levels = reports.map((report): LevelStatus => {
+      const level = report.level
+      let state: string
+      if (level === 1) state = running ? (report.state === 'ready' ? 'running' : report.state) : levelOne.state
+      else if (!above) state = 'unreachable'
+      else if (report.alive === false) state = report.state === 'stopping' ? 'stopping' : 'exited'
+      else state = report.state === 'ready' ? 'running' : report.state === 'absent' ? 'unreachable' : report.state
+      above = above && state === 'running'
+      return {
+        level,
+        name: levelName(name, level),
+        containerId: level === 1 ? levelOne.id : report.info.id ?? '',
+        hostname: report.info.hostname ?? (level === 1 ? levelOne.id.slice(0, 12) : ''),
+        state,
+        dockerdReady: state === 'running',
+        dockerdVersion: report.info.dockerd ?? '',
+        storageDriver: report.info.storage ?? '',
+        privilege: report.info.privilege ?? '',
+        capEff: report.info.capeff ?? '',
+        bridge: report.info.bridge ?? subnets[level - 1] ?? '',
+        ports: ports.filter((p) => (p.level ?? depth) >= level).map((p) => formatPortMapping(p, depth, bind)),
+        memoryBytes: report.memoryBytes,
+        detail: report.detail,
+      }
+    })
+    return {
+      name,
+      depth,
+      version: labels[LABEL.version] ?? '',
+      requestedPrivilege: labels[LABEL.privilege] ?? '',
+      storageDriver: labels[LABEL.storageDriver] ?? '',
+      dataRoot: labels[LABEL.dataRoot] ?? '',
+      subnets,
+      ports: ports.map((p) => formatPortMapping(p, depth, bind)),
+      levels,
+    }
+  }
+
+  private async depthOf(name: string): Promise<{levelOne: ContainerSummary; depth: number}> {
+    const levelOne = await this.requireNest(name)
+    return {levelOne, depth: Number(levelOne.labels[LABEL.depth] ?? 1)}
+  }
+
+  /** Runs CMD at level K: an exec into level 1 that runs `docker exec` down the chain. */
+  async exec(name: string, level: number, cmd: string[], io: ExecIo): Promise<number> {
+    const {levelOne, depth} = await this.depthOf(name)
+    if (level < 1 || level > depth) throw new LevelOutOfRange(name, level, depth)
+    if (levelOne.state !== 'running') throw new LevelFailed(1, `level 1 is ${levelOne.state}`)
+    return this.engine.exec(levelOne.id, chainCommand(name, level, cmd, {interactive: io.stdin !== undefined, tty: io.tty ?? false}), io)
+  }
+
+  /** Level K's output: its init's and its dockerd's, as its parent's engine keeps them. */
+  async logs(name: string, level: number, options: {follow: boolean; tail?: number}, out: Writable, err: Writable, timeoutMs?: number): Promise<void> {
+    const {levelOne, depth} = await this.depthOf(name)
+    if (level < 1 || level > depth) throw new LevelOutOfRange(name, level, depth)
+    if (level === 1) return this.engine.logs(levelOne.id, options, out, err)
+    const logsCmd = ['docker', 'logs', ...(options.follow ? ['--follow'] : []), ...(options.tail ? ['--tail', String(options.tail)] : []), levelName(name, level)]
+    await this.engine.exec(levelOne.id, chainCommand(name, level - 1, logsCmd, {interactive: false, tty: false}), {stdout: out, stderr: err, timeoutMs})
+  }
+}
+
+/**
+ * The command that level 1 runs to reach level K: `docker exec` into level 2, which runs
+ * `docker exec` into level 3, and so on. -i and -t are passed at every hop so stdin and the
+ * terminal reach the innermost command.
+ */
+export function chainCommand(name: string, level: number, cmd: string[], mode: {interactive: boolean; tty: boolean}): string[] {
+  const hop = ['docker', 'exec', ...(mode.interactive ? ['-i'] : []), ...(mode.tty ? ['-t'] : [])]
+  const chain: string[] = []
+  for (let k = 2; k <= level; k++) chain.push(...hop, levelName(name, k))
+  return [...chain, ...cmd]
+}
+
+function throwIfAborted(signal: AbortSignal | undefined, name: string): void {
+  if (signal?.aborted) throw new Interrupted(`up of nest "${name}" was rolled back`)
+}
+
+/** Whether something on this machine holds ADDRESS:PORT; returns who, as far as we can tell. */
+async function portHolder(address: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      resolve(error.code === 'EADDRINUSE' ? 'another process listens there' : error.code === 'EACCES' ? 'a privileged port this user cannot bind' : undefined)
+    })
+    server.listen({host: address, port, exclusive: true}, () => server.close(() => resolve(undefined)))
+  })
+}

@@ -1,0 +1,219 @@
+import {isIP} from 'node:net'
+
+import type {ContainerSpec} from './engine.js'
+import {UsageError} from './errors.js'
+import {LABEL, type Labels, levelName} from './labels.js'
+import {checkPortMappings, parsePortMapping, type PortMapping, portsForInit, portsToLabel, targetLevel} from './ports.js'
+import {hostSettingsFor, parsePrivilege, type PrivilegeDecision, type PrivilegeRequest} from './privilege.js'
+import {
+  dataRootForInit,
+  describeDataRoot,
+  parseDataRoot,
+  parseStorageDriver,
+  type StorageChoice,
+} from './storage.js'
+import {allocateSubnets, bridgeAddress, type Cidr, DEFAULT_SUBNET_POOL, formatCidr, parseCidr, parseSubnetPool} from './subnets.js'
+import {DEFAULT_IMAGE, VERSION} from './version.js'
+
+export const DEFAULT_NEST = 'inception'
+export const DEFAULT_MAX_DEPTH = 16
+export const DEFAULT_READY_TIMEOUT_SECONDS = 60
+/**
+ * What one level costs in memory, measured: a level's dockerd and containerd with an empty
+ * engine come to 50-70 MB (page cache included). Used to refuse a depth the engine cannot hold.
+ */
+export const LEVEL_MEMORY_BYTES = 80 * 2 ** 20
+
+/** Names become container and volume names in every level's engine: keep them to what both accept. */
+const NEST_NAME = /^[a-z0-9][a-z0-9_.-]{0,39}$/
+
+export function parseNestName(name: string): string {
+  if (!NEST_NAME.test(name)) {
+    throw new UsageError(
+      `nest name "${name.length > 60 ? `${name.slice(0, 57)}...` : name}" is not allowed`,
+      'use 1 to 40 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit',
+    )
+  }
+  return name
+}
+
+function parsePositiveInteger(text: string, flag: string, hint: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${flag} "${text}" is not a whole number`, hint)
+  return Number(text.trim())
+}
+
+export function parseDepth(text: string, maxDepth = DEFAULT_MAX_DEPTH): number {
+  const depth = parsePositiveInteger(text, '--depth', `give a whole number from 1 to ${maxDepth}`)
+  if (depth < 1 || depth > maxDepth) {
+    throw new UsageError(
+      `--depth ${depth} is out of range`,
+      depth < 1 ? 'a nest has at least one level: --depth 1' : `the limit is --max-depth ${maxDepth}; raise it to go deeper`,
+    )
+  }
+  return depth
+}
+
+export function parseLevel(text: string): number {
+  const level = parsePositiveInteger(text, '--level', 'levels are numbered from 1 (the outermost)')
+  if (level < 1) throw new UsageError('--level 0 does not exist', 'levels are numbered from 1 (the outermost)')
+  return level
+}
+
+export function parseTimeout(text: string): number {
+  const seconds = parsePositiveInteger(text, '--timeout', 'give seconds, e.g. --timeout 120')
+  if (seconds < 1 || seconds > 3600) throw new UsageError(`--timeout ${seconds} is out of range`, 'give 1 to 3600 seconds')
+  return seconds
+}
+
+export function parseBind(text: string): string {
+  if (isIP(text) !== 4) throw new UsageError(`--bind ${text} is not an IPv4 address`, 'use 127.0.0.1 (the default) or 0.0.0.0 for every interface')
+  return text
+}
+
+export interface UpInput {
+  name?: string
+  depth?: string
+  maxDepth?: string
+  privilege?: string
+  storageDriver?: string
+  dataRoot?: string
+  ports?: string[]
+  bind?: string
+  subnetPool?: string
+  timeout?: string
+  image?: string
+}
+
+export interface UpRequest {
+  name: string
+  depth: number
+  privilege: PrivilegeRequest
+  storage: StorageChoice
+  ports: PortMapping[]
+  bind: string
+  subnetPool: Cidr
+  readyTimeoutSeconds: number
+  image: string
+}
+
+/** Checks every flag of `up` before anything touches an engine: bad input creates nothing. */
+export function parseUpRequest(input: UpInput): UpRequest {
+  const maxDepth = input.maxDepth === undefined ? DEFAULT_MAX_DEPTH : parsePositiveInteger(input.maxDepth, '--max-depth', 'give a whole number, e.g. 16')
+  const depth = parseDepth(input.depth ?? '1', maxDepth)
+  const ports = (input.ports ?? []).map(parsePortMapping)
+  checkPortMappings(ports, depth)
+  return {
+    name: parseNestName(input.name ?? DEFAULT_NEST),
+    depth,
+    privilege: parsePrivilege(input.privilege ?? 'auto'),
+    storage: {
+      driver: parseStorageDriver(input.storageDriver ?? 'overlay2'),
+      dataRoot: parseDataRoot(input.dataRoot ?? 'volume'),
+    },
+    ports,
+    bind: parseBind(input.bind ?? '127.0.0.1'),
+    subnetPool: parseSubnetPool(input.subnetPool ?? DEFAULT_SUBNET_POOL),
+    readyTimeoutSeconds: input.timeout === undefined ? DEFAULT_READY_TIMEOUT_SECONDS : parseTimeout(input.timeout),
+    image: input.image ?? DEFAULT_IMAGE,
+  }
+}
+
+/** Refuses a nest the engine's memory cannot hold, with the arithmetic in the message. */
+export function checkMemory(depth: number, memTotalBytes: number): void {
+  if (memTotalBytes <= 0) return
+  const needed = depth * LEVEL_MEMORY_BYTES
+  const usable = memTotalBytes * 0.8
+  if (needed > usable) {
+    const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`
+    throw new UsageError(
+      `--depth ${depth} needs about ${mb(needed)} (${mb(LEVEL_MEMORY_BYTES)} a level), more than the engine's ${mb(usable)} (80% of its memory)`,
+      `use --depth ${Math.max(1, Math.floor(usable / LEVEL_MEMORY_BYTES))} or less`,
+    )
+  }
+}
+
+export interface LevelPlan {
+  level: number
+  name: string
+  subnet: Cidr
+  /** The --bip of this level's dockerd. */
+  bridge: string
+}
+
+export interface NestPlan {
+  request: UpRequest
+  levels: LevelPlan[]
+}
+
+/** The subnets other nests hold, from their level-1 labels. */
+export function subnetsFromLabels(labels: Labels[]): Cidr[] {
+  return labels.flatMap((l) => (l[LABEL.subnets] ?? '').split(' ').map((text) => parseCidr(text)).filter((c): c is Cidr => c !== undefined))
+}
+
+export function planNest(request: UpRequest, takenSubnets: Cidr[]): NestPlan {
+  const subnets = allocateSubnets(request.subnetPool, request.depth, takenSubnets)
+  return {
+    request,
+    levels: subnets.map((subnet, index) => ({
+      level: index + 1,
+      name: levelName(request.name, index + 1),
+      subnet,
+      bridge: bridgeAddress(subnet),
+    })),
+  }
+}
+
+export function nestLabels(plan: NestPlan, decision: PrivilegeDecision): Labels {
+  const {request} = plan
+  return {
+    [LABEL.nest]: request.name,
+    [LABEL.level]: '1',
+    [LABEL.depth]: String(request.depth),
+    [LABEL.version]: VERSION,
+    [LABEL.privilege]: request.privilege === 'auto' ? `auto:${decision.mode}` : decision.mode,
+    [LABEL.storageDriver]: request.storage.driver,
+    [LABEL.dataRoot]: describeDataRoot(request.storage.dataRoot),
+    [LABEL.subnets]: plan.levels.map((l) => formatCidr(l.subnet)).join(' '),
+    [LABEL.ports]: portsToLabel(request.ports, request.depth),
+  }
+}
+
+/** What the in-image init reads; each level passes it on to the next. */
+export function initEnvironment(plan: NestPlan): Record<string, string> {
+  const {request} = plan
+  return {
+    INCEPTION_NEST: request.name,
+    INCEPTION_LEVEL: '1',
+    INCEPTION_DEPTH: String(request.depth),
+    INCEPTION_VERSION: VERSION,
+    INCEPTION_PRIVILEGE: request.privilege,
+    INCEPTION_STORAGE_DRIVER: request.storage.driver,
+    INCEPTION_DATA_ROOT: dataRootForInit(request.storage.dataRoot),
+    INCEPTION_BRIDGES: plan.levels.map((l) => l.bridge).join(' '),
+    INCEPTION_PORTS: portsForInit(request.ports, request.depth),
+    INCEPTION_READY_TIMEOUT: String(request.readyTimeoutSeconds),
+  }
+}
+
+/** Level 1's container on the host engine. Deeper levels are started by the init from the same environment. */
+export function levelOneSpec(plan: NestPlan, decision: PrivilegeDecision): ContainerSpec {
+  const {request} = plan
+  const name = levelName(request.name, 1)
+  const portBindings = Object.fromEntries(
+    request.ports
+      .filter((p) => targetLevel(p, request.depth) >= 1)
+      .map((p) => [`${p.innerPort}/tcp`, [{HostIp: request.bind, HostPort: String(p.hostPort)}]]),
+  )
+  return {
+    name,
+    image: request.image,
+    env: Object.entries({...initEnvironment(plan), INCEPTION_PRIVILEGE_USED: decision.mode}).map(([k, v]) => `${k}=${v}`),
+    labels: nestLabels(plan, decision),
+    exposedPorts: Object.keys(portBindings),
+    host: {
+      ...hostSettingsFor(decision),
+      binds: [`${name}:/var/lib/docker`],
+      portBindings,
+    },
+  }
+}

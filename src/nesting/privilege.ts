@@ -1,0 +1,126 @@
+import type {ContainerSpec, Engine, HostSettings} from './engine.js'
+import {UsageError} from './errors.js'
+
+/**
+ * How much a level's container is allowed, so that dockerd can run in it.
+ * - privileged: `--privileged`, the classic dind way; works on ordinary hosts.
+ * - caps: every capability the engine's host allows, unconfined seccomp and AppArmor, unmasked
+ *   system paths, every device through the device cgroup. For hosts whose capability bounding
+ *   set lacks something (runc then refuses --privileged: "unable to apply caps").
+ * - auto: privileged if a throwaway probe container starts with it, else caps. Each deeper level
+ *   decides again for itself (the init compares its own bounding set with the kernel's).
+ * Every level gets a private cgroup namespace, so its children's cgroups nest inside its own:
+ * its memory figure includes them and nothing is left at the top of the host's hierarchy.
+ */
+export const PRIVILEGE_REQUESTS = ['auto', 'privileged', 'caps'] as const
+export type PrivilegeRequest = (typeof PRIVILEGE_REQUESTS)[number]
+export type PrivilegeMode = Exclude<PrivilegeRequest, 'auto'>
+
+export interface PrivilegeDecision {
+  mode: PrivilegeMode
+  /** Capabilities dropped from ALL in caps mode, because the host's bounding set lacks them. */
+  capDrop: string[]
+  /** Why this mode, for the user. */
+  reason: string
+}
+
+export function parsePrivilege(value: string): PrivilegeRequest {
+  if ((PRIVILEGE_REQUESTS as readonly string[]).includes(value)) return value as PrivilegeRequest
+  throw new UsageError(`unknown privilege mode "${value}"`, `use one of: ${PRIVILEGE_REQUESTS.join(', ')}`)
+}
+
+/** Capability names by bit number (linux/capability.h). */
+export const CAPABILITY_NAMES = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
+  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
+  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
+  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
+  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
+  'CHECKPOINT_RESTORE',
+] as const
+
+/** The capability names in a /proc/PID/status capability mask ("000001fffeffffff"). */
+export function capabilitiesInMask(hexMask: string): string[] {
+  const mask = BigInt(`0x${hexMask.trim()}`)
+  return CAPABILITY_NAMES.filter((_, bit) => ((mask >> BigInt(bit)) & 1n) === 1n)
+}
+
+/** The names missing from a bounding set, among those the kernel knows (bits 0..lastCap). */
+export function capabilitiesMissing(hexMask: string, lastCap: number): string[] {
+  const present = new Set(capabilitiesInMask(hexMask))
+  return CAPABILITY_NAMES.slice(0, lastCap + 1).filter((name) => !present.has(name))
+}
+
+export function readCapabilityMask(status: string, field: 'CapBnd' | 'CapEff' | 'CapPrm'): string | undefined {
+  return new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1]
+}
+
+export function hostSettingsFor(decision: PrivilegeDecision): HostSettings {
+  if (decision.mode === 'privileged') return {privileged: true, cgroupnsMode: 'private'}
+  return {
+    capAdd: ['ALL'],
+    capDrop: decision.capDrop,
+    securityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
+    maskedPaths: [],
+    readonlyPaths: [],
+    deviceCgroupRules: ['a *:* rwm'],
+    cgroupnsMode: 'private',
+  }
+}
+
+/** "unknown capability: \"CAP_PERFMON\"": the engine does not know a name we asked to drop. */
+export function unknownCapability(error: string | undefined): string | undefined {
+  return /unknown capability: "?(?:CAP_)?([A-Z_]+)"?/.exec(error ?? '')?.[1]
+}
+
+/**
+ * Decides level 1's privilege on this engine. Probes run the level image itself with `true`,
+ * so the outcome is what the level will get.
+ */
+export async function decidePrivilege(engine: Engine, image: string, request: PrivilegeRequest): Promise<PrivilegeDecision> {
+  const probeSpec = (host: HostSettings, entrypoint = ['true'], cmd: string[] = []): ContainerSpec => ({
+    image,
+    entrypoint,
+    cmd,
+    labels: {'io.inception.probe': 'privilege'},
+    host,
+  })
+  if (request !== 'caps') {
+    const privileged = await engine.probe(probeSpec({privileged: true, cgroupnsMode: 'private'}), 20_000)
+    if (privileged.ok) return {mode: 'privileged', capDrop: [], reason: 'the engine allows --privileged'}
+    if (request === 'privileged') {
+      throw new UsageError(
+        `this engine refuses --privileged (${(privileged.error ?? privileged.output).trim().split('\n')[0]})`,
+        'use --privilege caps (or auto, which chooses it by itself)',
+      )
+    }
+  }
+  // The host's bounding set, read from its PID 1 by a container that shares the host's PID
+  // namespace with Docker's default (small) capabilities: it reads one world-readable file.
+  const status = await engine.probe(probeSpec({pidMode: 'host'}, ['cat'], ['/proc/1/status', '/proc/sys/kernel/cap_last_cap']), 20_000)
+  const bounding = readCapabilityMask(status.output, 'CapBnd')
+  const lastCap = Number(/^(\d+)$/m.exec(status.output)?.[1] ?? CAPABILITY_NAMES.length - 1)
+  let capDrop = bounding ? capabilitiesMissing(bounding, lastCap) : []
+  // An older engine rejects the names it does not know; those it would not grant anyway.
+  for (let attempt = 0; attempt < CAPABILITY_NAMES.length; attempt++) {
+    const decision: PrivilegeDecision = {
+      mode: 'caps',
+      capDrop,
+      reason:
+        request === 'caps'
+          ? 'asked for'
+          : `the engine refuses --privileged${capDrop.length > 0 ? ` (its host withholds ${capDrop.join(', ')})` : ''}`,
+    }
+    const outcome = await engine.probe(probeSpec(hostSettingsFor(decision)), 20_000)
+    if (outcome.ok) return decision
+    const unknown = unknownCapability(outcome.error)
+    if (!unknown || !capDrop.includes(unknown)) {
+      throw new UsageError(
+        `this engine refuses both --privileged and the caps mode (${(outcome.error ?? outcome.output).trim().split('\n')[0]})`,
+        'run inception on an engine that allows privileged or near-privileged containers',
+      )
+    }
+    capDrop = capDrop.filter((name) => name !== unknown)
+  }
+  throw new UsageError('could not find a capability set this engine accepts', 'use --privilege privileged on an ordinary host')
+}

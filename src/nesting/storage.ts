@@ -1,0 +1,61 @@
+import {UsageError} from './errors.js'
+
+/** Storage drivers a level's dockerd may use; each is probed by the init and falls back if unusable. */
+export const STORAGE_DRIVERS = ['overlay2', 'fuse-overlayfs', 'vfs'] as const
+export type StorageDriver = (typeof STORAGE_DRIVERS)[number]
+
+/**
+ * Where a level's /var/lib/docker lives. Never the container's own layered root file system:
+ * overlay2 cannot stack on overlayfs.
+ * - volume: the Docker volume the parent level mounts (default; lies on the parent's data root)
+ * - tmpfs: memory; fast, lost at `down`, counts against the level's memory
+ * - loop: an ext4 file system in a file of the given size; bounds the level's disk use
+ */
+export type DataRoot = {kind: 'volume'} | {kind: 'tmpfs'} | {kind: 'loop'; bytes: number}
+
+export interface StorageChoice {
+  driver: StorageDriver
+  dataRoot: DataRoot
+}
+
+const UNITS: Record<string, number> = {'': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50}
+/** Smallest loop file that holds an ext4 journal, the level image and a few small images. */
+export const MIN_LOOP_BYTES = 256 * 2 ** 20
+/** A loop file is sparse, but mkfs and the kernel still need it addressable; 16 TiB is ext4's practical ceiling. */
+export const MAX_LOOP_BYTES = 16 * 2 ** 40
+
+export function parseStorageDriver(value: string): StorageDriver {
+  if ((STORAGE_DRIVERS as readonly string[]).includes(value)) return value as StorageDriver
+  throw new UsageError(`unknown storage driver "${value}"`, `use one of: ${STORAGE_DRIVERS.join(', ')}`)
+}
+
+export function parseSize(value: string): number {
+  const match = /^(\d+)([KMGTP]?)i?B?$/i.exec(value.trim())
+  if (!match) throw new UsageError(`"${value}" is not a size`, 'write a size like 512M, 2G or 10G')
+  const [, digits, unit] = match
+  return Number(digits) * UNITS[(unit ?? '').toUpperCase()]!
+}
+
+export function parseDataRoot(value: string): DataRoot {
+  if (value === 'volume' || value === 'tmpfs') return {kind: value}
+  if (value.startsWith('loop:')) {
+    const bytes = parseSize(value.slice('loop:'.length))
+    if (bytes < MIN_LOOP_BYTES || bytes > MAX_LOOP_BYTES) {
+      throw new UsageError(
+        `loop data root size ${value.slice(5)} is out of range`,
+        'give a size from 256M to 16T, e.g. --data-root loop:4G',
+      )
+    }
+    return {kind: 'loop', bytes}
+  }
+  throw new UsageError(`unknown data root "${value}"`, 'use volume, tmpfs or loop:SIZE (e.g. loop:4G)')
+}
+
+/** The form the in-image init reads (INCEPTION_DATA_ROOT). */
+export function dataRootForInit(root: DataRoot): string {
+  return root.kind === 'loop' ? `loop:${root.bytes}` : root.kind
+}
+
+export function describeDataRoot(root: DataRoot): string {
+  return root.kind === 'loop' ? `loop:${Math.round(root.bytes / 2 ** 20)}M` : root.kind
+}

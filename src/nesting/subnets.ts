@@ -1,0 +1,90 @@
+import {UsageError} from './errors.js'
+
+/**
+ * Each level's dockerd gets its own bridge subnet. Left alone, every dockerd picks the first free
+ * /16 it can see from its own namespace, so level 2 reuses the host's 172.17.0.0/16 and a port
+ * chained through the levels routes its replies to the wrong bridge. The plan hands out one /24
+ * per level from a pool, skipping every subnet already in use on the engine's host, by the
+ * engine's networks and by other nests.
+ */
+export interface Cidr {
+  address: number
+  prefix: number
+}
+
+export const DEFAULT_SUBNET_POOL = '172.31.0.0/16'
+export const LEVEL_PREFIX = 24
+
+export function parseIpv4(text: string): number | undefined {
+  const parts = text.split('.')
+  if (parts.length !== 4) return undefined
+  let value = 0
+  for (const part of parts) {
+    if (!/^\d{1,3}$/.test(part) || Number(part) > 255) return undefined
+    value = value * 256 + Number(part)
+  }
+  return value
+}
+
+export function formatIpv4(value: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.')
+}
+
+function blockSize(prefix: number): number {
+  return 2 ** (32 - prefix)
+}
+
+export function parseCidr(text: string): Cidr | undefined {
+  const [addressText, prefixText, ...rest] = text.trim().split('/')
+  if (rest.length > 0 || addressText === undefined || prefixText === undefined || !/^\d{1,2}$/.test(prefixText)) return undefined
+  const address = parseIpv4(addressText)
+  const prefix = Number(prefixText)
+  if (address === undefined || prefix > 32) return undefined
+  // Normalise to the network address: 172.31.5.1/16 is the pool 172.31.0.0/16.
+  return {address: address - (address % blockSize(prefix)), prefix}
+}
+
+export function formatCidr(cidr: Cidr): string {
+  return `${formatIpv4(cidr.address)}/${cidr.prefix}`
+}
+
+export function overlaps(a: Cidr, b: Cidr): boolean {
+  return a.address < b.address + blockSize(b.prefix) && b.address < a.address + blockSize(a.prefix)
+}
+
+export function parseSubnetPool(text: string): Cidr {
+  const pool = parseCidr(text)
+  if (!pool) throw new UsageError(`--subnet-pool ${text} is not an IPv4 CIDR`, 'write it like 172.31.0.0/16')
+  if (pool.prefix > LEVEL_PREFIX) {
+    throw new UsageError(`--subnet-pool ${text} is smaller than one /${LEVEL_PREFIX}`, 'give a pool of /24 or larger, e.g. 172.31.0.0/16')
+  }
+  return pool
+}
+
+/**
+ * Picks `count` free /24 subnets from `pool`, in order, none overlapping `taken`.
+ * Throws a usage error naming what was in the way when the pool cannot hold them.
+ */
+export function allocateSubnets(pool: Cidr, count: number, taken: Cidr[]): Cidr[] {
+  const chosen: Cidr[] = []
+  const step = blockSize(LEVEL_PREFIX)
+  const end = pool.address + blockSize(pool.prefix)
+  for (let address = pool.address; address < end && chosen.length < count; address += step) {
+    const candidate = {address, prefix: LEVEL_PREFIX}
+    if (!taken.some((t) => overlaps(t, candidate))) chosen.push(candidate)
+  }
+  if (chosen.length < count) {
+    const inTheWay = taken.filter((t) => overlaps(t, pool)).map(formatCidr)
+    throw new UsageError(
+      `--subnet-pool ${formatCidr(pool)} has ${chosen.length} free /${LEVEL_PREFIX} subnets, the nest needs ${count}` +
+        (inTheWay.length > 0 ? ` (in use: ${inTheWay.slice(0, 4).join(', ')}${inTheWay.length > 4 ? ', ...' : ''})` : ''),
+      'give a larger or unused pool with --subnet-pool, e.g. 10.213.0.0/16',
+    )
+  }
+  return chosen
+}
+
+/** The dockerd --bip for a level's subnet: its first host address, with the subnet's prefix. */
+export function bridgeAddress(subnet: Cidr): string {
+  return `${formatIpv4(subnet.address + 1)}/${subnet.prefix}`
+}

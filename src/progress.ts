@@ -1,0 +1,89 @@
+import {Listr, type ListrTask} from 'listr2'
+
+import type {Nests, NestStatus} from './nesting/nest.js'
+import type {UpRequest} from './nesting/plan.js'
+
+interface Deferred {
+  promise: Promise<number>
+  resolve(elapsedMs: number): void
+  reject(error: unknown): void
+}
+
+function deferred(): Deferred {
+  let resolve!: (ms: number) => void
+  let reject!: (error: unknown) => void
+  const promise = new Promise<number>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  // A level that is never reached is rejected with the nest's error; only the first is shown.
+  promise.catch(() => undefined)
+  return {promise, resolve, reject}
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
+
+/**
+ * Runs `up` with one progress task per level (listr2; plain lines when not on a terminal).
+ * Ctrl-C or SIGTERM aborts: `up` then removes everything it created before it returns.
+ */
+export async function upWithProgress(nests: Nests, request: UpRequest, options: {quiet: boolean}): Promise<NestStatus> {
+  const controller = new AbortController()
+  const abort = () => controller.abort()
+  process.once('SIGINT', abort)
+  process.once('SIGTERM', abort)
+
+  const privilege = deferred()
+  let privilegeTitle = ''
+  const levels = Array.from({length: request.depth}, () => deferred())
+  const upDone = nests.up(
+    request,
+    {
+      privilegeChosen(decision) {
+        privilegeTitle = `privilege: ${decision.mode} (${decision.reason})`
+        privilege.resolve(0)
+      },
+      levelState(level, state, elapsedMs) {
+        if (state === 'ready') levels[level - 1]?.resolve(elapsedMs)
+      },
+    },
+    controller.signal,
+  )
+  upDone.catch((error: unknown) => {
+    privilege.reject(error)
+    for (const level of levels) level.reject(error)
+  })
+
+  const tasks: ListrTask[] = [
+    {
+      title: `Checking how level 1 may run on this engine`,
+      task: async (_, task) => {
+        await privilege.promise
+        task.title = privilegeTitle
+      },
+    },
+    ...levels.map(
+      (level, index): ListrTask => ({
+        title: `Level ${index + 1}: starting dockerd`,
+        task: async (_, task) => {
+          const elapsed = await level.promise
+          task.title = `Level ${index + 1}: ready at ${seconds(elapsed)}`
+        },
+      }),
+    ),
+  ]
+  const list = new Listr(tasks, {
+    exitOnError: true,
+    renderer: options.quiet ? 'silent' : 'default',
+    fallbackRenderer: options.quiet ? 'silent' : 'simple',
+    rendererOptions: {collapseErrors: false},
+  })
+  try {
+    // The tasks only mirror `up`; its own error (typed, with a hint) is the one to report.
+    await list.run().catch(() => undefined)
+    return await upDone
+  } finally {
+    process.off('SIGINT', abort)
+    process.off('SIGTERM', abort)
+  }
+}
