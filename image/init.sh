@@ -33,6 +33,7 @@ STATE_DIR=/run/inception
 # bind-mounts it into the next, so one read in level 1 shows the state of every level.
 BOARD=$STATE_DIR/board
 LEVEL_IMAGE_TAR=/usr/local/lib/inception/level-rootfs.tar
+BUSYBOX_IMAGE_TAR=/usr/local/lib/inception/busybox-rootfs.tar
 LEVEL_IMAGE=inception-level:$INCEPTION_VERSION
 NEXT_LEVEL=$((INCEPTION_LEVEL + 1))
 NEXT_NAME=$INCEPTION_NEST-l$NEXT_LEVEL
@@ -235,6 +236,7 @@ start_dockerd() {
   log "starting dockerd $*"
   dockerd "$@" &
   DOCKERD_PID=$!
+  printf '%s\n' "$DOCKERD_PID" >"$STATE_DIR/dockerd.pid"
 }
 
 wait_for_dockerd() {
@@ -285,6 +287,12 @@ effective_privilege() {
       ;;
     *) echo "$INCEPTION_PRIVILEGE" ;;
   esac
+}
+
+# Every level has a small image to run without a registry: `docker run --rm busybox ...`.
+import_busybox_image() {
+  docker image inspect busybox:latest >/dev/null 2>&1 && return 0
+  docker import --change 'CMD ["sh"]' "$BUSYBOX_IMAGE_TAR" busybox:latest >/dev/null
 }
 
 import_level_image() {
@@ -393,12 +401,15 @@ main() {
   choose_iptables
   start_dockerd
   wait_for_dockerd
-  publish_level_info
-  report "ready $STORAGE_DRIVER"
-  log "level $INCEPTION_LEVEL ready (storage driver $STORAGE_DRIVER)"
+  # The next level starts first: it is the long path. This level is reported ready once its own
+  # small images are in, while the next one boots.
   if [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ]; then
     launch_next_level
   fi
+  import_busybox_image || fail "cannot import the busybox image from $BUSYBOX_IMAGE_TAR"
+  publish_level_info
+  report "ready $STORAGE_DRIVER"
+  log "level $INCEPTION_LEVEL ready (storage driver $STORAGE_DRIVER)"
   # The container lives as long as its engine does. `wait` returns early when a trapped signal
   # arrives, so loop until dockerd has really gone.
   while kill -0 "$DOCKERD_PID" 2>/dev/null; do

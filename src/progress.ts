@@ -27,42 +27,32 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
  * Runs `up` with one progress task per level (listr2; plain lines when not on a terminal).
  * Ctrl-C or SIGTERM aborts: `up` then removes everything it created before it returns.
  */
-export async function upWithProgress(nests: Nests, request: UpRequest, options: {quiet: boolean}): Promise<NestStatus> {
+export async function upWithProgress(
+  nests: Nests,
+  request: UpRequest,
+  options: {quiet: boolean; log: (line: string) => void},
+): Promise<NestStatus> {
   const controller = new AbortController()
   const abort = () => controller.abort()
   process.once('SIGINT', abort)
   process.once('SIGTERM', abort)
-
-  const privilege = deferred()
-  let privilegeTitle = ''
-  const levels = Array.from({length: request.depth}, () => deferred())
-  const upDone = nests.up(
-    request,
-    {
-      privilegeChosen(decision) {
-        privilegeTitle = `privilege: ${decision.mode} (${decision.reason})`
-        privilege.resolve(0)
+  try {
+    const prepared = await nests.prepare(request)
+    options.log(`privilege: ${prepared.decision.mode} (${prepared.decision.reason})`)
+    const levels = Array.from({length: request.depth}, () => deferred())
+    const upDone = nests.launch(
+      prepared,
+      {
+        levelState(level, state, elapsedMs) {
+          if (state === 'ready') levels[level - 1]?.resolve(elapsedMs)
+        },
       },
-      levelState(level, state, elapsedMs) {
-        if (state === 'ready') levels[level - 1]?.resolve(elapsedMs)
-      },
-    },
-    controller.signal,
-  )
-  upDone.catch((error: unknown) => {
-    privilege.reject(error)
-    for (const level of levels) level.reject(error)
-  })
-
-  const tasks: ListrTask[] = [
-    {
-      title: `Checking how level 1 may run on this engine`,
-      task: async (_, task) => {
-        await privilege.promise
-        task.title = privilegeTitle
-      },
-    },
-    ...levels.map(
+      controller.signal,
+    )
+    upDone.catch((error: unknown) => {
+      for (const level of levels) level.reject(error)
+    })
+    const tasks = levels.map(
       (level, index): ListrTask => ({
         title: `Level ${index + 1}: starting dockerd`,
         task: async (_, task) => {
@@ -70,16 +60,14 @@ export async function upWithProgress(nests: Nests, request: UpRequest, options: 
           task.title = `Level ${index + 1}: ready at ${seconds(elapsed)}`
         },
       }),
-    ),
-  ]
-  const list = new Listr(tasks, {
-    exitOnError: true,
-    renderer: options.quiet ? 'silent' : 'default',
-    fallbackRenderer: options.quiet ? 'silent' : 'simple',
-    rendererOptions: {collapseErrors: false},
-  })
-  try {
-    // The tasks only mirror `up`; its own error (typed, with a hint) is the one to report.
+    )
+    const list = new Listr(tasks, {
+      exitOnError: true,
+      renderer: options.quiet ? 'silent' : 'default',
+      fallbackRenderer: options.quiet ? 'silent' : 'simple',
+      rendererOptions: {collapseErrors: false},
+    })
+    // The tasks only mirror `launch`; its own error (typed, with a hint) is the one to report.
     await list.run().catch(() => undefined)
     return await upDone
   } finally {

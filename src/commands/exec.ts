@@ -25,10 +25,13 @@ export default class Exec extends InceptionCommand {
   }
 
   async run(): Promise<void> {
-    const {flags, argv} = await this.parse(Exec)
+    const {flags, raw} = await this.parse(Exec)
     const name = parseNestName(flags.name)
     const level = parseLevel(flags.level)
-    const cmd = (argv as string[]).length > 0 ? (argv as string[]) : ['bash', '-l']
+    // The command from the parser's raw tokens: its non-strict argv reorders repeated words
+    // ("-p 8080:80 ... -p 80" came back as "-p -p 8080:80 ... 80").
+    const words = raw.filter((token) => token.type === 'arg').map((token) => token.input)
+    const cmd = words.length > 0 ? words : ['bash', '-l']
     const tty = flags.tty ?? (Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY))
     // Piped input is always streamed; a terminal's only when the command gets a terminal or -i asks.
     const attachStdin = tty || flags.interactive || !process.stdin.isTTY

@@ -48,7 +48,7 @@ export default class Up extends InceptionCommand {
       image: flags.image,
     })
     const nests = await this.nests()
-    const status = await upWithProgress(nests, request, {quiet: this.jsonEnabled()})
+    const status = await upWithProgress(nests, request, {quiet: this.jsonEnabled(), log: (line) => this.log(line)})
     this.log(`nest "${status.name}" is up, ${status.depth} level${status.depth > 1 ? 's' : ''} deep`)
     for (const port of status.ports) this.log(`  published ${port}`)
     this.log(`  reach a level with: inception exec${status.name === 'inception' ? '' : ` --name ${status.name}`} --level ${status.depth} -- docker ps`)

@@ -7,14 +7,18 @@ import {BOARD_READ_SCRIPT, firstFailure, type LevelReport, parseBoard, readyDept
 import {Capture, type ContainerSummary, type Engine, type ExecIo} from './engine.js'
 import {ImageMissing, InceptionError, Interrupted, LevelFailed, LevelOutOfRange, NestExists, NestNotFound, PortTaken} from './errors.js'
 import {LABEL, levelName} from './labels.js'
-import {checkMemory, levelOneSpec, planNest, subnetsFromLabels, type UpRequest} from './plan.js'
+import {checkMemory, levelOneSpec, type NestPlan, planNest, subnetsFromLabels, type UpRequest} from './plan.js'
 import {formatPortMapping, portsFromLabel} from './ports.js'
 import {decidePrivilege, type PrivilegeDecision} from './privilege.js'
 import {type Cidr, parseCidr} from './subnets.js'
 
+export interface PreparedNest {
+  plan: NestPlan
+  decision: PrivilegeDecision
+}
+
 /** What `up` reports as it goes, for a progress display. */
 export interface UpEvents {
-  privilegeChosen?(decision: PrivilegeDecision): void
   levelState?(level: number, state: LevelReport['state'], elapsedMs: number): void
 }
 
@@ -105,19 +109,27 @@ export class Nests {
   }
 
   /**
-   * Brings a nest up: level 1 on this engine, the rest started by each level's init. Resolves when
-   * every level's engine answers. Any failure, or an abort, removes everything this call created.
+   * Everything `up` checks before it creates anything: the name is free, the image is there, the
+   * engine's memory holds the depth, subnets and host ports are free, and how level 1 may run.
    */
-  async up(request: UpRequest, events: UpEvents = {}, signal?: AbortSignal): Promise<NestStatus> {
+  async prepare(request: UpRequest): Promise<PreparedNest> {
     if ((await this.levelOnes(request.name)).length > 0) throw new NestExists(request.name)
     if (!(await this.engine.imageExists(request.image))) throw new ImageMissing(request.image)
     checkMemory(request.depth, (await this.engine.info()).memTotalBytes)
     const plan = planNest(request, await this.takenSubnets())
     await this.checkHostPortsFree(request)
     const decision = await decidePrivilege(this.engine, request.image, request.privilege)
-    events.privilegeChosen?.(decision)
-    throwIfAborted(signal, request.name)
+    return {plan, decision}
+  }
 
+  /**
+   * Brings a prepared nest up: level 1 on this engine, the rest started by each level's init.
+   * Resolves when every level's engine answers. Any failure, or an abort, removes everything
+   * this call created.
+   */
+  async launch({plan, decision}: PreparedNest, events: UpEvents = {}, signal?: AbortSignal): Promise<NestStatus> {
+    const {request} = plan
+    throwIfAborted(signal, request.name)
     const spec = levelOneSpec(plan, decision)
     const started = Date.now()
     try {
@@ -138,6 +150,10 @@ export class Nests {
       if (signal?.aborted && !(error instanceof Interrupted)) throw new Interrupted(`up of nest "${request.name}" was rolled back`)
       throw error
     }
+  }
+
+  async up(request: UpRequest, events: UpEvents = {}, signal?: AbortSignal): Promise<NestStatus> {
+    return this.launch(await this.prepare(request), events, signal)
   }
 
   private async readBoard(levelOneId: string, depth: number, timeoutMs = 5000): Promise<LevelReport[]> {

@@ -1,0 +1,115 @@
+import type {Writable} from 'node:stream'
+
+import type {ContainerDetails, ContainerSpec, ContainerSummary, Engine, EngineInfo, ExecIo, ProbeOutcome} from '../../src/nesting/engine.js'
+import type {Labels} from '../../src/nesting/labels.js'
+
+/**
+ * An in-memory engine for unit tests of planning and orchestration: it records what is asked
+ * of it and answers probes and execs from scripts the test sets.
+ */
+export class FakeEngine implements Engine {
+  readonly address = 'unix:///fake.sock'
+  readonly containers = new Map<string, ContainerSummary & {spec: ContainerSpec}>()
+  readonly volumes = new Map<string, Labels>()
+  readonly calls: string[] = []
+  images = new Set(['inception:test'])
+  networkSubnets = ['172.17.0.0/16']
+  memTotalBytes = 24 * 2 ** 30
+  probeAnswer: (spec: ContainerSpec) => ProbeOutcome = () => ({ok: true, output: ''})
+  execAnswer: (id: string, cmd: string[]) => {code: number; stdout?: string} = () => ({code: 0})
+  private nextId = 1
+
+  async info(): Promise<EngineInfo> {
+    return {serverVersion: 'fake', memTotalBytes: this.memTotalBytes, cpus: 2, storageDriver: 'overlay2', cgroupVersion: '1'}
+  }
+
+  async imageExists(reference: string): Promise<boolean> {
+    return this.images.has(reference)
+  }
+
+  async pullImage(): Promise<boolean> {
+    return false
+  }
+
+  async importImage(_tar: string, reference: string): Promise<void> {
+    this.images.add(reference)
+  }
+
+  async buildImage(_dir: string, tag: string): Promise<void> {
+    this.images.add(tag)
+  }
+
+  private matches(labels: Labels, filters: string[]): boolean {
+    return filters.every((f) => {
+      const [key, value] = f.split('=')
+      return value === undefined ? key! in labels : labels[key!] === value
+    })
+  }
+
+  async listContainers(filters: string[]): Promise<ContainerSummary[]> {
+    return [...this.containers.values()].filter((c) => this.matches(c.labels, filters))
+  }
+
+  async listNetworkSubnets(): Promise<string[]> {
+    return this.networkSubnets
+  }
+
+  async createVolume(name: string, labels: Labels): Promise<void> {
+    this.calls.push(`createVolume ${name}`)
+    this.volumes.set(name, labels)
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    this.calls.push(`removeVolume ${name}`)
+    this.volumes.delete(name)
+  }
+
+  async listVolumes(filters: string[]): Promise<string[]> {
+    return [...this.volumes.entries()].filter(([, labels]) => this.matches(labels, filters)).map(([name]) => name)
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    const id = `c${this.nextId++}`.padEnd(64, '0')
+    this.calls.push(`createContainer ${spec.name}`)
+    this.containers.set(id, {id, name: spec.name ?? id, state: 'created', labels: spec.labels ?? {}, spec})
+    return id
+  }
+
+  async startContainer(id: string): Promise<void> {
+    this.calls.push(`startContainer ${id.slice(0, 2)}`)
+    this.containers.get(id)!.state = 'running'
+  }
+
+  async stopContainer(id: string): Promise<void> {
+    this.calls.push(`stopContainer ${id.slice(0, 2)}`)
+    const c = this.containers.get(id)
+    if (c) c.state = 'exited'
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    this.calls.push(`removeContainer ${id.slice(0, 2)}`)
+    this.containers.delete(id)
+  }
+
+  async inspectContainer(id: string): Promise<ContainerDetails | undefined> {
+    const c = this.containers.get(id)
+    if (!c) return undefined
+    return {id, name: c.name, running: c.state === 'running', status: c.state, exitCode: 0, pid: 1, labels: c.labels}
+  }
+
+  async exec(id: string, cmd: string[], io: ExecIo): Promise<number> {
+    this.calls.push(`exec ${cmd.join(' ').slice(0, 60)}`)
+    const answer = this.execAnswer(id, cmd)
+    if (answer.stdout) io.stdout.write(answer.stdout)
+    return answer.code
+  }
+
+  async logs(_id: string, _options: {follow: boolean}, out: Writable): Promise<void> {
+    out.write('fake log line\n')
+  }
+
+  async probe(spec: ContainerSpec): Promise<ProbeOutcome> {
+    this.calls.push(`probe ${spec.host.privileged ? 'privileged' : spec.host.pidMode === 'host' ? 'bounding' : 'caps'}`)
+    return this.probeAnswer(spec)
+  }
+}

@@ -1,0 +1,79 @@
+import {execa, type Options} from 'execa'
+import {existsSync, readdirSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
+
+import {connectEngine, type Engine} from '../../src/nesting/engine.js'
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+
+/**
+ * The engine integration tests run against. Where none answers: under CI (CI=true) the test
+ * file fails, because a CI run that tests nothing must not pass; elsewhere (a laptop without
+ * Docker) its tests are skipped, and the reason is printed.
+ */
+export async function integrationEngine(): Promise<Engine | undefined> {
+  try {
+    return await connectEngine(process.env, 5000)
+  } catch (error) {
+    const reason = `no Docker engine answers (${(error as Error).message}); start one with: sh scripts/ensure-engine.sh`
+    if (process.env.CI === 'true') throw new Error(`integration tests need an engine under CI: ${reason}`)
+    console.warn(`skipping integration tests: ${reason}`)
+    return undefined
+  }
+}
+
+export interface CliResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+  durationMs: number
+}
+
+/** Runs the real CLI (bin/run.js over dist/), as a user would. */
+export async function cli(args: string[], options: Options = {}): Promise<CliResult> {
+  const started = Date.now()
+  const result = await execa('node', [BIN, ...args], {reject: false, timeout: 180_000, env: {CI: 'true'}, ...options, stdin: options.input === undefined ? 'ignore' : undefined})
+  return {
+    exitCode: result.exitCode ?? -1,
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+    durationMs: Date.now() - started,
+  }
+}
+
+/** The host state a nest may leave behind: compared before and after, it must be equal. */
+export interface HostSnapshot {
+  containers: string[]
+  volumes: string[]
+  networks: string[]
+  loopDevices: string[]
+  cgroups: string[]
+}
+
+async function lines(command: string, args: string[]): Promise<string[]> {
+  const result = await execa(command, args, {reject: false})
+  return String(result.stdout ?? '').split('\n').filter((l) => l.trim().length > 0).sort()
+}
+
+function dockerCgroups(): string[] {
+  const root = '/sys/fs/cgroup'
+  if (!existsSync(root)) return []
+  const found: string[] = []
+  for (const hierarchy of readdirSync(root)) {
+    const dir = `${root}/${hierarchy}/docker`
+    if (!existsSync(dir)) continue
+    for (const entry of readdirSync(dir, {withFileTypes: true})) if (entry.isDirectory()) found.push(`${hierarchy}/docker/${entry.name}`)
+  }
+  return found.sort()
+}
+
+export async function snapshot(): Promise<HostSnapshot> {
+  return {
+    containers: await lines('docker', ['ps', '-a', '--format', '{{.ID}} {{.Names}}']),
+    volumes: await lines('docker', ['volume', 'ls', '-q']),
+    networks: await lines('docker', ['network', 'ls', '-q']),
+    loopDevices: await lines('losetup', ['-a']),
+    cgroups: dockerCgroups(),
+  }
+}

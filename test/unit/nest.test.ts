@@ -1,0 +1,84 @@
+import {describe, expect, it} from 'vitest'
+
+import {Capture} from '../../src/nesting/engine.js'
+import {LevelFailed, LevelOutOfRange, NestExists, NestNotFound} from '../../src/nesting/errors.js'
+import {chainCommand, Nests} from '../../src/nesting/nest.js'
+import {parseUpRequest} from '../../src/nesting/plan.js'
+import {FakeEngine} from '../support/fake-engine.js'
+
+const request = (extra: Record<string, string> = {}) => parseUpRequest({image: 'inception:test', depth: '2', timeout: '1', ...extra})
+
+function boardSaying(lines: string): (id: string, cmd: string[]) => {code: number; stdout: string} {
+  return (_id, cmd) => ({code: 0, stdout: cmd[0] === 'sh' ? lines : cmd.includes('logs') ? `log of ${cmd.at(-1)}\n` : ''})
+}
+
+describe('chained exec', () => {
+  it('runs at level 1 directly and deeper through docker exec at each hop', () => {
+    expect(chainCommand('n', 1, ['hostname'], {interactive: false, tty: false})).toEqual(['hostname'])
+    expect(chainCommand('n', 3, ['cat'], {interactive: true, tty: false})).toEqual(['docker', 'exec', '-i', 'n-l2', 'docker', 'exec', '-i', 'n-l3', 'cat'])
+    expect(chainCommand('n', 2, ['sh'], {interactive: true, tty: true})).toEqual(['docker', 'exec', '-i', '-t', 'n-l2', 'sh'])
+  })
+})
+
+describe('nest orchestration against a fake engine', () => {
+  it('brings a nest up: one volume, one labelled container, then waits for every level on the board', async () => {
+    const engine = new FakeEngine()
+    engine.execAnswer = boardSaying('state 1 ready overlay2\nstate 2 ready overlay2\ninfo 2 id=l2\nalive 2 yes\n')
+    const status = await new Nests(engine).up(request())
+    expect(status.levels.map((l) => l.state)).toEqual(['running', 'running'])
+    expect(engine.calls.filter((c) => c.startsWith('create'))).toEqual(['createVolume inception-l1', 'createContainer inception-l1'])
+  })
+
+  it('refuses a second nest with the same name and creates nothing', async () => {
+    const engine = new FakeEngine()
+    engine.execAnswer = boardSaying('state 1 ready overlay2\nstate 2 ready overlay2\n')
+    const nests = new Nests(engine)
+    await nests.up(request())
+    const before = engine.calls.length
+    await expect(nests.up(request())).rejects.toBeInstanceOf(NestExists)
+    expect(engine.calls.slice(before).filter((c) => c.startsWith('create'))).toEqual([])
+  })
+
+  it('rolls everything back when a level reports a failure, and carries its log tail', async () => {
+    const engine = new FakeEngine()
+    engine.execAnswer = boardSaying('state 1 ready overlay2\nstate 2 failed dockerd exited\n')
+    const error = await new Nests(engine).up(request()).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(LevelFailed)
+    expect((error as LevelFailed).level).toBe(2)
+    expect((error as LevelFailed).logTail).toContain('log of inception-l2')
+    expect(engine.containers.size).toBe(0)
+    expect(engine.volumes.size).toBe(0)
+  })
+
+  it('rolls back when aborted (Ctrl-C) while waiting', async () => {
+    const engine = new FakeEngine()
+    engine.execAnswer = boardSaying('state 1 starting\n')
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(), 300)
+    await expect(new Nests(engine).up(request(), {}, controller.signal)).rejects.toThrow(/interrupted/)
+    expect(engine.containers.size).toBe(0)
+    expect(engine.volumes.size).toBe(0)
+  })
+
+  it('refuses a level outside the nest and an unknown nest', async () => {
+    const engine = new FakeEngine()
+    engine.execAnswer = boardSaying('state 1 ready overlay2\nstate 2 ready overlay2\n')
+    const nests = new Nests(engine)
+    await nests.up(request())
+    const io = {stdout: new Capture(), stderr: new Capture()}
+    await expect(nests.exec('inception', 3, ['true'], io)).rejects.toBeInstanceOf(LevelOutOfRange)
+    await expect(nests.exec('other', 1, ['true'], io)).rejects.toBeInstanceOf(NestNotFound)
+  })
+
+  it('down removes the nest container and every volume with its label', async () => {
+    const engine = new FakeEngine()
+    engine.execAnswer = boardSaying('state 1 ready overlay2\nstate 2 ready overlay2\n')
+    const nests = new Nests(engine)
+    await nests.up(request())
+    await engine.createVolume('stray', {'io.inception.nest': 'inception'})
+    const report = await nests.down('inception')
+    expect(report).toMatchObject({removedContainers: 1, removedVolumes: 2})
+    expect(engine.containers.size).toBe(0)
+    expect(engine.volumes.size).toBe(0)
+  })
+})

@@ -1,0 +1,71 @@
+import {describe, expect, it} from 'vitest'
+
+import {UsageError} from '../../src/nesting/errors.js'
+import {capabilitiesInMask, capabilitiesMissing, decidePrivilege, hostSettingsFor, unknownCapability} from '../../src/nesting/privilege.js'
+import {FakeEngine} from '../support/fake-engine.js'
+
+// This machine's bounding set: everything but CAP_SYS_RESOURCE (bit 24), kernel cap_last_cap 40.
+const HOST_STATUS = 'Name:\tinit\nCapBnd:\t000001fffeffffff\n40\n'
+const REFUSED = {ok: false, output: '', error: 'unable to apply caps: operation not permitted'}
+
+describe('capability masks', () => {
+  it('names the capabilities in a mask', () => {
+    expect(capabilitiesInMask('00000000a80425fb')).toEqual([
+      'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
+      'NET_BIND_SERVICE', 'NET_RAW', 'SYS_CHROOT', 'MKNOD', 'AUDIT_WRITE', 'SETFCAP',
+    ])
+  })
+
+  it('finds what a bounding set lacks among the capabilities the kernel knows', () => {
+    expect(capabilitiesMissing('000001fffeffffff', 40)).toEqual(['SYS_RESOURCE'])
+    expect(capabilitiesMissing('000001ffffffffff', 40)).toEqual([])
+    expect(capabilitiesMissing('0000003fffffffff', 37)).toEqual([])
+  })
+
+  it('reads the capability an older engine does not know from its error', () => {
+    expect(unknownCapability('invalid CapDrop: unknown capability: "CAP_PERFMON"')).toBe('PERFMON')
+    expect(unknownCapability('something else')).toBeUndefined()
+  })
+})
+
+describe('privilege decision', () => {
+  it('auto: chooses --privileged where the engine allows it', async () => {
+    const engine = new FakeEngine()
+    const decision = await decidePrivilege(engine, 'inception:test', 'auto')
+    expect(decision.mode).toBe('privileged')
+    expect(hostSettingsFor(decision)).toEqual({privileged: true, cgroupnsMode: 'private'})
+    expect(engine.calls).toEqual(['probe privileged'])
+  })
+
+  it('auto: falls back to caps, dropping what the host withholds, where --privileged is refused', async () => {
+    const engine = new FakeEngine()
+    engine.probeAnswer = (spec) => (spec.host.privileged ? REFUSED : spec.host.pidMode === 'host' ? {ok: true, output: HOST_STATUS} : {ok: true, output: ''})
+    const decision = await decidePrivilege(engine, 'inception:test', 'auto')
+    expect(decision).toMatchObject({mode: 'caps', capDrop: ['SYS_RESOURCE']})
+    expect(decision.reason).toMatch(/withholds SYS_RESOURCE/)
+    const settings = hostSettingsFor(decision)
+    expect(settings.capAdd).toEqual(['ALL'])
+    expect(settings.securityOpt).toEqual(['seccomp=unconfined', 'apparmor=unconfined'])
+    expect(settings.maskedPaths).toEqual([])
+    expect(settings.deviceCgroupRules).toEqual(['a *:* rwm'])
+  })
+
+  it('caps: retries without a capability name the engine does not know', async () => {
+    const engine = new FakeEngine()
+    engine.probeAnswer = (spec) => {
+      if (spec.host.pidMode === 'host') return {ok: true, output: 'CapBnd:\t000000fffeffffff\n40\n'}
+      if (spec.host.capDrop?.includes('CHECKPOINT_RESTORE')) return {ok: false, output: '', error: 'invalid CapDrop: unknown capability: "CAP_CHECKPOINT_RESTORE"'}
+      return {ok: true, output: ''}
+    }
+    const decision = await decidePrivilege(engine, 'inception:test', 'caps')
+    expect(decision.capDrop).toEqual(['SYS_RESOURCE'])
+  })
+
+  it('privileged: says to use caps when the engine refuses it', async () => {
+    const engine = new FakeEngine()
+    engine.probeAnswer = () => REFUSED
+    await expect(decidePrivilege(engine, 'inception:test', 'privileged')).rejects.toThrow(UsageError)
+    const error = await decidePrivilege(engine, 'inception:test', 'privileged').catch((e: UsageError) => e)
+    expect((error as UsageError).hint).toMatch(/use --privilege caps/)
+  })
+})

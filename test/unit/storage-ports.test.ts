@@ -1,0 +1,46 @@
+import {describe, expect, it} from 'vitest'
+
+import {checkPortMappings, parsePortMapping, portsFromLabel, portsToLabel} from '../../src/nesting/ports.js'
+import {thrown} from '../support/thrown.js'
+import {dataRootForInit, parseDataRoot, parseSize, parseStorageDriver} from '../../src/nesting/storage.js'
+
+describe('storage choice', () => {
+  it('knows the drivers the init can run', () => {
+    expect(parseStorageDriver('vfs')).toBe('vfs')
+    expect(parseStorageDriver('fuse-overlayfs')).toBe('fuse-overlayfs')
+    expect(thrown(() => parseStorageDriver('aufs')).hint).toBe('use one of: overlay2, fuse-overlayfs, vfs')
+  })
+
+  it('parses data roots and sizes', () => {
+    expect(parseDataRoot('tmpfs')).toEqual({kind: 'tmpfs'})
+    expect(parseDataRoot('loop:2G')).toEqual({kind: 'loop', bytes: 2 * 2 ** 30})
+    expect(dataRootForInit(parseDataRoot('loop:512M'))).toBe(`loop:${512 * 2 ** 20}`)
+    expect(parseSize('1GiB')).toBe(2 ** 30)
+    expect(() => parseSize('lots')).toThrow(/not a size/)
+    expect(() => parseDataRoot('disk')).toThrow(/unknown data root/)
+    expect(thrown(() => parseDataRoot('loop:100M')).hint).toMatch(/256M to 16T/)
+  })
+})
+
+describe('port mappings', () => {
+  it('parses HOST:INNER and HOST:INNER@LEVEL', () => {
+    expect(parsePortMapping('8080:80')).toEqual({hostPort: 8080, innerPort: 80})
+    expect(parsePortMapping('8080:80@2')).toEqual({hostPort: 8080, innerPort: 80, level: 2})
+  })
+
+  it.each(['8080', '8080:', ':80', 'a:b', '8080:80@0', '8080:80@', '1:2:3', '0:80', '80:65536'])('refuses %j', (spec) => {
+    expect(() => parsePortMapping(spec)).toThrow()
+  })
+
+  it('refuses two chains through the same inner port', () => {
+    expect(() => checkPortMappings([parsePortMapping('1:80'), parsePortMapping('2:80@1')], 2)).toThrow(/inner port 80 is given twice/)
+  })
+
+  it('round-trips through the label', () => {
+    const mappings = [parsePortMapping('18080:8080'), parsePortMapping('19000:9000@2')]
+    expect(portsFromLabel(portsToLabel(mappings, 4))).toEqual([
+      {hostPort: 18080, innerPort: 8080, level: 4},
+      {hostPort: 19000, innerPort: 9000, level: 2},
+    ])
+  })
+})
