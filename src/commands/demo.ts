@@ -1,0 +1,87 @@
+import {Flags} from '@oclif/core'
+
+import {InceptionCommand} from '../base-command.js'
+import {DEMO_INNER_PORT, DEMO_NEST, SpinningTop} from '../nesting/demo.js'
+import {ImageBuilder, DEFAULT_BASE_IMAGE} from '../nesting/image.js'
+import {Nests} from '../nesting/nest.js'
+import {parseNestName, parseUpRequest} from '../nesting/plan.js'
+import {DEFAULT_IMAGE} from '../nesting/version.js'
+import {upWithProgress} from '../progress.js'
+import {climbOut} from '../shell-demo.js'
+
+export default class Demo extends InceptionCommand {
+  static override summary = 'The spinning top: a nest whose innermost level serves a page on your host'
+  static override description =
+    'Builds the image if needed, brings up a nest (4 levels by default), starts a web server in the innermost level and chains its port ' +
+    'to 127.0.0.1. The page shows the top spinning and the chain of levels it runs in, read live. Ctrl-C collapses the nest level by level.'
+
+  static override examples = ['<%= config.bin %> demo', '<%= config.bin %> demo --depth 6 --port 9000', '<%= config.bin %> demo --shell', '<%= config.bin %> demo --down']
+
+  static override flags = {
+    name: Flags.string({char: 'n', description: 'name of the demo nest', default: DEMO_NEST}),
+    depth: Flags.string({char: 'd', description: 'how many levels', default: '4'}),
+    port: Flags.string({description: 'host port for the page (on 127.0.0.1)', default: '8080'}),
+    shell: Flags.boolean({description: 'instead of waiting, open a shell at the innermost level; each exit climbs one level', default: false}),
+    down: Flags.boolean({description: 'collapse a running demo nest and exit', default: false}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Demo)
+    const name = parseNestName(flags.name)
+    const request = parseUpRequest({name, depth: flags.depth, ports: [`${flags.port}:${DEMO_INNER_PORT}`]})
+    const engine = await this.engine()
+    const nests = new Nests(engine)
+    const top = new SpinningTop(nests, engine)
+
+    if (flags.down) {
+      const status = await nests.status(name)
+      await this.wakeUp(top, name, status.depth)
+      return
+    }
+
+    const builder = new ImageBuilder(engine)
+    if (!(await builder.exists(DEFAULT_IMAGE))) {
+      this.log(`building ${DEFAULT_IMAGE} first`)
+      const base = await builder.ensureBase(DEFAULT_BASE_IMAGE, (line) => this.log(`  ${line}`))
+      await builder.build(DEFAULT_IMAGE, base.reference, () => undefined)
+    }
+    await upWithProgress(nests, request, {quiet: false, log: (line) => this.log(line)})
+    try {
+      await top.describeHost(name)
+      await top.serve(name, request.depth)
+    } catch (error) {
+      await nests.down(name).catch(() => undefined)
+      throw error
+    }
+    this.log('')
+    this.log(`  The top is spinning ${request.depth} levels down: http://127.0.0.1:${flags.port}/`)
+    this.log('')
+
+    if (flags.shell) {
+      await climbOut(nests, name, request.depth, (line) => this.log(line))
+      await this.wakeUp(top, name, request.depth)
+      return
+    }
+    this.log('  Press Ctrl-C to wake up (collapse the nest), or run `inception demo --down` elsewhere.')
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve)
+      process.once('SIGTERM', resolve)
+      // `inception demo --down` from another terminal removes the nest: stop waiting then too.
+      const watch = setInterval(() => {
+        nests.status(name).catch(() => {
+          clearInterval(watch)
+          resolve()
+        })
+      }, 2000)
+      process.once('SIGINT', () => clearInterval(watch))
+      process.once('SIGTERM', () => clearInterval(watch))
+    })
+    if ((await nests.names()).includes(name)) await this.wakeUp(top, name, request.depth)
+  }
+
+  private async wakeUp(top: SpinningTop, name: string, depth: number): Promise<void> {
+    this.log('The dream is collapsing...')
+    const report = await top.collapse(name, depth, (level) => this.log(`${'  '.repeat(level)}level ${level} is going`))
+    this.log(`You woke up: nest "${name}" removed in ${report.seconds.toFixed(1)}s. Is the top still spinning?`)
+  }
+}
