@@ -63,6 +63,8 @@ export async function upWithProgress(
     )
     const list = new Listr(tasks, {
       exitOnError: true,
+      // listr2's own handler would exit with 127 on Ctrl-C, before `launch` rolls the nest back.
+      registerSignalListeners: false,
       renderer: options.quiet ? 'silent' : 'default',
       fallbackRenderer: options.quiet ? 'silent' : 'simple',
       rendererOptions: {collapseErrors: false},

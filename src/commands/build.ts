@@ -45,7 +45,7 @@ export default class Build extends InceptionCommand {
           },
         },
       ],
-      {fallbackRenderer: 'simple', rendererOptions: {collapseErrors: false}},
+      {fallbackRenderer: 'simple', registerSignalListeners: false, rendererOptions: {collapseErrors: false}},
     ).run()
     this.log(`built ${flags.tag} in ${((Date.now() - started) / 1000).toFixed(1)}s`)
   }

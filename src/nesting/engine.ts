@@ -56,6 +56,7 @@ export interface ContainerSummary {
 export interface ContainerDetails {
   id: string
   name: string
+  createdMs: number
   running: boolean
   status: string
   exitCode: number
@@ -144,7 +145,7 @@ function isConnectionError(error: unknown): boolean {
   return ['ECONNREFUSED', 'ENOENT', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EPIPE', 'ENOTFOUND'].includes(code ?? '')
 }
 
-function statusCode(error: unknown): number | undefined {
+export function statusCode(error: unknown): number | undefined {
   return (error as {statusCode?: number} | undefined)?.statusCode
 }
 
@@ -363,6 +364,7 @@ export class DockerodeEngine implements Engine {
       return {
         id: c.Id,
         name: c.Name.replace(/^\//, ''),
+        createdMs: Date.parse(c.Created),
         running: c.State.Running,
         status: c.State.Status,
         exitCode: c.State.ExitCode,

@@ -12,6 +12,8 @@ export const LABEL = {
   dataRoot: 'io.inception.data-root',
   subnets: 'io.inception.subnets',
   ports: 'io.inception.ports',
+  /** On the short-lived container that serialises subnet choice between concurrent `up`s. */
+  lock: 'io.inception.lock',
 } as const
 
 export type Labels = Record<string, string>

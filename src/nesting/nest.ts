@@ -4,7 +4,7 @@ import type {Writable} from 'node:stream'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {BOARD_READ_SCRIPT, firstFailure, type LevelReport, parseBoard, readyDepth} from './board.js'
-import {Capture, type ContainerSummary, type Engine, type ExecIo} from './engine.js'
+import {Capture, type ContainerSummary, type Engine, type ExecIo, statusCode} from './engine.js'
 import {ImageMissing, InceptionError, Interrupted, LevelFailed, LevelOutOfRange, NestExists, NestNotFound, PortTaken} from './errors.js'
 import {LABEL, levelName} from './labels.js'
 import {checkMemory, levelOneSpec, type NestPlan, planNest, subnetsFromLabels, type UpRequest} from './plan.js'
@@ -58,6 +58,10 @@ export interface DownReport {
   removedVolumes: number
   seconds: number
 }
+
+const SUBNET_LOCK = 'inception-subnet-lock'
+const SUBNET_LOCK_WAIT_MS = 30_000
+const SUBNET_LOCK_STALE_MS = 60_000
 
 /** Level 1's stop timeout: each level gives the one below this long to collapse. */
 const STOP_SECONDS_PER_LEVEL = 5
@@ -123,6 +127,33 @@ export class Nests {
   }
 
   /**
+   * Choosing subnets and creating level 1 (whose labels record them) must not interleave with
+   * another `up` on the same engine, or two nests get the same subnets. The engine is the lock:
+   * container names are unique, so creating a never-started container with a fixed name
+   * succeeds for one caller at a time. A lock left by a killed CLI expires.
+   */
+  private async withSubnetLock<T>(image: string, critical: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + SUBNET_LOCK_WAIT_MS
+    let lockId: string | undefined
+    while (!lockId) {
+      try {
+        lockId = await this.engine.createContainer({name: SUBNET_LOCK, image, entrypoint: ['true'], labels: {[LABEL.lock]: 'subnets'}, host: {}})
+      } catch (error) {
+        if (statusCode(error) !== 409) throw error
+        const holder = await this.engine.inspectContainer(SUBNET_LOCK)
+        if (holder && Date.now() - holder.createdMs > SUBNET_LOCK_STALE_MS) await this.engine.removeContainer(holder.id)
+        else if (Date.now() > deadline) throw new LevelFailed(1, 'another `inception up` on this engine held the subnet lock for too long')
+        else await sleep(100)
+      }
+    }
+    try {
+      return await critical()
+    } finally {
+      await this.engine.removeContainer(lockId).catch(() => undefined)
+    }
+  }
+
+  /**
    * Brings a prepared nest up: level 1 on this engine, the rest started by each level's init.
    * Resolves when every level's engine answers. Any failure, or an abort, removes everything
    * this call created.
@@ -130,11 +161,15 @@ export class Nests {
   async launch({plan, decision}: PreparedNest, events: UpEvents = {}, signal?: AbortSignal): Promise<NestStatus> {
     const {request} = plan
     throwIfAborted(signal, request.name)
-    const spec = levelOneSpec(plan, decision)
     const started = Date.now()
     try {
-      await this.engine.createVolume(spec.name!, {[LABEL.nest]: request.name})
-      const id = await this.engine.createContainer(spec)
+      const id = await this.withSubnetLock(request.image, async () => {
+        // Planned again under the lock: another nest may have taken subnets since `prepare`.
+        const lockedPlan = planNest(request, await this.takenSubnets())
+        const spec = levelOneSpec(lockedPlan, decision)
+        await this.engine.createVolume(spec.name!, {[LABEL.nest]: request.name})
+        return this.engine.createContainer(spec)
+      })
       try {
         await this.engine.startContainer(id)
       } catch (error) {

@@ -69,6 +69,7 @@ export class FakeEngine implements Engine {
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
+    if ([...this.containers.values()].some((c) => c.name === spec.name)) throw Object.assign(new Error('Conflict'), {statusCode: 409})
     const id = `c${this.nextId++}`.padEnd(64, '0')
     this.calls.push(`createContainer ${spec.name}`)
     this.containers.set(id, {id, name: spec.name ?? id, state: 'created', labels: spec.labels ?? {}, spec})
@@ -94,7 +95,7 @@ export class FakeEngine implements Engine {
   async inspectContainer(id: string): Promise<ContainerDetails | undefined> {
     const c = this.containers.get(id)
     if (!c) return undefined
-    return {id, name: c.name, running: c.state === 'running', status: c.state, exitCode: 0, pid: 1, labels: c.labels}
+    return {id, name: c.name, createdMs: Date.now(), running: c.state === 'running', status: c.state, exitCode: 0, pid: 1, labels: c.labels}
   }
 
   async exec(id: string, cmd: string[], io: ExecIo): Promise<number> {

@@ -26,7 +26,13 @@ describe('nest orchestration against a fake engine', () => {
     engine.execAnswer = boardSaying('state 1 ready overlay2\nstate 2 ready overlay2\ninfo 2 id=l2\nalive 2 yes\n')
     const status = await new Nests(engine).up(request())
     expect(status.levels.map((l) => l.state)).toEqual(['running', 'running'])
-    expect(engine.calls.filter((c) => c.startsWith('create'))).toEqual(['createVolume inception-l1', 'createContainer inception-l1'])
+    // Subnets are chosen and level 1 created under the engine-wide subnet lock, released after.
+    expect(engine.calls.filter((c) => c.startsWith('create'))).toEqual([
+      'createContainer inception-subnet-lock',
+      'createVolume inception-l1',
+      'createContainer inception-l1',
+    ])
+    expect([...engine.containers.values()].map((c) => c.name)).toEqual(['inception-l1'])
   })
 
   it('refuses a second nest with the same name and creates nothing', async () => {
@@ -58,6 +64,21 @@ describe('nest orchestration against a fake engine', () => {
     await expect(new Nests(engine).up(request(), {}, controller.signal)).rejects.toThrow(/interrupted/)
     expect(engine.containers.size).toBe(0)
     expect(engine.volumes.size).toBe(0)
+  })
+
+  it('waits for the subnet lock held by another up, then plans around that nest', async () => {
+    const engine = new FakeEngine()
+    engine.execAnswer = boardSaying('state 1 ready overlay2\nstate 2 ready overlay2\n')
+    const nests = new Nests(engine)
+    const lock = await engine.createContainer({name: 'inception-subnet-lock', image: 'x', host: {}})
+    const first = nests.up(request({name: 'first'}))
+    await new Promise((r) => setTimeout(r, 250))
+    expect(engine.calls.some((c) => c === 'createContainer first-l1')).toBe(false)
+    await engine.removeContainer(lock)
+    await first
+    const second = await nests.up(request({name: 'second'}))
+    const firstBridges = (await nests.status('first')).levels.map((l) => l.bridge)
+    expect(second.levels.map((l) => l.bridge).some((b) => firstBridges.includes(b))).toBe(false)
   })
 
   it('refuses a level outside the nest and an unknown nest', async () => {

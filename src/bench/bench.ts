@@ -1,0 +1,158 @@
+/**
+ * `npm run bench`: measures, in one run on one engine, how fast nests come up and go, what they
+ * cost in memory, and how the naive propagation (docker save | docker load at every level) does
+ * with the same image. Prints a table and writes the figures to bench-results.json.
+ * The image must be built already (`inception build`); nothing here is a pass/fail test.
+ */
+import {execa} from 'execa'
+import {writeFileSync} from 'node:fs'
+import {request as httpRequest} from 'node:http'
+
+import {Capture, connectEngine, type Engine} from '../nesting/engine.js'
+import {Nests} from '../nesting/nest.js'
+import {parseUpRequest} from '../nesting/plan.js'
+import {decidePrivilege, hostSettingsFor} from '../nesting/privilege.js'
+import {DEFAULT_IMAGE} from '../nesting/version.js'
+
+const NEST = 'bench'
+const PORT = 18_181
+const DEEPEST_BUDGET_S = 120
+const DEEPEST_TRY = Number(process.env.BENCH_DEEPEST ?? 12)
+
+const seconds = (ms: number) => Math.round(ms / 10) / 100
+const mb = (bytes?: number) => (bytes === undefined ? undefined : Math.round(bytes / 2 ** 20))
+
+function httpGet(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({host: '127.0.0.1', port, path: '/', timeout: 2000}, (res) => {
+      let body = ''
+      res.on('data', (chunk) => (body += chunk))
+      res.on('end', () => resolve(body))
+    })
+    req.on('error', reject)
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.end()
+  })
+}
+
+async function waitForHttp(port: number, limitMs: number): Promise<boolean> {
+  const deadline = Date.now() + limitMs
+  while (Date.now() < deadline) {
+    if (await httpGet(port).then(() => true, () => false)) return true
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return false
+}
+
+/** inception: depth D ready, then a server at level D answering through the -p chain. */
+async function inceptionRun(nests: Nests, depth: number) {
+  await nests.down(NEST)
+  const started = Date.now()
+  const status = await nests.up(parseUpRequest({name: NEST, depth: String(depth), ports: [`${PORT}:8080`]}))
+  const readyMs = Date.now() - started
+  const quiet = {stdout: new Capture(), stderr: new Capture()}
+  await nests.exec(NEST, depth, ['busybox', 'httpd', '-p', '8080', '-h', '/usr/local/share/inception/demo'], quiet)
+  const answered = await waitForHttp(PORT, 10_000)
+  const chainMs = Date.now() - started
+  const memory = (await nests.status(NEST)).levels.map((l) => mb(l.memoryBytes))
+  const downStarted = Date.now()
+  await nests.down(NEST)
+  const downMs = Date.now() - downStarted
+  return {depth, readyS: seconds(readyMs), withPortChainS: answered ? seconds(chainMs) : undefined, downS: seconds(downMs), levelOneMemoryMB: memory[0], memoryByLevelMB: memory, privilege: status.levels[0]?.privilege}
+}
+
+/** The naive way: the full image saved and loaded into every level's engine, levels started by hand. */
+async function baselineRun(engine: Engine, depth: number): Promise<{depth: number; readyS: number}> {
+  const host = hostSettingsFor(await decidePrivilege(engine, DEFAULT_IMAGE, 'auto'))
+  const flags = host.privileged
+    ? ['--privileged']
+    : ['--cap-add', 'ALL', ...(host.capDrop ?? []).flatMap((c) => ['--cap-drop', c]), '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined', '--device-cgroup-rule', 'a *:* rwm']
+  const run = (level: number) => ['run', '-d', '--name', `naive-l${level}`, '--cgroupns', 'private', ...flags, '-v', '/var/lib/docker', '-e', `INCEPTION_LEVEL=${level}`, '-e', `INCEPTION_DEPTH=${level}`, '-e', `INCEPTION_NEST=naive`, '-e', `INCEPTION_BRIDGES=${Array.from({length: level}, (_, i) => `10.213.${i}.1/24`).join(' ')}`, DEFAULT_IMAGE]
+  const chain = (level: number) => Array.from({length: level - 1}, (_, i) => ['docker', 'exec', '-i', `naive-l${i + 2}`]).flat()
+  const waitReady = async (level: number) => {
+    for (let i = 0; i < 600; i++) {
+      const probe = await execa('docker', ['exec', 'naive-l1', ...chain(level), 'cat', '/run/inception/board/level-' + level], {reject: false})
+      if (String(probe.stdout).startsWith('ready')) return
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(`naive level ${level} never became ready`)
+  }
+  await execa('docker', ['rm', '-f', '-v', 'naive-l1'], {reject: false})
+  const started = Date.now()
+  await execa('docker', run(1))
+  await waitReady(1)
+  for (let level = 2; level <= depth; level++) {
+    // docker save on the host, docker load through the chain into level-1's engine... down to level-1.
+    await execa('sh', ['-c', `docker save ${DEFAULT_IMAGE} | docker exec -i naive-l1 ${chain(level - 1).join(' ')} docker load -q`])
+    await execa('docker', ['exec', 'naive-l1', ...chain(level - 1), 'docker', ...run(level)])
+    await waitReady(level)
+  }
+  const readyMs = Date.now() - started
+  await execa('docker', ['rm', '-f', '-v', 'naive-l1'], {reject: false})
+  return {depth, readyS: seconds(readyMs)}
+}
+
+async function deepest(nests: Nests): Promise<{tried: number; reached: number; seconds: number}> {
+  await nests.down(NEST)
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(), DEEPEST_BUDGET_S * 1000)
+  let reached = 0
+  const started = Date.now()
+  try {
+    await nests.up(parseUpRequest({name: NEST, depth: String(DEEPEST_TRY), maxDepth: String(DEEPEST_TRY)}), {
+      levelState: (level, state) => {
+        if (state === 'ready') reached = Math.max(reached, level)
+      },
+    }, controller.signal)
+  } catch (error) {
+    console.error(`deepest: ${(error as Error).message}`)
+  } finally {
+    clearTimeout(timer)
+  }
+  const elapsed = seconds(Date.now() - started)
+  await nests.down(NEST)
+  return {tried: DEEPEST_TRY, reached, seconds: elapsed}
+}
+
+async function main(): Promise<void> {
+  const engine = await connectEngine()
+  if (!(await engine.imageExists(DEFAULT_IMAGE))) throw new Error(`${DEFAULT_IMAGE} is missing: run inception build first`)
+  const nests = new Nests(engine)
+  const info = await engine.info()
+  console.log(`engine ${info.serverVersion}, ${info.cpus} cpus, ${mb(info.memTotalBytes)} MB; image ${DEFAULT_IMAGE}`)
+
+  const inception: Array<Awaited<ReturnType<typeof inceptionRun>>> = []
+  for (const depth of [1, 2, 3, 4]) {
+    const result = await inceptionRun(nests, depth)
+    inception.push(result)
+    console.log(`inception depth ${depth}: ready ${result.readyS}s, port chain answering ${result.withPortChainS}s, down ${result.downS}s, level 1 memory ${result.levelOneMemoryMB} MB`)
+  }
+  const baseline: Array<Awaited<ReturnType<typeof baselineRun>>> = []
+  for (const depth of [1, 2, 3]) {
+    const result = await baselineRun(engine, depth)
+    baseline.push(result)
+    console.log(`save/load baseline depth ${depth}: ready ${result.readyS}s`)
+  }
+  const deep = await deepest(nests)
+  console.log(`deepest: reached ${deep.reached} of ${deep.tried} in ${deep.seconds}s`)
+
+  const depth3 = inception.find((r) => r.depth === 3)!
+  const base3 = baseline.find((r) => r.depth === 3)!
+  const memoryGrowth = inception.slice(1).map((r, i) => (r.levelOneMemoryMB ?? 0) - (inception[i]!.levelOneMemoryMB ?? 0))
+  console.log('')
+  console.log('| depth | inception ready (s) | + port chain answering (s) | save/load baseline (s) | level 1 memory (MB) | down (s) |')
+  console.log('| ---: | ---: | ---: | ---: | ---: | ---: |')
+  for (const r of inception) {
+    const b = baseline.find((x) => x.depth === r.depth)
+    console.log(`| ${r.depth} | ${r.readyS} | ${r.withPortChainS ?? 'no answer'} | ${b?.readyS ?? '-'} | ${r.levelOneMemoryMB ?? '-'} | ${r.downS} |`)
+  }
+  console.log('')
+  console.log(`speed-up at depth 3 over save/load: ${(base3.readyS / depth3.readyS).toFixed(1)}x`)
+  console.log(`memory added to level 1 by each level beyond the first: ${memoryGrowth.join(', ')} MB`)
+  console.log(`deepest depth reached within ${DEEPEST_BUDGET_S}s: ${deep.reached} (asked for ${deep.tried}, took ${deep.seconds}s)`)
+  const results = {when: new Date().toISOString(), engine: info, inception, baseline, speedupDepth3: base3.readyS / depth3.readyS, memoryGrowthMB: memoryGrowth, deepest: deep}
+  writeFileSync('bench-results.json', `${JSON.stringify(results, null, 2)}\n`)
+  console.log('figures written to bench-results.json')
+}
+
+await main()

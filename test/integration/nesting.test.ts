@@ -1,0 +1,157 @@
+import {execa} from 'execa'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {cli, type HostSnapshot, integrationEngine, snapshot} from '../support/integration.js'
+
+const engine = await integrationEngine()
+
+interface PsLevel {
+  level: number
+  containerId: string
+  hostname: string
+  state: string
+  storageDriver: string
+  bridge: string
+  memoryBytes?: number
+}
+
+async function ps(name: string): Promise<PsLevel[]> {
+  const result = await cli(['ps', '--name', name, '--json'])
+  expect(result.exitCode, result.stderr).toBe(0)
+  return (JSON.parse(result.stdout) as Array<{levels: PsLevel[]}>)[0]!.levels
+}
+
+async function httpAnswer(port: number, limitMs = 10_000): Promise<string> {
+  const deadline = Date.now() + limitMs
+  let last = ''
+  while (Date.now() < deadline) {
+    const result = await execa('curl', ['-s', '-m', '2', `http://127.0.0.1:${port}/`], {reject: false})
+    if (result.exitCode === 0 && result.stdout) return result.stdout
+    last = `curl exit ${result.exitCode}`
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  return last
+}
+
+describe.skipIf(!engine)('a depth-4 nest', () => {
+  const NEST = 'itest-deep'
+  let before: HostSnapshot
+
+  beforeAll(async () => {
+    await cli(['down', '--name', NEST])
+    before = await snapshot()
+    // Plain `inception --depth 4` is `inception up --depth 4`.
+    const up = await cli(['--depth', '4', '--name', NEST, '-p', '18080:8080'])
+    expect(up.exitCode, up.stderr).toBe(0)
+  })
+
+  afterAll(async () => {
+    await cli(['down', '--name', NEST])
+  })
+
+  it('answers on the host from a server at level 4, through every level', async () => {
+    const serve = await cli(['exec', '--name', NEST, '--level', '4', '--', 'sh', '-c', 'mkdir -p /tmp/www && echo "level 4 is $(hostname)" > /tmp/www/index.html && busybox httpd -p 8080 -h /tmp/www'])
+    expect(serve.exitCode).toBe(0)
+    const levels = await ps(NEST)
+    expect(await httpAnswer(18080)).toBe(`level 4 is ${levels[3]!.hostname}`)
+  })
+
+  it('publishes on 127.0.0.1 only', async () => {
+    const listening = await execa('ss', ['-Hltn', 'sport = :18080'])
+    expect(listening.stdout).toContain('127.0.0.1:18080')
+    expect(listening.stdout).not.toMatch(/0\.0\.0\.0:18080|\*:18080|\[::\]:18080/)
+  })
+
+  it('runs every level as its own container, each with its own subnet', async () => {
+    const hostnames = []
+    for (const level of [1, 2, 3, 4]) hostnames.push((await cli(['exec', '--name', NEST, '--level', String(level), '--', 'hostname'])).stdout)
+    expect(new Set(hostnames).size).toBe(4)
+    const levels = await ps(NEST)
+    expect(levels.map((l) => l.hostname)).toEqual(hostnames)
+    expect(levels.map((l) => l.state)).toEqual(['running', 'running', 'running', 'running'])
+    expect(new Set(levels.map((l) => l.bridge)).size).toBe(4)
+    // Level 1's cgroup holds every level below it (private cgroup namespaces).
+    expect(levels[0]!.memoryBytes!).toBeGreaterThan(levels[1]!.memoryBytes!)
+  })
+
+  it('streams stdin to level 4 and passes its exit status back', async () => {
+    expect((await cli(['exec', '--name', NEST, '--level', '4', '--', 'cat'], {input: 'hi\n'})).stdout).toBe('hi')
+    expect((await cli(['exec', '--name', NEST, '--level', '4', '--', 'sh', '-c', 'exit 3'])).exitCode).toBe(3)
+  })
+
+  it('runs overlay2 at level 4, and containers there', async () => {
+    expect((await cli(['exec', '--name', NEST, '--level', '4', '--', 'docker', 'info', '--format', '{{.Driver}}'])).stdout).toBe('overlay2')
+    expect((await cli(['exec', '--name', NEST, '--level', '4', '--', 'docker', 'run', '--rm', 'busybox', 'echo', 'ok'])).stdout).toBe('ok')
+  })
+
+  it("shows each level's own output in logs", async () => {
+    const logs = await cli(['logs', '--name', NEST, '--level', '3'])
+    expect(logs.exitCode).toBe(0)
+    expect(`${logs.stdout}${logs.stderr}`).toContain('inception-init[level 3]: level 3 ready')
+    expect(`${logs.stdout}${logs.stderr}`).not.toContain('inception-init[level 2]')
+  })
+
+  it('down removes it all: the host is as before', async () => {
+    const down = await cli(['down', '--name', NEST])
+    expect(down.exitCode).toBe(0)
+    expect(await snapshot()).toEqual(before)
+  })
+})
+
+describe.skipIf(!engine)('storage drivers', () => {
+  it('runs vfs at level 4 when asked, and leaves nothing', async () => {
+    const NEST = 'itest-vfs'
+    await cli(['down', '--name', NEST])
+    const before = await snapshot()
+    const up = await cli(['up', '--name', NEST, '--depth', '4', '--storage-driver', 'vfs'])
+    expect(up.exitCode, up.stderr).toBe(0)
+    expect((await cli(['exec', '--name', NEST, '--level', '4', '--', 'docker', 'info', '--format', '{{.Driver}}'])).stdout).toBe('vfs')
+    expect((await ps(NEST)).map((l) => l.storageDriver)).toEqual(['vfs', 'vfs', 'vfs', 'vfs'])
+    expect((await cli(['down', '--name', NEST])).exitCode).toBe(0)
+    expect(await snapshot()).toEqual(before)
+  })
+})
+
+describe.skipIf(!engine)('nests side by side', () => {
+  it('keep to themselves, and down --name removes only its own', async () => {
+    await cli(['down', '--name', 'itest-a'])
+    await cli(['down', '--name', 'itest-b'])
+    const before = await snapshot()
+    const [a, b] = await Promise.all([cli(['up', '--name', 'itest-a', '--depth', '2']), cli(['up', '--name', 'itest-b', '--depth', '2'])])
+    expect(a.exitCode, a.stderr).toBe(0)
+    expect(b.exitCode, b.stderr).toBe(0)
+    const bridges = [...(await ps('itest-a')), ...(await ps('itest-b'))].map((l) => l.bridge)
+    expect(new Set(bridges).size).toBe(4)
+
+    const again = await cli(['up', '--name', 'itest-a', '--depth', '3'])
+    expect(again.exitCode).toBe(6)
+    expect(again.stderr).toMatch(/already exists; remove it with `inception down --name itest-a`/)
+    expect((await ps('itest-a')).length).toBe(2)
+
+    expect((await cli(['down', '--name', 'itest-a'])).exitCode).toBe(0)
+    expect((await cli(['ps', '--name', 'itest-a'])).exitCode).toBe(4)
+    expect((await cli(['exec', '--name', 'itest-b', '--level', '2', '--', 'docker', 'ps', '-q'])).exitCode).toBe(0)
+    expect((await cli(['down', '--name', 'itest-b'])).exitCode).toBe(0)
+    expect(await snapshot()).toEqual(before)
+  })
+})
+
+describe.skipIf(!engine)('interrupting up', () => {
+  it('SIGINT in the middle rolls back everything', async () => {
+    const NEST = 'itest-sigint'
+    await cli(['down', '--name', NEST])
+    const before = await snapshot()
+    const child = execa('node', ['bin/run.js', 'up', '--name', NEST, '--depth', '4'], {reject: false, all: true, env: {CI: 'true'}})
+    // Wait until level 1 is up and deeper levels are on their way, then press Ctrl-C.
+    await new Promise<void>((resolve) => {
+      child.all!.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('Level 1: ready')) resolve()
+      })
+    })
+    child.kill('SIGINT')
+    const result = await child
+    expect(result.exitCode).toBe(130)
+    expect(String(result.all)).toMatch(/interrupted: up of nest "itest-sigint" was rolled back/)
+    expect(await snapshot()).toEqual(before)
+  })
+})
