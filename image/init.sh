@@ -240,13 +240,14 @@ start_dockerd() {
 }
 
 wait_for_dockerd() {
-  # Tenths of a second, so the wait ends as soon as the engine answers.
-  tenths=$((INCEPTION_READY_TIMEOUT * 10))
-  while ! docker version >/dev/null 2>&1; do
+  # Twentieths of a second, so the wait ends as soon as the engine answers (each level waits
+  # here, so every tick is paid once per level); the socket is checked first, as it is cheap.
+  ticks=$((INCEPTION_READY_TIMEOUT * 20))
+  until [ -S /var/run/docker.sock ] && docker version >/dev/null 2>&1; do
     kill -0 "$DOCKERD_PID" 2>/dev/null || fail "dockerd exited while starting (see the log above)"
-    tenths=$((tenths - 1))
-    [ "$tenths" -gt 0 ] || fail "dockerd did not answer within ${INCEPTION_READY_TIMEOUT}s"
-    sleep 0.1
+    ticks=$((ticks - 1))
+    [ "$ticks" -gt 0 ] || fail "dockerd did not answer within ${INCEPTION_READY_TIMEOUT}s"
+    sleep 0.05
   done
 }
 
@@ -301,6 +302,41 @@ import_level_image() {
     "$LEVEL_IMAGE_TAR" "$LEVEL_IMAGE" >/dev/null
 }
 
+# The images every level needs in its own engine: the level image (to start the next level)
+# and busybox. Imported once, at level 1, in parallel: an import costs about half a second on a
+# volume, mostly dockerd's fsyncs, whatever its size. Deeper levels get them by seeding.
+ensure_images() {
+  if [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ]; then
+    import_level_image &
+    level_import=$!
+  fi
+  import_busybox_image || fail "cannot import the busybox image from $BUSYBOX_IMAGE_TAR"
+  if [ -n "${level_import:-}" ]; then
+    wait "$level_import" || fail "cannot import the level image from $LEVEL_IMAGE_TAR"
+  fi
+}
+
+# Gives the next level's engine this engine's images before it starts: this engine's image store
+# (image metadata and the storage driver's layers) is copied into the next level's empty
+# volume, which becomes that engine's data root. Nothing else is in the store yet (no container
+# exists before the next level's), so the copy is consistent. Hard links, because the volume is
+# on this data root's file system and a real copy of some 850 small files costs 0.7 s here
+# against 0.07 s: image layers are never written after they are committed, and dockerd replaces
+# its metadata files by renaming, so sharing their inodes is safe. It only fits when the next
+# level keeps its data root on that volume with the same driver; otherwise that level finds no
+# images and imports them itself.
+seed_next_level() {
+  [ "$INCEPTION_DATA_ROOT" = volume ] || return 0
+  [ -d "/var/lib/docker/image/$STORAGE_DRIVER" ] || return 0
+  target=$(docker volume inspect --format '{{.Mountpoint}}' "$NEXT_NAME")
+  set -- /var/lib/docker/image "/var/lib/docker/$STORAGE_DRIVER"
+  cp -al "$@" "$target/" 2>/dev/null && return 0
+  rm -rf "${target:?}/image" "${target:?}/$STORAGE_DRIVER"
+  cp -a "$@" "$target/" && return 0
+  log "warning: could not seed level $NEXT_LEVEL's images; it will import them"
+  rm -rf "${target:?}/image" "${target:?}/$STORAGE_DRIVER"
+}
+
 launch_next_level() {
   privilege=$(effective_privilege)
   env | grep '^INCEPTION_' | grep -v '^INCEPTION_LEVEL=' >"$STATE_DIR/next-level.env"
@@ -332,8 +368,9 @@ launch_next_level() {
     fi
   done
 
-  import_level_image || fail "cannot import the level image from $LEVEL_IMAGE_TAR"
-  docker volume create --label "io.inception.nest=$INCEPTION_NEST" "$NEXT_NAME" >/dev/null
+  docker volume create --label "io.inception.nest=$INCEPTION_NEST" "$NEXT_NAME" >/dev/null ||
+    fail "cannot create the volume $NEXT_NAME"
+  seed_next_level
   log "starting level $NEXT_LEVEL ($privilege)"
   docker run "$@" "$LEVEL_IMAGE" >/dev/null || fail "cannot start level $NEXT_LEVEL"
   watch_next_level &
@@ -401,12 +438,11 @@ main() {
   choose_iptables
   start_dockerd
   wait_for_dockerd
-  # The next level starts first: it is the long path. This level is reported ready once its own
-  # small images are in, while the next one boots.
+  log "dockerd answers"
+  ensure_images
   if [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ]; then
     launch_next_level
   fi
-  import_busybox_image || fail "cannot import the busybox image from $BUSYBOX_IMAGE_TAR"
   publish_level_info
   report "ready $STORAGE_DRIVER"
   log "level $INCEPTION_LEVEL ready (storage driver $STORAGE_DRIVER)"

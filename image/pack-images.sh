@@ -1,7 +1,9 @@
 #!/bin/sh
 # Packs, at image build time, the two small images every level imports into its own engine:
 # - the level image: the root file system minus /usr, which each level passes down read-only,
-#   so a level starts the next without copying the 370 MB of programs;
+#   so a level starts the next without copying the 370 MB of programs. The dpkg and apt
+#   databases stay out too (3 MB, most of what is left): with /usr read-only, packages cannot be
+#   installed below level 1 anyway; the alternatives stay, the init switches iptables with them.
 # - busybox: one static binary and its applet links, a small image any level can `docker run`
 #   without a registry (tests, the demo's web server, users' first container).
 # Usage: pack-images.sh DIR
@@ -15,6 +17,8 @@ pack_level_rootfs() {
       --exclude=./usr --exclude=./proc --exclude=./sys --exclude=./dev \
       --exclude=./var/lib/docker --exclude=./tmp/* --exclude=./run/* \
       --exclude=./var/log/* --exclude=./var/cache/* --exclude=./root/.cache \
+      --exclude=./var/lib/dpkg/info --exclude=./var/lib/dpkg/status* --exclude=./var/lib/dpkg/available* \
+      --exclude=./var/lib/apt --exclude=./etc/apt \
       -cf "$out/level-rootfs.tar" .
 }
 

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
 import {parseLevel, parseNestName} from '../nesting/plan.js'
+import {bothEndsAreTerminals, withTerminal} from '../terminal.js'
 
 export default class Exec extends InceptionCommand {
   static override summary = 'Run a command, or an interactive shell, at any level of a nest'
@@ -32,24 +33,11 @@ export default class Exec extends InceptionCommand {
     // ("-p 8080:80 ... -p 80" came back as "-p -p 8080:80 ... 80").
     const words = raw.filter((token) => token.type === 'arg').map((token) => token.input)
     const cmd = words.length > 0 ? words : ['bash', '-l']
-    const tty = flags.tty ?? (Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY))
+    const tty = flags.tty ?? bothEndsAreTerminals()
     // Piped input is always streamed; a terminal's only when the command gets a terminal or -i asks.
     const attachStdin = tty || flags.interactive || !process.stdin.isTTY
     const nests = await this.nests()
-    if (tty && process.stdin.isTTY) process.stdin.setRawMode(true)
-    let code: number
-    try {
-      code = await nests.exec(name, level, cmd, {
-        stdin: attachStdin ? process.stdin : undefined,
-        stdout: process.stdout,
-        stderr: process.stderr,
-        tty,
-        size: tty ? {columns: process.stdout.columns ?? 80, rows: process.stdout.rows ?? 24} : undefined,
-      })
-    } finally {
-      if (tty && process.stdin.isTTY) process.stdin.setRawMode(false)
-      process.stdin.pause()
-    }
+    const code = await withTerminal({tty, attachStdin}, (io) => nests.exec(name, level, cmd, io))
     this.exit(code)
   }
 }

@@ -34,6 +34,8 @@ export interface Engine {
   /** Runs a command in a running container, streaming; resolves with its exit code. */
   exec(id: string, cmd: string[], io: ExecIo): Promise<number>
   logs(id: string, options: {follow: boolean; tail?: number}, out: Writable, err: Writable): Promise<void>
+  /** Creates and removes a container without starting it: does the engine accept this spec? */
+  check(spec: ContainerSpec): Promise<ProbeOutcome>
   /** Creates, runs and removes a throwaway container; reports how it went rather than throwing. */
   probe(spec: ContainerSpec, timeoutMs: number): Promise<ProbeOutcome>
 }
@@ -428,6 +430,19 @@ export class DockerodeEngine implements Engine {
     }
     const buffer = await this.call('logs', () => container.logs({follow: false, stdout: true, stderr: true, tail}))
     demuxBuffer(buffer as unknown as Buffer, out, err)
+  }
+
+  async check(spec: ContainerSpec): Promise<ProbeOutcome> {
+    let id: string | undefined
+    try {
+      id = await this.createContainer(spec)
+      return {ok: true, output: ''}
+    } catch (error) {
+      if (error instanceof EngineUnreachable) throw error
+      return {ok: false, output: '', error: (error as {json?: {message?: string}}).json?.message ?? (error as Error).message}
+    } finally {
+      if (id) await this.removeContainer(id).catch(() => undefined)
+    }
   }
 
   async probe(spec: ContainerSpec, timeoutMs: number): Promise<ProbeOutcome> {

@@ -85,9 +85,16 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
     labels: {'io.inception.probe': 'privilege'},
     host,
   })
+  // The host's bounding set, read from its PID 1 by a container that shares the host's PID
+  // namespace with Docker's default (small) capabilities: it reads one world-readable file.
+  // Started alongside the --privileged probe, since auto needs it whenever that one fails.
+  const hostStatus = engine.probe(probeSpec({pidMode: 'host'}, ['cat'], ['/proc/1/status', '/proc/sys/kernel/cap_last_cap']), 20_000)
   if (request !== 'caps') {
     const privileged = await engine.probe(probeSpec({privileged: true, cgroupnsMode: 'private'}), 20_000)
-    if (privileged.ok) return {mode: 'privileged', capDrop: [], reason: 'the engine allows --privileged'}
+    if (privileged.ok) {
+      await hostStatus
+      return {mode: 'privileged', capDrop: [], reason: 'the engine allows --privileged'}
+    }
     if (request === 'privileged') {
       throw new UsageError(
         `this engine refuses --privileged (${(privileged.error ?? privileged.output).trim().split('\n')[0]})`,
@@ -95,9 +102,7 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
       )
     }
   }
-  // The host's bounding set, read from its PID 1 by a container that shares the host's PID
-  // namespace with Docker's default (small) capabilities: it reads one world-readable file.
-  const status = await engine.probe(probeSpec({pidMode: 'host'}, ['cat'], ['/proc/1/status', '/proc/sys/kernel/cap_last_cap']), 20_000)
+  const status = await hostStatus
   const bounding = readCapabilityMask(status.output, 'CapBnd')
   const lastCap = Number(/^(\d+)$/m.exec(status.output)?.[1] ?? CAPABILITY_NAMES.length - 1)
   let capDrop = bounding ? capabilitiesMissing(bounding, lastCap) : []
@@ -111,7 +116,8 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
           ? 'asked for'
           : `the engine refuses --privileged${capDrop.length > 0 ? ` (its host withholds ${capDrop.join(', ')})` : ''}`,
     }
-    const outcome = await engine.probe(probeSpec(hostSettingsFor(decision)), 20_000)
+    // Capability names are checked when a container is created: no need to start one.
+    const outcome = await engine.check(probeSpec(hostSettingsFor(decision)))
     if (outcome.ok) return decision
     const unknown = unknownCapability(outcome.error)
     if (!unknown || !capDrop.includes(unknown)) {

@@ -109,6 +109,10 @@ export class FakeEngine implements Engine {
     out.write('fake log line\n')
   }
 
+  async check(spec: ContainerSpec): Promise<ProbeOutcome> {
+    return this.probe(spec)
+  }
+
   async probe(spec: ContainerSpec): Promise<ProbeOutcome> {
     this.calls.push(`probe ${spec.host.privileged ? 'privileged' : spec.host.pidMode === 'host' ? 'bounding' : 'caps'}`)
     return this.probeAnswer(spec)

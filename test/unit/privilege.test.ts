@@ -34,7 +34,7 @@ describe('privilege decision', () => {
     const decision = await decidePrivilege(engine, 'inception:test', 'auto')
     expect(decision.mode).toBe('privileged')
     expect(hostSettingsFor(decision)).toEqual({privileged: true, cgroupnsMode: 'private'})
-    expect(engine.calls).toEqual(['probe privileged'])
+    expect(engine.calls).toEqual(['probe bounding', 'probe privileged'])
   })
 
   it('auto: falls back to caps, dropping what the host withholds, where --privileged is refused', async () => {
