@@ -86,17 +86,17 @@ setup_cgroup_v1() {
     mount -o remount,rw /sys/fs/cgroup
   fi
   rm -f /sys/fs/cgroup/.inception-rw
-  # /proc/self/mounts lines: "cgroup /sys/fs/cgroup/cpu cgroup ro,nosuid,...,cpu 0 0"
-  grep ' cgroup ' /proc/self/mounts | while read -r _ dir _ opts _; do
-    subsystems=$(printf '%s\n' "$opts" | tr ',' '\n' |
-      grep -Ev '^(ro|rw|nosuid|nodev|noexec|relatime|noatime|nodiratime|clone_children)$' |
-      paste -sd, -)
-    case ",$opts," in
-      *,ro,*)
-        umount "$dir"
-        mount -t cgroup -o "$subsystems" cgroup "$dir"
-        ;;
-    esac
+  # /proc/self/mounts lines: "cgroup /sys/fs/cgroup/cpu cgroup ro,nosuid,...,cpu 0 0". One awk
+  # prints "DIR SUBSYSTEMS" for each read-only hierarchy (this runs at every level: keep it cheap).
+  awk '$3 == "cgroup" && ("," $4 ",") ~ /,ro,/ {
+    n = split($4, opts, ","); subsystems = ""
+    for (i = 1; i <= n; i++)
+      if (opts[i] !~ /^(ro|rw|nosuid|nodev|noexec|relatime|noatime|nodiratime|clone_children)$/)
+        subsystems = subsystems (subsystems == "" ? "" : ",") opts[i]
+    print $2, subsystems
+  }' /proc/self/mounts | while read -r dir subsystems; do
+    umount "$dir"
+    mount -t cgroup -o "$subsystems" cgroup "$dir"
   done
 }
 
@@ -129,14 +129,19 @@ ensure_device() {
 }
 
 setup_devices() {
-  ensure_device /dev/fuse c 10 229 2>/dev/null || log "warning: cannot create /dev/fuse"
-  ensure_device /dev/loop-control c 10 237 2>/dev/null || :
-  loops=$(find /sys/block -maxdepth 1 -name 'loop*' | wc -l)
-  i=0
-  while [ "$i" -lt $((loops + 8)) ]; do
-    ensure_device "/dev/loop$i" b 7 "$i" 2>/dev/null || :
-    i=$((i + 1))
-  done
+  # Only what the data root needs: every node is a few processes, at every level. (/dev/fuse is
+  # made where fuse-overlayfs is tried.)
+  case "$INCEPTION_DATA_ROOT" in
+    loop:*)
+      ensure_device /dev/loop-control c 10 237 2>/dev/null || :
+      loops=$(find /sys/block -maxdepth 1 -name 'loop*' | wc -l)
+      i=0
+      while [ "$i" -lt $((loops + 8)) ]; do
+        ensure_device "/dev/loop$i" b 7 "$i" 2>/dev/null || :
+        i=$((i + 1))
+      done
+      ;;
+  esac
 }
 
 # Where this level's engine keeps its data. Never the container's own layered root: overlay2
@@ -176,6 +181,7 @@ storage_driver_works() {
         2>/dev/null || status=1
       ;;
     fuse-overlayfs)
+      ensure_device /dev/fuse c 10 229 2>/dev/null || :
       [ -c /dev/fuse ] && command -v fuse-overlayfs >/dev/null &&
         fuse-overlayfs -o "lowerdir=$probe/lower,upperdir=$probe/upper,workdir=$probe/work" \
           "$probe/merged" 2>/dev/null || status=1

@@ -29,6 +29,7 @@ export default class Up extends InceptionCommand {
     'subnet-pool': Flags.string({description: 'pool of /24 bridge subnets, one per level', default: DEFAULT_SUBNET_POOL}),
     timeout: Flags.string({description: "seconds each level's engine has to answer", default: '60'}),
     image: Flags.string({description: 'level image (default: the one `inception build` makes)'}),
+    'dockerd-arg': Flags.string({description: "an extra option for every level's dockerd, e.g. --dockerd-arg=--debug; repeatable", multiple: true}),
   }
 
   async run(): Promise<NestStatus> {
@@ -46,6 +47,7 @@ export default class Up extends InceptionCommand {
       subnetPool: flags['subnet-pool'],
       timeout: flags.timeout,
       image: flags.image,
+      dockerdArgs: flags['dockerd-arg'],
     })
     const nests = await this.nests()
     const status = await upWithProgress(nests, request, {quiet: this.jsonEnabled(), log: (line) => this.log(line)})

@@ -65,7 +65,7 @@ const SUBNET_LOCK_STALE_MS = 60_000
 
 /** Level 1's stop timeout: each level gives the one below this long to collapse. */
 const STOP_SECONDS_PER_LEVEL = 5
-const BOARD_POLL_MS = 100
+const BOARD_POLL_MS = 50
 
 const hasLabel = (key: string, value?: string) => (value === undefined ? key : `${key}=${value}`)
 
@@ -208,7 +208,8 @@ export class Nests {
       const details = await this.engine.inspectContainer(id)
       if (!details?.running) {
         const tail = await this.logTail(request.name, 1)
-        throw new LevelFailed(1, `its container ${details ? `exited with status ${details.exitCode}` : 'disappeared'}`, tail)
+        const reason = initError(tail) ?? `its container ${details ? `exited with status ${details.exitCode}` : 'disappeared'}`
+        throw new LevelFailed(1, reason, tail)
       }
       let reports: LevelReport[] = []
       try {
@@ -371,6 +372,12 @@ export function chainCommand(name: string, level: number, cmd: string[], mode: {
   const chain: string[] = []
   for (let k = 2; k <= level; k++) chain.push(...hop, levelName(name, k))
   return [...chain, ...cmd]
+}
+
+/** The init's own last word on why a level failed ("inception-init[level K]: error: ..."). */
+export function initError(logTail: string): string | undefined {
+  const errors = [...logTail.matchAll(/inception-init\[level \d+\]: error: (.+)/g)]
+  return errors.at(-1)?.[1]?.trim()
 }
 
 function throwIfAborted(signal: AbortSignal | undefined, name: string): void {

@@ -82,6 +82,7 @@ export interface UpInput {
   subnetPool?: string
   timeout?: string
   image?: string
+  dockerdArgs?: string[]
 }
 
 export interface UpRequest {
@@ -94,6 +95,18 @@ export interface UpRequest {
   subnetPool: Cidr
   readyTimeoutSeconds: number
   image: string
+  /** Extra options for every level's dockerd (the classic dind's DOCKER_DAEMON_ARGS). */
+  dockerdArgs: string[]
+}
+
+export function parseDockerdArgs(args: string[]): string[] {
+  for (const arg of args) {
+    // The init splits the list on spaces: one option per flag, no spaces inside.
+    if (!/^--?[a-z0-9][\w.=:,/-]*$/i.test(arg)) {
+      throw new UsageError(`--dockerd-arg ${JSON.stringify(arg)} is not one dockerd option`, 'give one option per flag, like --dockerd-arg=--debug or --dockerd-arg=--mtu=1400')
+    }
+  }
+  return args
 }
 
 /** Checks every flag of `up` before anything touches an engine: bad input creates nothing. */
@@ -115,6 +128,7 @@ export function parseUpRequest(input: UpInput): UpRequest {
     subnetPool: parseSubnetPool(input.subnetPool ?? DEFAULT_SUBNET_POOL),
     readyTimeoutSeconds: input.timeout === undefined ? DEFAULT_READY_TIMEOUT_SECONDS : parseTimeout(input.timeout),
     image: input.image ?? DEFAULT_IMAGE,
+    dockerdArgs: parseDockerdArgs(input.dockerdArgs ?? []),
   }
 }
 
@@ -192,6 +206,7 @@ export function initEnvironment(plan: NestPlan): Record<string, string> {
     INCEPTION_BRIDGES: plan.levels.map((l) => l.bridge).join(' '),
     INCEPTION_PORTS: portsForInit(request.ports, request.depth),
     INCEPTION_READY_TIMEOUT: String(request.readyTimeoutSeconds),
+    INCEPTION_DOCKERD_ARGS: request.dockerdArgs.join(' '),
   }
 }
 

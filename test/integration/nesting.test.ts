@@ -41,7 +41,7 @@ describe.skipIf(!engine)('a depth-4 nest', () => {
     await cli(['down', '--name', NEST])
     before = await snapshot()
     // Plain `inception --depth 4` is `inception up --depth 4`.
-    const up = await cli(['--depth', '4', '--name', NEST, '-p', '18080:8080'])
+    const up = await cli(['--depth', '4', '--name', NEST, '-p', '18080:8080', '-p', '18082:9090@2'])
     expect(up.exitCode, up.stderr).toBe(0)
   })
 
@@ -54,6 +54,13 @@ describe.skipIf(!engine)('a depth-4 nest', () => {
     expect(serve.exitCode).toBe(0)
     const levels = await ps(NEST)
     expect(await httpAnswer(18080)).toBe(`level 4 is ${levels[3]!.hostname}`)
+  })
+
+  it('chains a port to the level it targets with @LEVEL', async () => {
+    const serve = await cli(['exec', '--name', NEST, '--level', '2', '--', 'sh', '-c', 'mkdir -p /tmp/w2 && echo "level 2 is $(hostname)" > /tmp/w2/index.html && busybox httpd -p 9090 -h /tmp/w2'])
+    expect(serve.exitCode).toBe(0)
+    const levels = await ps(NEST)
+    expect(await httpAnswer(18082)).toBe(`level 2 is ${levels[1]!.hostname}`)
   })
 
   it('publishes on 127.0.0.1 only', async () => {
@@ -132,6 +139,19 @@ describe.skipIf(!engine)('nests side by side', () => {
     expect((await cli(['ps', '--name', 'itest-a'])).exitCode).toBe(4)
     expect((await cli(['exec', '--name', 'itest-b', '--level', '2', '--', 'docker', 'ps', '-q'])).exitCode).toBe(0)
     expect((await cli(['down', '--name', 'itest-b'])).exitCode).toBe(0)
+    expect(await snapshot()).toEqual(before)
+  })
+})
+
+describe.skipIf(!engine)('a level that fails', () => {
+  it('shows its log tail and rolls the whole nest back', async () => {
+    const NEST = 'itest-fail'
+    await cli(['down', '--name', NEST])
+    const before = await snapshot()
+    const result = await cli(['up', '--name', NEST, '--depth', '2', '--dockerd-arg=--no-such-option'])
+    expect(result.exitCode).toBe(5)
+    expect(result.stderr).toMatch(/^inception: level 1 failed: dockerd exited while starting/m)
+    expect(result.stderr).toContain('unknown flag: --no-such-option')
     expect(await snapshot()).toEqual(before)
   })
 })

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {Capture} from '../../src/nesting/engine.js'
 import {LevelFailed, LevelOutOfRange, NestExists, NestNotFound} from '../../src/nesting/errors.js'
-import {chainCommand, Nests} from '../../src/nesting/nest.js'
+import {chainCommand, initError, Nests} from '../../src/nesting/nest.js'
 import {parseUpRequest} from '../../src/nesting/plan.js'
 import {FakeEngine} from '../support/fake-engine.js'
 
@@ -11,6 +11,14 @@ const request = (extra: Record<string, string> = {}) => parseUpRequest({image: '
 function boardSaying(lines: string): (id: string, cmd: string[]) => {code: number; stdout: string} {
   return (_id, cmd) => ({code: 0, stdout: cmd[0] === 'sh' ? lines : cmd.includes('logs') ? `log of ${cmd.at(-1)}\n` : ''})
 }
+
+describe('failure reasons', () => {
+  it("takes the init's last error line from a log tail", () => {
+    const tail = 'inception-init[level 1]: starting dockerd\nStatus: unknown flag\ninception-init[level 1]: error: dockerd exited while starting (see the log above)\n'
+    expect(initError(tail)).toBe('dockerd exited while starting (see the log above)')
+    expect(initError('no init lines')).toBeUndefined()
+  })
+})
 
 describe('chained exec', () => {
   it('runs at level 1 directly and deeper through docker exec at each hop', () => {

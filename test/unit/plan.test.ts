@@ -74,6 +74,8 @@ describe('up request', () => {
     [{bind: 'localhost:1'}, /not an IPv4 address/],
     [{subnetPool: '172.31.0.0/25'}, /smaller than one/],
     [{timeout: '0'}, /out of range/],
+    [{dockerdArgs: ['--debug --tls']}, /is not one dockerd option/],
+    [{dockerdArgs: ['debug']}, /is not one dockerd option/],
   ])('refuses %j', (input, message) => {
     expect(() => parseUpRequest(input)).toThrow(message)
   })
