@@ -27,11 +27,16 @@ set -eu
 : "${INCEPTION_DOCKERD_ARGS:=}"
 : "${INCEPTION_READY_TIMEOUT:=60}"
 : "${INCEPTION_STOP_TIMEOUT:=20}"
+: "${INCEPTION_EXPOSE_DAEMONS:=}"
+: "${INCEPTION_DAEMON_PORT_BASE:=23750}"
 
 STATE_DIR=/run/inception
 # The status board: a directory shared by every level of the nest. Level 1 owns it; each level
 # bind-mounts it into the next, so one read in level 1 shows the state of every level.
 BOARD=$STATE_DIR/board
+# The daemons' TLS material (CA certificate, server certificate and key), put into level 1 by
+# the CLI and passed down read-only. The CA's key never enters the nest.
+TLS_DIR=$STATE_DIR/tls
 LEVEL_IMAGE_TAR=/usr/local/lib/inception/level-rootfs.tar
 BUSYBOX_IMAGE_TAR=/usr/local/lib/inception/busybox-rootfs.tar
 LEVEL_IMAGE=inception-level:$INCEPTION_VERSION
@@ -232,10 +237,24 @@ bridge_for_level() {
   printf '%s' "${1:-}"
 }
 
+# With --expose-daemons, each level's engine also listens on its own TCP port (base + level),
+# with mutual TLS: the port is chained to the host like any -p port, so the host's docker
+# CLI can talk to this level directly. Without a client certificate from the nest's CA, the
+# connection is refused.
+daemon_tcp_options() {
+  [ "$INCEPTION_EXPOSE_DAEMONS" = 1 ] || return 0
+  [ -f "$TLS_DIR/server-key.pem" ] || fail "--expose-daemons, but no TLS material in $TLS_DIR"
+  printf '%s\n' "--host=tcp://0.0.0.0:$((INCEPTION_DAEMON_PORT_BASE + INCEPTION_LEVEL))" --tlsverify \
+    "--tlscacert=$TLS_DIR/ca.pem" "--tlscert=$TLS_DIR/server-cert.pem" "--tlskey=$TLS_DIR/server-key.pem"
+}
+
 start_dockerd() {
   bip=$(bridge_for_level)
   set -- --host=unix:///var/run/docker.sock --storage-driver="$STORAGE_DRIVER"
   [ -n "$bip" ] && set -- "$@" --bip="$bip"
+  tcp_options=$(daemon_tcp_options)
+  # shellcheck disable=SC2086 # one option per line, none with spaces
+  set -- "$@" $tcp_options
   # shellcheck disable=SC2086 # extra daemon options are a space-separated list
   set -- "$@" $INCEPTION_DOCKERD_ARGS
   rm -f /var/run/docker.pid
@@ -357,6 +376,7 @@ launch_next_level() {
     --volume /usr:/usr:ro \
     --volume "$NEXT_NAME:/var/lib/docker" \
     --volume "$BOARD:$BOARD"
+  [ -d "$TLS_DIR" ] && set -- "$@" --volume "$TLS_DIR:$TLS_DIR:ro"
   case "$privilege" in
     privileged) set -- "$@" --privileged ;;
     caps)

@@ -23,8 +23,8 @@ export default class Build extends InceptionCommand {
     const {flags} = await this.parse(Build)
     const started = Date.now()
     const builder = new ImageBuilder(await this.engine())
-    if (!flags.force && (await builder.exists(flags.tag))) {
-      this.log(`image ${flags.tag} exists; reused (--force rebuilds)`)
+    if (!flags.force && (await builder.upToDate(flags.tag))) {
+      this.log(`image ${flags.tag} is up to date with image/; reused (--force rebuilds)`)
       return
     }
     let base = flags.base

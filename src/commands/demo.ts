@@ -40,7 +40,7 @@ export default class Demo extends InceptionCommand {
     }
 
     const builder = new ImageBuilder(engine)
-    if (!(await builder.exists(DEFAULT_IMAGE))) {
+    if (!(await builder.upToDate(DEFAULT_IMAGE))) {
       this.log(`building ${DEFAULT_IMAGE} first`)
       const base = await builder.ensureBase(DEFAULT_BASE_IMAGE, (line) => this.log(`  ${line}`))
       await builder.build(DEFAULT_IMAGE, base.reference, () => undefined)

@@ -40,6 +40,7 @@ export default class Ps extends InceptionCommand {
         level.privilege || '-',
         level.bridge || '-',
         megabytes(level.memoryBytes),
+        ...(level.endpoint ? [level.endpoint] : []),
       ]
       this.log(`${indent}└─ L${level.level} ${level.name}  ${details.join('  ')}${level.detail && level.state !== 'running' ? `  (${level.detail})` : ''}`)
     })

@@ -29,6 +29,8 @@ export default class Up extends InceptionCommand {
     'subnet-pool': Flags.string({description: 'pool of /24 bridge subnets, one per level', default: DEFAULT_SUBNET_POOL}),
     timeout: Flags.string({description: "seconds each level's engine has to answer", default: '60'}),
     image: Flags.string({description: 'level image (default: the one `inception build` makes)'}),
+    'expose-daemons': Flags.boolean({description: "make every level's engine reachable from this machine over mutual TLS (see `inception env`)", default: false}),
+    'daemon-ports': Flags.string({description: "host port of level 1's engine, level K's is this + K - 1 (default: free ports); implies --expose-daemons"}),
     'dockerd-arg': Flags.string({description: "an extra option for every level's dockerd, e.g. --dockerd-arg=--debug; repeatable", multiple: true}),
   }
 
@@ -48,11 +50,14 @@ export default class Up extends InceptionCommand {
       timeout: flags.timeout,
       image: flags.image,
       dockerdArgs: flags['dockerd-arg'],
+      exposeDaemons: flags['expose-daemons'],
+      daemonPorts: flags['daemon-ports'],
     })
     const nests = await this.nests()
     const status = await upWithProgress(nests, request, {quiet: this.jsonEnabled(), log: (line) => this.log(line)})
     this.log(`nest "${status.name}" is up, ${status.depth} level${status.depth > 1 ? 's' : ''} deep`)
     for (const port of status.ports) this.log(`  published ${port}`)
+    if (status.levels.some((l) => l.endpoint)) this.log(`  engines: eval "$(inception env${status.name === 'inception' ? '' : ` --name ${status.name}`} --level K)"`)
     this.log(`  reach a level with: inception exec${status.name === 'inception' ? '' : ` --name ${status.name}`} --level ${status.depth} -- docker ps`)
     return status
   }

@@ -2,6 +2,7 @@ import Docker from 'dockerode'
 import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {type Readable, Writable} from 'node:stream'
+import tarStream from 'tar-stream'
 
 import {EngineUnreachable, UsageError} from './errors.js'
 import type {Labels} from './labels.js'
@@ -15,6 +16,8 @@ export interface Engine {
   readonly address: string
   info(): Promise<EngineInfo>
   imageExists(reference: string): Promise<boolean>
+  /** An image's labels, or undefined when the image is not there. */
+  imageLabels(reference: string): Promise<Labels | undefined>
   /** Pulls an image; false when no registry provides it within the bound. */
   pullImage(reference: string, timeoutMs: number): Promise<boolean>
   /** Imports a root file system tar file as an image. */
@@ -28,6 +31,8 @@ export interface Engine {
   listVolumes(labelFilters: string[]): Promise<string[]>
   createContainer(spec: ContainerSpec): Promise<string>
   startContainer(id: string): Promise<void>
+  /** Writes files into a created container, before it starts. */
+  putFiles(id: string, directory: string, files: Record<string, {content: string; mode: number}>): Promise<void>
   stopContainer(id: string, timeoutSeconds: number): Promise<void>
   removeContainer(id: string): Promise<void>
   inspectContainer(id: string): Promise<ContainerDetails | undefined>
@@ -41,6 +46,8 @@ export interface Engine {
 }
 
 export interface EngineInfo {
+  /** The engine's own ID: it keys what the CLI keeps per engine (the nests' client certificates). */
+  id: string
   serverVersion: string
   memTotalBytes: number
   cpus: number
@@ -64,6 +71,8 @@ export interface ContainerDetails {
   exitCode: number
   pid: number
   labels: Labels
+  /** Published ports: "23751/tcp" -> [{HostIp, HostPort}], as the engine chose them. */
+  ports: Record<string, Array<{HostIp: string; HostPort: string}>>
 }
 
 export interface HostSettings {
@@ -217,6 +226,7 @@ export class DockerodeEngine implements Engine {
   async info(): Promise<EngineInfo> {
     const info = await this.call('info', () => this.docker.info())
     return {
+      id: String(info.ID ?? ''),
       serverVersion: String(info.ServerVersion ?? ''),
       memTotalBytes: Number(info.MemTotal ?? 0),
       cpus: Number(info.NCPU ?? 0),
@@ -231,6 +241,16 @@ export class DockerodeEngine implements Engine {
       return true
     } catch (error) {
       if (statusCode(error) === 404) return false
+      throw error
+    }
+  }
+
+  async imageLabels(reference: string): Promise<Labels | undefined> {
+    try {
+      const image = await this.call('image inspect', () => this.docker.getImage(reference).inspect())
+      return (image.Config?.Labels ?? {}) as Labels
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined
       throw error
     }
   }
@@ -338,6 +358,15 @@ export class DockerodeEngine implements Engine {
     return container.id
   }
 
+  async putFiles(id: string, directory: string, files: Record<string, {content: string; mode: number}>): Promise<void> {
+    const pack = tarStream.pack()
+    const name = directory.replace(/^\/+/, '')
+    pack.entry({name, type: 'directory', mode: 0o700})
+    for (const [file, {content, mode}] of Object.entries(files)) pack.entry({name: `${name}/${file}`, mode}, content)
+    pack.finalize()
+    await this.call('put files', () => this.docker.getContainer(id).putArchive(pack as unknown as NodeJS.ReadableStream, {path: '/'}))
+  }
+
   async startContainer(id: string): Promise<void> {
     await this.call('start container', () => this.docker.getContainer(id).start())
   }
@@ -372,6 +401,7 @@ export class DockerodeEngine implements Engine {
         exitCode: c.State.ExitCode,
         pid: c.State.Pid,
         labels: c.Config.Labels ?? {},
+        ports: (c.NetworkSettings?.Ports ?? {}) as ContainerDetails['ports'],
       }
     } catch (error) {
       if (statusCode(error) === 404) return undefined

@@ -66,6 +66,16 @@ export class LevelOutOfRange extends InceptionError {
   }
 }
 
+export class DaemonsNotExposed extends InceptionError {
+  constructor(nest: string) {
+    super(
+      `nest "${nest}" does not expose its levels' engines`,
+      `start it with \`inception up --expose-daemons\` (after \`inception down --name ${nest}\`), or use \`inception exec\``,
+      ExitCode.conflict,
+    )
+  }
+}
+
 export class ImageMissing extends InceptionError {
   constructor(image: string) {
     super(`the level image ${image} is not in the engine`, 'run `inception build` first', ExitCode.conflict)

@@ -1,7 +1,8 @@
 import {execa} from 'execa'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import type {Engine} from './engine.js'
@@ -12,6 +13,25 @@ export const DEFAULT_BASE_IMAGE = 'debian:bookworm-slim'
 /** What a base bootstrapped from Debian's packages is called in the engine. */
 export const BOOTSTRAPPED_BASE_IMAGE = 'inception-base:bookworm'
 const PULL_TIMEOUT_MS = 60_000
+/** The image's label holding the hash of the image/ folder it was built from. */
+export const CONTEXT_LABEL = 'io.inception.context'
+
+/** A hash of every file under `dir` (names, modes and contents), in a stable order. */
+export function contextHash(dir: string): string {
+  const hash = createHash('sha256')
+  const walk = (current: string): void => {
+    for (const entry of readdirSync(current, {withFileTypes: true}).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(current, entry.name)
+      if (entry.isDirectory()) walk(path)
+      else {
+        hash.update(`${relative(dir, path)}\0${statSync(path).mode & 0o777}\0`)
+        hash.update(readFileSync(path))
+      }
+    }
+  }
+  walk(dir)
+  return hash.digest('hex').slice(0, 16)
+}
 
 export type BaseSource = 'present' | 'pulled' | 'bootstrapped'
 
@@ -25,8 +45,13 @@ export class ImageBuilder {
 
   constructor(private readonly engine: Engine) {}
 
-  exists(tag: string): Promise<boolean> {
-    return this.engine.imageExists(tag)
+  /**
+   * Whether `tag` was built from the image/ folder as it is now. A version tag alone is not
+   * enough: a changed init under the same version must not be reused (nor tested) by mistake.
+   */
+  async upToDate(tag: string): Promise<boolean> {
+    const labels = await this.engine.imageLabels(tag)
+    return labels !== undefined && labels[CONTEXT_LABEL] === contextHash(this.contextDir)
   }
 
   /** Makes the base available; returns the reference to build FROM and where it came from. */
@@ -63,6 +88,6 @@ export class ImageBuilder {
   }
 
   async build(tag: string, baseReference: string, onLine: (line: string) => void): Promise<void> {
-    await this.engine.buildImage(this.contextDir, tag, {BASE_IMAGE: baseReference, INCEPTION_VERSION: VERSION}, onLine)
+    await this.engine.buildImage(this.contextDir, tag, {BASE_IMAGE: baseReference, INCEPTION_VERSION: VERSION, INCEPTION_CONTEXT: contextHash(this.contextDir)}, onLine)
   }
 }

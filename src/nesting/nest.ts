@@ -5,9 +5,10 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import {BOARD_READ_SCRIPT, firstFailure, type LevelReport, parseBoard, readyDepth} from './board.js'
 import {Capture, type ContainerSummary, type Engine, type ExecIo, statusCode} from './engine.js'
-import {ImageMissing, InceptionError, Interrupted, LevelFailed, LevelOutOfRange, NestExists, NestNotFound, PortTaken} from './errors.js'
+import {DaemonsNotExposed, ImageMissing, InceptionError, Interrupted, LevelFailed, LevelOutOfRange, NestExists, NestNotFound, PortTaken} from './errors.js'
 import {LABEL, levelName} from './labels.js'
-import {checkMemory, levelOneSpec, type NestPlan, planNest, subnetsFromLabels, type UpRequest} from './plan.js'
+import {checkMemory, daemonInnerPort, levelOneSpec, type NestPlan, planNest, subnetsFromLabels, type UpRequest} from './plan.js'
+import {certificateFolder, clientFolderExists, issueNestCertificates, type NestCertificates, removeClientFolder, serverFiles, writeClientFolder} from './tls.js'
 import {formatPortMapping, portsFromLabel} from './ports.js'
 import {decidePrivilege, type PrivilegeDecision} from './privilege.js'
 import {type Cidr, parseCidr} from './subnets.js'
@@ -15,6 +16,14 @@ import {type Cidr, parseCidr} from './subnets.js'
 export interface PreparedNest {
   plan: NestPlan
   decision: PrivilegeDecision
+  certificates?: NestCertificates
+}
+
+/** How the host reaches one level's engine directly (with --expose-daemons). */
+export interface DaemonEndpoint {
+  level: number
+  host: string
+  certPath: string
 }
 
 /** What `up` reports as it goes, for a progress display. */
@@ -38,6 +47,8 @@ export interface LevelStatus {
   ports: string[]
   memoryBytes?: number
   detail: string
+  /** tcp://127.0.0.1:PORT of this level's engine, when the nest exposes its daemons. */
+  endpoint?: string
 }
 
 export interface NestStatus {
@@ -59,6 +70,8 @@ export interface DownReport {
   seconds: number
 }
 
+/** Where level 1 holds the daemons' TLS material (the init reads it there and passes it down). */
+const TLS_DIR = '/run/inception/tls'
 const SUBNET_LOCK = 'inception-subnet-lock'
 const SUBNET_LOCK_WAIT_MS = 30_000
 const SUBNET_LOCK_STALE_MS = 60_000
@@ -70,7 +83,15 @@ const BOARD_POLL_MS = 50
 const hasLabel = (key: string, value?: string) => (value === undefined ? key : `${key}=${value}`)
 
 export class Nests {
+  private engineId?: string
+
   constructor(private readonly engine: Engine) {}
+
+  /** Where this engine's nests keep their client certificates on this machine. */
+  private async certificateFolder(name: string): Promise<string> {
+    this.engineId ??= (await this.engine.info()).id
+    return certificateFolder(this.engineId, name)
+  }
 
   /** Level-1 containers of every nest, or of one. */
   private async levelOnes(name?: string): Promise<ContainerSummary[]> {
@@ -123,7 +144,9 @@ export class Nests {
     const plan = planNest(request, await this.takenSubnets())
     await this.checkHostPortsFree(request)
     const decision = await decidePrivilege(this.engine, request.image, request.privilege)
-    return {plan, decision}
+    const addresses = [...new Set(['127.0.0.1', request.bind].filter((a) => a !== '0.0.0.0'))]
+    const certificates = request.exposeDaemons ? await issueNestCertificates(request.name, addresses) : undefined
+    return {plan, decision, certificates}
   }
 
   /**
@@ -158,7 +181,7 @@ export class Nests {
    * Resolves when every level's engine answers. Any failure, or an abort, removes everything
    * this call created.
    */
-  async launch({plan, decision}: PreparedNest, events: UpEvents = {}, signal?: AbortSignal): Promise<NestStatus> {
+  async launch({plan, decision, certificates}: PreparedNest, events: UpEvents = {}, signal?: AbortSignal): Promise<NestStatus> {
     const {request} = plan
     throwIfAborted(signal, request.name)
     const started = Date.now()
@@ -170,6 +193,11 @@ export class Nests {
         await this.engine.createVolume(spec.name!, {[LABEL.nest]: request.name})
         return this.engine.createContainer(spec)
       })
+      if (certificates) {
+        const files = Object.fromEntries(Object.entries(serverFiles(certificates)).map(([file, content]) => [file, {content, mode: file.endsWith('key.pem') ? 0o600 : 0o644}]))
+        await this.engine.putFiles(id, TLS_DIR, files)
+        writeClientFolder(await this.certificateFolder(request.name), certificates)
+      }
       try {
         await this.engine.startContainer(id)
       } catch (error) {
@@ -262,6 +290,7 @@ export class Nests {
     )
     const volumes = await this.engine.listVolumes([hasLabel(LABEL.nest, name)])
     await Promise.all(volumes.map((v) => this.engine.removeVolume(v)))
+    removeClientFolder(await this.certificateFolder(name))
     return {name, removedContainers: containers.length, removedVolumes: volumes.length, seconds: (Date.now() - started) / 1000}
   }
 
@@ -300,6 +329,7 @@ export class Nests {
       }
     }
     const subnets = (labels[LABEL.subnets] ?? '').split(' ').filter((s) => s.length > 0)
+    const endpoints = labels[LABEL.daemons] === 'on' && running ? await this.endpoints(levelOne.id, depth) : new Map<number, string>()
     let above = running
     const levels = reports.map((report): LevelStatus => {
       const level = report.level
@@ -324,6 +354,7 @@ export class Nests {
         ports: ports.filter((p) => (p.level ?? depth) >= level).map((p) => formatPortMapping(p, depth, bind)),
         memoryBytes: report.memoryBytes,
         detail: report.detail,
+        endpoint: endpoints.get(level),
       }
     })
     return {
@@ -337,6 +368,31 @@ export class Nests {
       ports: ports.map((p) => formatPortMapping(p, depth, bind)),
       levels,
     }
+  }
+
+  /** The host addresses of each level's engine port, as the engine published them. */
+  private async endpoints(levelOneId: string, depth: number): Promise<Map<number, string>> {
+    const details = await this.engine.inspectContainer(levelOneId)
+    const found = new Map<number, string>()
+    for (let level = 1; level <= depth; level++) {
+      const binding = details?.ports[`${daemonInnerPort(level)}/tcp`]?.[0]
+      if (!binding?.HostPort) continue
+      const host = binding.HostIp === '' || binding.HostIp === '0.0.0.0' ? '127.0.0.1' : binding.HostIp
+      found.set(level, `tcp://${host}:${binding.HostPort}`)
+    }
+    return found
+  }
+
+  /** What `inception env --level K` prints: level K's engine address and the client certificate folder. */
+  async daemonEndpoint(name: string, level: number): Promise<DaemonEndpoint> {
+    const {levelOne, depth} = await this.depthOf(name)
+    if (level < 1 || level > depth) throw new LevelOutOfRange(name, level, depth)
+    if (levelOne.labels[LABEL.daemons] !== 'on') throw new DaemonsNotExposed(name)
+    const host = (await this.endpoints(levelOne.id, depth)).get(level)
+    const certPath = await this.certificateFolder(name)
+    if (!host) throw new LevelFailed(level, "its engine port is not published (is level 1 running?)")
+    if (!clientFolderExists(certPath)) throw new LevelFailed(level, `the client certificate is missing from ${certPath} (the nest was started on another machine?)`)
+    return {level, host, certPath}
   }
 
   private async depthOf(name: string): Promise<{levelOne: ContainerSummary; depth: number}> {

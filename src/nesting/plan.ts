@@ -83,6 +83,8 @@ export interface UpInput {
   timeout?: string
   image?: string
   dockerdArgs?: string[]
+  exposeDaemons?: boolean
+  daemonPorts?: string
 }
 
 export interface UpRequest {
@@ -97,6 +99,39 @@ export interface UpRequest {
   image: string
   /** Extra options for every level's dockerd (the classic dind's DOCKER_DAEMON_ARGS). */
   dockerdArgs: string[]
+  /** Every level's engine reachable from the host over mutual TLS (`inception env`). */
+  exposeDaemons: boolean
+  /** Host port of level 1's engine (level K's is this + K - 1); undefined: the engine picks free ones. */
+  daemonHostPortBase?: number
+}
+
+/**
+ * Level K's engine listens on DAEMON_INNER_PORT_BASE + K inside the nest (with
+ * --expose-daemons), chained to the host like a -p port. Far from common service ports.
+ */
+export const DAEMON_INNER_PORT_BASE = 23_750
+
+export function daemonInnerPort(level: number): number {
+  return DAEMON_INNER_PORT_BASE + level
+}
+
+function checkDaemonPorts(request: UpRequest): void {
+  if (!request.exposeDaemons) return
+  for (const mapping of request.ports) {
+    if (mapping.innerPort > DAEMON_INNER_PORT_BASE && mapping.innerPort <= DAEMON_INNER_PORT_BASE + request.depth) {
+      throw new UsageError(
+        `inner port ${mapping.innerPort} is where a level's engine listens with --expose-daemons`,
+        `use an inner port outside ${DAEMON_INNER_PORT_BASE + 1}-${DAEMON_INNER_PORT_BASE + request.depth}`,
+      )
+    }
+    const base = request.daemonHostPortBase
+    if (base !== undefined && mapping.hostPort >= base && mapping.hostPort < base + request.depth) {
+      throw new UsageError(`host port ${mapping.hostPort} is both a -p port and a daemon port`, 'move --daemon-ports or the -p port')
+    }
+  }
+  if (request.daemonHostPortBase !== undefined && request.daemonHostPortBase + request.depth - 1 > 65_535) {
+    throw new UsageError(`--daemon-ports ${request.daemonHostPortBase} leaves no room for ${request.depth} levels`, `give a first port up to ${65_536 - request.depth}`)
+  }
 }
 
 export function parseDockerdArgs(args: string[]): string[] {
@@ -115,7 +150,7 @@ export function parseUpRequest(input: UpInput): UpRequest {
   const depth = parseDepth(input.depth ?? '1', maxDepth)
   const ports = (input.ports ?? []).map(parsePortMapping)
   checkPortMappings(ports, depth)
-  return {
+  const request: UpRequest = {
     name: parseNestName(input.name ?? DEFAULT_NEST),
     depth,
     privilege: parsePrivilege(input.privilege ?? 'auto'),
@@ -129,7 +164,17 @@ export function parseUpRequest(input: UpInput): UpRequest {
     readyTimeoutSeconds: input.timeout === undefined ? DEFAULT_READY_TIMEOUT_SECONDS : parseTimeout(input.timeout),
     image: input.image ?? DEFAULT_IMAGE,
     dockerdArgs: parseDockerdArgs(input.dockerdArgs ?? []),
+    exposeDaemons: input.exposeDaemons ?? input.daemonPorts !== undefined,
+    daemonHostPortBase: input.daemonPorts === undefined ? undefined : parseHostPort(input.daemonPorts, '--daemon-ports'),
   }
+  checkDaemonPorts(request)
+  return request
+}
+
+function parseHostPort(text: string, flag: string): number {
+  const port = parsePositiveInteger(text, flag, 'give a port from 1 to 65535')
+  if (port < 1 || port > 65_535) throw new UsageError(`${flag} ${port} is out of range`, 'give a port from 1 to 65535')
+  return port
 }
 
 /** Refuses a nest the engine's memory cannot hold, with the arithmetic in the message. */
@@ -189,6 +234,7 @@ export function nestLabels(plan: NestPlan, decision: PrivilegeDecision): Labels 
     [LABEL.dataRoot]: describeDataRoot(request.storage.dataRoot),
     [LABEL.subnets]: plan.levels.map((l) => formatCidr(l.subnet)).join(' '),
     [LABEL.ports]: portsToLabel(request.ports, request.depth),
+    [LABEL.daemons]: request.exposeDaemons ? 'on' : 'off',
   }
 }
 
@@ -204,10 +250,18 @@ export function initEnvironment(plan: NestPlan): Record<string, string> {
     INCEPTION_STORAGE_DRIVER: request.storage.driver,
     INCEPTION_DATA_ROOT: dataRootForInit(request.storage.dataRoot),
     INCEPTION_BRIDGES: plan.levels.map((l) => l.bridge).join(' '),
-    INCEPTION_PORTS: portsForInit(request.ports, request.depth),
+    INCEPTION_PORTS: [portsForInit(request.ports, request.depth), ...daemonChain(request)].filter((s) => s.length > 0).join(' '),
+    INCEPTION_EXPOSE_DAEMONS: request.exposeDaemons ? '1' : '',
+    INCEPTION_DAEMON_PORT_BASE: String(DAEMON_INNER_PORT_BASE),
     INCEPTION_READY_TIMEOUT: String(request.readyTimeoutSeconds),
     INCEPTION_DOCKERD_ARGS: request.dockerdArgs.join(' '),
   }
+}
+
+/** Each level's engine port, chained down to its level like a -p port ("INNER@LEVEL"). */
+function daemonChain(request: UpRequest): string[] {
+  if (!request.exposeDaemons) return []
+  return Array.from({length: request.depth}, (_, i) => `${daemonInnerPort(i + 1)}@${i + 1}`)
 }
 
 /** Level 1's container on the host engine. Deeper levels are started by the init from the same environment. */
@@ -219,6 +273,12 @@ export function levelOneSpec(plan: NestPlan, decision: PrivilegeDecision): Conta
       .filter((p) => targetLevel(p, request.depth) >= 1)
       .map((p) => [`${p.innerPort}/tcp`, [{HostIp: request.bind, HostPort: String(p.hostPort)}]]),
   )
+  if (request.exposeDaemons) {
+    for (let level = 1; level <= request.depth; level++) {
+      const hostPort = request.daemonHostPortBase === undefined ? '' : String(request.daemonHostPortBase + level - 1)
+      portBindings[`${daemonInnerPort(level)}/tcp`] = [{HostIp: request.bind, HostPort: hostPort}]
+    }
+  }
   return {
     name,
     image: request.image,

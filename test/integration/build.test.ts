@@ -10,7 +10,7 @@ describe.skipIf(!engine)('inception build', () => {
   it('reuses the existing image in under 5 s', async () => {
     const result = await cli(['build'])
     expect(result.exitCode).toBe(0)
-    expect(result.stdout).toContain(`image ${DEFAULT_IMAGE} exists; reused`)
+    expect(result.stdout).toContain(`image ${DEFAULT_IMAGE} is up to date with image/; reused`)
     expect(result.durationMs).toBeLessThan(5000)
   })
 

@@ -20,11 +20,15 @@ export class FakeEngine implements Engine {
   private nextId = 1
 
   async info(): Promise<EngineInfo> {
-    return {serverVersion: 'fake', memTotalBytes: this.memTotalBytes, cpus: 2, storageDriver: 'overlay2', cgroupVersion: '1'}
+    return {id: 'FAKE:ENGINE', serverVersion: 'fake', memTotalBytes: this.memTotalBytes, cpus: 2, storageDriver: 'overlay2', cgroupVersion: '1'}
   }
 
   async imageExists(reference: string): Promise<boolean> {
     return this.images.has(reference)
+  }
+
+  async imageLabels(reference: string): Promise<Labels | undefined> {
+    return this.images.has(reference) ? {} : undefined
   }
 
   async pullImage(): Promise<boolean> {
@@ -76,6 +80,12 @@ export class FakeEngine implements Engine {
     return id
   }
 
+  readonly files = new Map<string, string>()
+
+  async putFiles(id: string, directory: string, files: Record<string, {content: string; mode: number}>): Promise<void> {
+    for (const [name, {content}] of Object.entries(files)) this.files.set(`${id.slice(0, 2)}:${directory}/${name}`, content)
+  }
+
   async startContainer(id: string): Promise<void> {
     this.calls.push(`startContainer ${id.slice(0, 2)}`)
     this.containers.get(id)!.state = 'running'
@@ -95,7 +105,7 @@ export class FakeEngine implements Engine {
   async inspectContainer(id: string): Promise<ContainerDetails | undefined> {
     const c = this.containers.get(id)
     if (!c) return undefined
-    return {id, name: c.name, createdMs: Date.now(), running: c.state === 'running', status: c.state, exitCode: 0, pid: 1, labels: c.labels}
+    return {id, name: c.name, createdMs: Date.now(), ports: {}, running: c.state === 'running', status: c.state, exitCode: 0, pid: 1, labels: c.labels}
   }
 
   async exec(id: string, cmd: string[], io: ExecIo): Promise<number> {
