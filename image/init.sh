@@ -28,6 +28,9 @@ set -eu
 : "${INCEPTION_READY_TIMEOUT:=60}"
 : "${INCEPTION_STOP_TIMEOUT:=20}"
 : "${INCEPTION_EXPOSE_DAEMONS:=}"
+# For --privilege minimal: the capabilities and security options every level gets, no more.
+: "${INCEPTION_CAPS:=}"
+: "${INCEPTION_SECURITY:=}"
 : "${INCEPTION_DAEMON_PORT_BASE:=23750}"
 
 STATE_DIR=/run/inception
@@ -100,9 +103,15 @@ setup_cgroup_v1() {
         subsystems = subsystems (subsystems == "" ? "" : ",") opts[i]
     print $2, subsystems
   }' /proc/self/mounts | while read -r dir subsystems; do
-    umount "$dir"
-    mount -t cgroup -o "$subsystems" cgroup "$dir"
-  done
+    # Errors are checked by hand: this runs as `setup_cgroups || fail`, where set -e is off.
+    umount "$dir" || exit 1
+    mount -t cgroup -o "$subsystems" cgroup "$dir" || exit 1
+  done || return 1
+  read_only=$(awk '$3 == "cgroup" && ("," $4 ",") ~ /,ro,/ { print $2 }' /proc/self/mounts)
+  if [ -n "$read_only" ]; then
+    log "cgroup hierarchies still read-only: $read_only"
+    return 1
+  fi
 }
 
 # cgroup v2 (moby hack/dind): move every process out of the root cgroup, so controllers can be
@@ -384,6 +393,17 @@ launch_next_level() {
       for cap in $(capabilities_to_drop); do set -- "$@" --cap-drop "$cap"; done
       set -- "$@" --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
         --security-opt systempaths=unconfined --device-cgroup-rule 'a *:* rwm'
+      ;;
+    minimal)
+      # The same set this level got, passed on as it is: a level never grants more than it has.
+      set -- "$@" --cap-drop ALL
+      for cap in $INCEPTION_CAPS; do set -- "$@" --cap-add "$cap"; done
+      for option in $INCEPTION_SECURITY; do
+        case "$option" in
+          devices=all) set -- "$@" --device-cgroup-rule 'a *:* rwm' ;;
+          *) set -- "$@" --security-opt "$option" ;;
+        esac
+      done
       ;;
     *) fail "unknown privilege mode '$privilege'" ;;
   esac

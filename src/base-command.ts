@@ -14,10 +14,21 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(type
 export abstract class InceptionCommand extends Command {
   static override baseFlags = {
     name: Flags.string({char: 'n', description: 'name of the nest', default: DEFAULT_NEST, helpGroup: 'GLOBAL'}),
+    context: Flags.string({description: 'docker context to use (default: DOCKER_HOST, else the current context)', helpGroup: 'GLOBAL'}),
+  }
+
+  private contextName?: string
+
+  public override async init(): Promise<void> {
+    await super.init()
+    // The engine to use is known before the command runs: read --context once, here.
+    const ctor = this.constructor as typeof InceptionCommand
+    const {flags} = await this.parse({flags: ctor.flags, baseFlags: InceptionCommand.baseFlags, args: ctor.args, strict: ctor.strict, enableJsonFlag: ctor.enableJsonFlag})
+    this.contextName = flags.context as string | undefined
   }
 
   protected async engine(): Promise<Engine> {
-    return connectEngine()
+    return connectEngine(process.env, 5000, this.contextName)
   }
 
   protected async nests(): Promise<Nests> {

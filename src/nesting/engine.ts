@@ -1,10 +1,10 @@
 import Docker from 'dockerode'
-import {existsSync, readdirSync, readFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {readdirSync} from 'node:fs'
 import {type Readable, Writable} from 'node:stream'
 import tarStream from 'tar-stream'
 
-import {EngineUnreachable, UsageError} from './errors.js'
+import {dockerodeOptions, resolveEndpoint} from './endpoint.js'
+import {EngineUnreachable} from './errors.js'
 import type {Labels} from './labels.js'
 
 /**
@@ -119,30 +119,6 @@ export interface ProbeOutcome {
   error?: string
 }
 
-/** How to reach the engine: DOCKER_HOST and friends, exactly as the docker CLI reads them. */
-export function describeEngineAddress(env: NodeJS.ProcessEnv = process.env): string {
-  return env.DOCKER_HOST && env.DOCKER_HOST.length > 0 ? env.DOCKER_HOST : 'unix:///var/run/docker.sock'
-}
-
-/** Checks the TLS material named by DOCKER_CERT_PATH before dockerode reads it, for a clear message. */
-export function checkTlsSettings(env: NodeJS.ProcessEnv = process.env): void {
-  const certPath = env.DOCKER_CERT_PATH
-  const verify = env.DOCKER_TLS_VERIFY
-  if (!certPath || verify === undefined || verify === '' || verify === '0') return
-  for (const file of ['ca.pem', 'cert.pem', 'key.pem']) {
-    const path = join(certPath, file)
-    try {
-      readFileSync(path)
-    } catch (error) {
-      const reason = existsSync(path) ? 'cannot be read' : 'is missing'
-      throw new UsageError(
-        `DOCKER_CERT_PATH ${certPath}: ${file} ${reason} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-        'point DOCKER_CERT_PATH at a readable folder with ca.pem, cert.pem and key.pem, or unset DOCKER_TLS_VERIFY',
-      )
-    }
-  }
-}
-
 function errorText(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as NodeJS.ErrnoException).code
@@ -161,20 +137,18 @@ export function statusCode(error: unknown): number | undefined {
 }
 
 /**
- * Connects to the engine named by the environment and checks that it answers, within a bound:
- * a dead TCP address must fail fast, not hang.
+ * Connects to the engine named by --context or the environment (as the docker CLI chooses it)
+ * and checks that it answers, within a bound: a dead TCP address must fail fast, not hang.
  */
-export async function connectEngine(env: NodeJS.ProcessEnv = process.env, timeoutMs = 5000): Promise<Engine> {
-  const address = describeEngineAddress(env)
-  checkTlsSettings(env)
+export async function connectEngine(env: NodeJS.ProcessEnv = process.env, timeoutMs = 5000, context?: string): Promise<Engine> {
+  const endpoint = resolveEndpoint(context, env)
   let docker: Docker
   try {
-    // With no options, docker-modem reads DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
-    docker = new Docker()
+    docker = new Docker(dockerodeOptions(endpoint) as Docker.DockerOptions)
   } catch (error) {
-    throw new EngineUnreachable(address, errorText(error))
+    throw new EngineUnreachable(endpoint.address, errorText(error))
   }
-  const engine = new DockerodeEngine(docker, address)
+  const engine = new DockerodeEngine(docker, endpoint.address)
   await engine.ping(timeoutMs)
   return engine
 }

@@ -10,7 +10,7 @@ import {LABEL, levelName} from './labels.js'
 import {checkMemory, daemonInnerPort, levelOneSpec, type NestPlan, planNest, subnetsFromLabels, type UpRequest} from './plan.js'
 import {certificateFolder, clientFolderExists, issueNestCertificates, type NestCertificates, removeClientFolder, serverFiles, writeClientFolder} from './tls.js'
 import {formatPortMapping, portsFromLabel} from './ports.js'
-import {decidePrivilege, type PrivilegeDecision} from './privilege.js'
+import {capabilitiesInMask, decidePrivilege, type PrivilegeDecision} from './privilege.js'
 import {type Cidr, parseCidr} from './subnets.js'
 
 export interface PreparedNest {
@@ -42,7 +42,9 @@ export interface LevelStatus {
   dockerdVersion: string
   storageDriver: string
   privilege: string
+  /** CapEff of the level's PID 1, and the same by name. */
   capEff: string
+  capabilities: string[]
   bridge: string
   ports: string[]
   memoryBytes?: number
@@ -350,6 +352,7 @@ export class Nests {
         storageDriver: report.info.storage ?? '',
         privilege: report.info.privilege ?? '',
         capEff: report.info.capeff ?? '',
+        capabilities: report.info.capeff ? capabilitiesInMask(report.info.capeff) : [],
         bridge: report.info.bridge ?? subnets[level - 1] ?? '',
         ports: ports.filter((p) => (p.level ?? depth) >= level).map((p) => formatPortMapping(p, depth, bind)),
         memoryBytes: report.memoryBytes,

@@ -282,7 +282,12 @@ export function levelOneSpec(plan: NestPlan, decision: PrivilegeDecision): Conta
   return {
     name,
     image: request.image,
-    env: Object.entries({...initEnvironment(plan), INCEPTION_PRIVILEGE_USED: decision.mode}).map(([k, v]) => `${k}=${v}`),
+    env: Object.entries({
+      ...initEnvironment(plan),
+      INCEPTION_PRIVILEGE_USED: decision.mode,
+      INCEPTION_CAPS: (decision.capAdd ?? []).join(' '),
+      INCEPTION_SECURITY: (decision.security ?? []).join(' '),
+    }).map(([k, v]) => `${k}=${v}`),
     labels: nestLabels(plan, decision),
     exposedPorts: Object.keys(portBindings),
     host: {

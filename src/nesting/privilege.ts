@@ -12,14 +12,65 @@ import {UsageError} from './errors.js'
  * Every level gets a private cgroup namespace, so its children's cgroups nest inside its own:
  * its memory figure includes them and nothing is left at the top of the host's hierarchy.
  */
-export const PRIVILEGE_REQUESTS = ['auto', 'privileged', 'caps'] as const
+export const PRIVILEGE_REQUESTS = ['auto', 'privileged', 'caps', 'minimal'] as const
 export type PrivilegeRequest = (typeof PRIVILEGE_REQUESTS)[number]
 export type PrivilegeMode = Exclude<PrivilegeRequest, 'auto'>
+
+/**
+ * Security options beyond capabilities, as the init passes them to `docker run`:
+ * seccomp/apparmor unconfined, systempaths unconfined (no masked or read-only /proc and /sys
+ * paths), devices=all (every device through the device cgroup).
+ */
+export type SecurityOption = 'seccomp=unconfined' | 'apparmor=unconfined' | 'systempaths=unconfined' | 'devices=all'
+
+/**
+ * --privilege minimal: the smallest set with which a level still runs dockerd, starts the next
+ * level and runs an ordinary container, found by experiment (npm run bench:minimal removes one
+ * member at a time from everything and keeps only what a depth-3 nest cannot do without).
+ * Each entry says what failed without it.
+ */
+export const MINIMAL_CAPABILITIES: Array<{name: string; why: string}> = [
+  // What the level's own dockerd needs.
+  {name: 'SYS_ADMIN', why: 'mounts: the cgroup hierarchies ("mount: /sys/fs/cgroup/systemd: permission denied"), overlay layers, namespaces'},
+  {name: 'NET_ADMIN', why: 'the bridge and NAT rules ("iptables -t nat -N DOCKER: Permission denied")'},
+  {name: 'CHOWN', why: 'dockerd owns its socket to the docker group ("chown /var/run/docker.sock: operation not permitted")'},
+  {name: 'DAC_OVERRIDE', why: 'dockerd binds its libnetwork socket ("bind: permission denied")'},
+  {name: 'SETGID', why: 'runc sets the groups of the next level\'s init ("setgroups: operation not permitted")'},
+  // Docker's default capabilities: an ordinary container at this level (and the next level's
+  // own containers) is granted them, which runc can only do when this level holds them
+  // (without any one: "unable to apply caps: operation not permitted").
+  {name: 'FOWNER', why: "Docker's default set, granted to ordinary containers at the level"},
+  {name: 'FSETID', why: "Docker's default set, granted to ordinary containers at the level"},
+  {name: 'KILL', why: "Docker's default set, granted to ordinary containers at the level"},
+  {name: 'SETUID', why: "Docker's default set, granted to ordinary containers at the level"},
+  {name: 'SETPCAP', why: "Docker's default set; runc also needs it to shrink a child's bounding set"},
+  {name: 'NET_BIND_SERVICE', why: "Docker's default set, granted to ordinary containers at the level"},
+  {name: 'NET_RAW', why: "Docker's default set, granted to ordinary containers at the level"},
+  {name: 'SYS_CHROOT', why: "Docker's default set; without it exec into a container fails (\"error executing setns process\")"},
+  {name: 'MKNOD', why: "Docker's default set, granted to ordinary containers at the level"},
+  {name: 'AUDIT_WRITE', why: "Docker's default set, granted to ordinary containers at the level"},
+  {name: 'SETFCAP', why: "Docker's default set, granted to ordinary containers at the level"},
+]
+
+/**
+ * Measured as not needed (a depth-3 nest and an ordinary container work without them):
+ * systempaths=unconfined (dockerd copes with a read-only /proc/sys inside its own network
+ * namespace) and devices=all (loop and fuse data roots need it: those choices are not minimal).
+ * apparmor=unconfined is kept: Docker's default AppArmor profile denies mount, which the init
+ * and dockerd must do; where AppArmor is off (as on the measuring host) it changes nothing.
+ */
+export const MINIMAL_SECURITY: Array<{option: SecurityOption; why: string}> = [
+  {option: 'seccomp=unconfined', why: 'runc in the level creates session keyrings for containers ("unable to create session key: operation not permitted")'},
+  {option: 'apparmor=unconfined', why: "Docker's default AppArmor profile denies mount (no effect where AppArmor is off)"},
+]
 
 export interface PrivilegeDecision {
   mode: PrivilegeMode
   /** Capabilities dropped from ALL in caps mode, because the host's bounding set lacks them. */
   capDrop: string[]
+  /** minimal: the only capabilities granted (after dropping ALL), and the security options. */
+  capAdd?: string[]
+  security?: SecurityOption[]
   /** Why this mode, for the user. */
   reason: string
 }
@@ -55,8 +106,23 @@ export function readCapabilityMask(status: string, field: 'CapBnd' | 'CapEff' | 
   return new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1]
 }
 
+export function minimalDecision(capabilities = MINIMAL_CAPABILITIES.map((c) => c.name), security = MINIMAL_SECURITY.map((s) => s.option)): PrivilegeDecision {
+  return {mode: 'minimal', capDrop: ['ALL'], capAdd: capabilities, security, reason: 'asked for: the smallest set that runs a nest'}
+}
+
 export function hostSettingsFor(decision: PrivilegeDecision): HostSettings {
   if (decision.mode === 'privileged') return {privileged: true, cgroupnsMode: 'private'}
+  if (decision.mode === 'minimal') {
+    const security = decision.security ?? []
+    return {
+      capDrop: ['ALL'],
+      capAdd: decision.capAdd ?? [],
+      securityOpt: security.filter((s) => s.startsWith('seccomp=') || s.startsWith('apparmor=')),
+      ...(security.includes('systempaths=unconfined') ? {maskedPaths: [], readonlyPaths: []} : {}),
+      ...(security.includes('devices=all') ? {deviceCgroupRules: ['a *:* rwm']} : {}),
+      cgroupnsMode: 'private',
+    }
+  }
   return {
     capAdd: ['ALL'],
     capDrop: decision.capDrop,
@@ -89,6 +155,12 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
   // namespace with Docker's default (small) capabilities: it reads one world-readable file.
   // Started alongside the --privileged probe, since auto needs it whenever that one fails.
   const hostStatus = engine.probe(probeSpec({pidMode: 'host'}, ['cat'], ['/proc/1/status', '/proc/sys/kernel/cap_last_cap']), 20_000)
+  if (request === 'minimal') {
+    const decision = minimalDecision()
+    const outcome = await engine.check(probeSpec(hostSettingsFor(decision)))
+    if (!outcome.ok) throw new UsageError(`this engine refuses the minimal privilege set (${outcome.error})`, 'use --privilege auto')
+    return decision
+  }
   if (request !== 'caps') {
     const privileged = await engine.probe(probeSpec({privileged: true, cgroupnsMode: 'private'}), 20_000)
     if (privileged.ok) {

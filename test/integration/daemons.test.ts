@@ -111,3 +111,26 @@ describe.skipIf(!engine)('Docker-as-a-Service: every level reachable over mutual
     await cli(['down', '--name', 'itest-plain'])
   })
 })
+
+describe.skipIf(!engine)('--privilege minimal', () => {
+  it('runs a depth-3 nest with exactly the documented capabilities at every level', async () => {
+    const {MINIMAL_CAPABILITIES} = await import('../../src/nesting/privilege.js')
+    const NAME = 'itest-minimal'
+    await cli(['down', '--name', NAME])
+    const before = await snapshot()
+    const up = await cli(['up', '--name', NAME, '--depth', '3', '--privilege', 'minimal'])
+    expect(up.exitCode, up.stderr).toBe(0)
+    const documented = MINIMAL_CAPABILITIES.map((c) => c.name).sort()
+    const [nest] = JSON.parse((await cli(['ps', '--name', NAME, '--json'])).stdout) as Array<{levels: Array<{privilege: string; capabilities: string[]}>}>
+    for (const level of nest!.levels) {
+      expect(level.privilege).toBe('minimal')
+      expect([...level.capabilities].sort()).toEqual(documented)
+    }
+    // Level 3's PID 1 read directly, not through the board.
+    const status = await cli(['exec', '--name', NAME, '--level', '3', '--', 'cat', '/proc/1/status'])
+    expect(capabilitiesInMask(readCapabilityMask(status.stdout, 'CapEff')!).sort()).toEqual(documented)
+    expect((await cli(['exec', '--name', NAME, '--level', '3', '--', 'docker', 'run', '--rm', 'busybox', 'echo', 'ok'])).stdout).toBe('ok')
+    expect((await cli(['down', '--name', NAME])).exitCode).toBe(0)
+    expect(await snapshot()).toEqual(before)
+  })
+})

@@ -1,0 +1,91 @@
+import {execa, type ResultPromise} from 'execa'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {issueNestCertificates} from '../../src/nesting/tls.js'
+import {DEFAULT_IMAGE} from '../../src/nesting/version.js'
+import {cli, integrationEngine} from '../support/integration.js'
+
+const engine = await integrationEngine()
+const PORT = 23_999
+const CONTEXT = 'inception-itest-remote'
+
+/**
+ * A second Docker engine on this machine, reachable only over TCP with mutual TLS on 127.0.0.1,
+ * started by the test: inception must create the nest there, not on the default engine. It has
+ * its own data and exec roots, and neither a bridge nor iptables rules of its own, so that it
+ * does not disturb the default engine.
+ */
+describe.skipIf(!engine)('a remote engine over TCP with TLS', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'inception-engine2-'))
+  const server = join(dir, 'server')
+  const client = join(dir, 'client')
+  let daemon: ResultPromise | undefined
+  let env: Record<string, string>
+
+  beforeAll(async () => {
+    const certs = await issueNestCertificates('engine2', ['127.0.0.1'])
+    mkdirSync(server)
+    mkdirSync(client)
+    writeFileSync(join(server, 'ca.pem'), certs.caCert)
+    writeFileSync(join(server, 'cert.pem'), certs.serverCert)
+    writeFileSync(join(server, 'key.pem'), certs.serverKey, {mode: 0o600})
+    writeFileSync(join(client, 'ca.pem'), certs.caCert)
+    writeFileSync(join(client, 'cert.pem'), certs.clientCert)
+    writeFileSync(join(client, 'key.pem'), certs.clientKey, {mode: 0o600})
+    daemon = execa('dockerd', [
+      `--host=tcp://127.0.0.1:${PORT}`, '--tlsverify', `--tlscacert=${server}/ca.pem`, `--tlscert=${server}/cert.pem`, `--tlskey=${server}/key.pem`,
+      `--data-root=${dir}/data`, `--exec-root=${dir}/exec`, `--pidfile=${dir}/dockerd.pid`, '--bridge=none', '--iptables=false',
+    ], {reject: false, stdout: 'ignore', stderr: 'ignore', detached: false})
+    env = {DOCKER_HOST: `tcp://127.0.0.1:${PORT}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: client}
+    for (let i = 0; i < 100; i++) {
+      if ((await execa('docker', ['version'], {reject: false, env})).exitCode === 0) break
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    // The image, from the default engine into the second one.
+    await execa('sh', ['-c', `docker save ${DEFAULT_IMAGE} | DOCKER_HOST=${env.DOCKER_HOST} DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=${client} docker load -q`])
+  }, 300_000)
+
+  afterAll(async () => {
+    await cli(['down', '--all'], {env})
+    await execa('docker', ['context', 'rm', '-f', CONTEXT], {reject: false})
+    daemon?.kill('SIGTERM')
+    await daemon
+    await execa('sh', ['-c', `umount $(grep ' ${dir}/' /proc/mounts | cut -d' ' -f2 | sort -r) 2>/dev/null; true`])
+    rmSync(dir, {recursive: true, force: true})
+  }, 120_000)
+
+  it('brings a nest up there through DOCKER_HOST, and only there', async () => {
+    const up = await cli(['up', '--name', 'itest-remote', '--depth', '2'], {env})
+    expect(up.exitCode, up.stderr).toBe(0)
+    const driver = await cli(['exec', '--name', 'itest-remote', '--level', '2', '--', 'docker', 'info', '--format', '{{.Driver}}'], {env})
+    expect(driver.stdout).toBe('overlay2')
+    const onRemote = await execa('docker', ['ps', '--format', '{{.Names}}'], {env})
+    expect(onRemote.stdout.split('\n')).toContain('itest-remote-l1')
+    const onDefault = await cli(['ps', '--name', 'itest-remote'])
+    expect(onDefault.exitCode).toBe(4)
+  })
+
+  it('reaches the same nest through a docker context', async () => {
+    await execa('docker', ['context', 'rm', '-f', CONTEXT], {reject: false})
+    await execa('docker', ['context', 'create', CONTEXT, '--docker', `host=${env.DOCKER_HOST},ca=${client}/ca.pem,cert=${client}/cert.pem,key=${client}/key.pem`])
+    const ps = await cli(['ps', '--context', CONTEXT, '--name', 'itest-remote', '--json'])
+    expect(ps.exitCode, ps.stderr).toBe(0)
+    const [nest] = JSON.parse(ps.stdout) as Array<{levels: Array<{state: string}>}>
+    expect(nest!.levels.map((l) => l.state)).toEqual(['running', 'running'])
+    const down = await cli(['down', '--context', CONTEXT, '--name', 'itest-remote'])
+    expect(down.exitCode).toBe(0)
+    expect((await execa('docker', ['ps', '-aq'], {env})).stdout).toBe('')
+  })
+
+  it('refuses an unknown context and a client without certificates, clearly', async () => {
+    const unknown = await cli(['ps', '--context', 'no-such-context'])
+    expect(unknown.exitCode).toBe(2)
+    expect(unknown.stderr.trim()).toBe('inception: unknown docker context "no-such-context"; see the contexts with `docker context ls`, or create one with `docker context create`')
+    const unreadable = await cli(['ps'], {env: {...env, DOCKER_CERT_PATH: join(dir, 'nowhere')}})
+    expect(unreadable.exitCode).toBe(2)
+    expect(unreadable.stderr).toMatch(/DOCKER_CERT_PATH .*nowhere.*ca\.pem is missing/)
+  })
+})
