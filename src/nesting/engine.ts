@@ -3,7 +3,7 @@ import {readdirSync} from 'node:fs'
 import {type Readable, Writable} from 'node:stream'
 import tarStream from 'tar-stream'
 
-import {dockerodeOptions, resolveEndpoint} from './endpoint.js'
+import {dockerodeOptions, type EngineEndpoint, resolveEndpoint} from './endpoint.js'
 import {EngineUnreachable} from './errors.js'
 import type {Labels} from './labels.js'
 
@@ -141,7 +141,10 @@ export function statusCode(error: unknown): number | undefined {
  * and checks that it answers, within a bound: a dead TCP address must fail fast, not hang.
  */
 export async function connectEngine(env: NodeJS.ProcessEnv = process.env, timeoutMs = 5000, context?: string): Promise<Engine> {
-  const endpoint = resolveEndpoint(context, env)
+  return connectEndpoint(resolveEndpoint(context, env), timeoutMs)
+}
+
+export async function connectEndpoint(endpoint: EngineEndpoint, timeoutMs = 5000): Promise<Engine> {
   let docker: Docker
   try {
     docker = new Docker(dockerodeOptions(endpoint) as Docker.DockerOptions)

@@ -4,11 +4,11 @@ import type {Writable} from 'node:stream'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {BOARD_READ_SCRIPT, firstFailure, type LevelReport, parseBoard, readyDepth} from './board.js'
-import {Capture, type ContainerSummary, type Engine, type ExecIo, statusCode} from './engine.js'
+import {Capture, connectEndpoint, type ContainerSummary, type Engine, type ExecIo, statusCode} from './engine.js'
 import {DaemonsNotExposed, ImageMissing, InceptionError, Interrupted, LevelFailed, LevelOutOfRange, NestExists, NestNotFound, PortTaken} from './errors.js'
 import {LABEL, levelName} from './labels.js'
 import {checkMemory, daemonInnerPort, levelOneSpec, type NestPlan, planNest, subnetsFromLabels, type UpRequest} from './plan.js'
-import {certificateFolder, clientFolderExists, issueNestCertificates, type NestCertificates, removeClientFolder, serverFiles, writeClientFolder} from './tls.js'
+import {certificateFolder, clientFolderExists, issueNestCertificates, type NestCertificates, readClientMaterial, removeClientFolder, serverFiles, writeClientFolder} from './tls.js'
 import {formatPortMapping, portsFromLabel} from './ports.js'
 import {capabilitiesInMask, decidePrivilege, type PrivilegeDecision} from './privilege.js'
 import {type Cidr, parseCidr} from './subnets.js'
@@ -403,11 +403,27 @@ export class Nests {
     return {levelOne, depth: Number(levelOne.labels[LABEL.depth] ?? 1)}
   }
 
-  /** Runs CMD at level K: an exec into level 1 that runs `docker exec` down the chain. */
+  /**
+   * The engine that runs level K's container (level K-1's), reached directly over its TLS port
+   * when the nest exposes its daemons: one hop instead of K-1 chained execs (measured at level 3:
+   * 2.5 ms for an API call against some 200 ms for `docker ps` through the chain).
+   */
+  private async parentEngine(name: string, level: number, levelOne: ContainerSummary, depth: number): Promise<Engine | undefined> {
+    if (level < 2 || levelOne.labels[LABEL.daemons] !== 'on') return undefined
+    const host = (await this.endpoints(levelOne.id, depth)).get(level - 1)
+    const certPath = await this.certificateFolder(name)
+    if (!host || !clientFolderExists(certPath)) return undefined
+    const material = readClientMaterial(certPath)
+    return connectEndpoint({address: host, source: `level ${level - 1} of nest ${name}`, tls: {...material, verify: true}}).catch(() => undefined)
+  }
+
+  /** Runs CMD at level K: directly through level K-1's engine when exposed, else an exec into level 1 that runs `docker exec` down the chain. */
   async exec(name: string, level: number, cmd: string[], io: ExecIo): Promise<number> {
     const {levelOne, depth} = await this.depthOf(name)
     if (level < 1 || level > depth) throw new LevelOutOfRange(name, level, depth)
     if (levelOne.state !== 'running') throw new LevelFailed(1, `level 1 is ${levelOne.state}`)
+    const parent = await this.parentEngine(name, level, levelOne, depth)
+    if (parent) return parent.exec(levelName(name, level), cmd, io)
     return this.engine.exec(levelOne.id, chainCommand(name, level, cmd, {interactive: io.stdin !== undefined, tty: io.tty ?? false}), io)
   }
 
@@ -416,6 +432,8 @@ export class Nests {
     const {levelOne, depth} = await this.depthOf(name)
     if (level < 1 || level > depth) throw new LevelOutOfRange(name, level, depth)
     if (level === 1) return this.engine.logs(levelOne.id, options, out, err)
+    const parent = await this.parentEngine(name, level, levelOne, depth)
+    if (parent) return parent.logs(levelName(name, level), options, out, err)
     const logsCmd = ['docker', 'logs', ...(options.follow ? ['--follow'] : []), ...(options.tail ? ['--tail', String(options.tail)] : []), levelName(name, level)]
     await this.engine.exec(levelOne.id, chainCommand(name, level - 1, logsCmd, {interactive: false, tty: false}), {stdout: out, stderr: err, timeoutMs})
   }

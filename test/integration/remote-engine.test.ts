@@ -15,9 +15,13 @@ const CONTEXT = 'inception-itest-remote'
 /**
  * A second Docker engine on this machine, reachable only over TCP with mutual TLS on 127.0.0.1,
  * started by the test: inception must create the nest there, not on the default engine. It has
- * its own data and exec roots, and neither a bridge nor iptables rules of its own, so that it
- * does not disturb the default engine.
+ * its own data and exec roots, its own bridge (made by the test: with --bridge=none, dockerd
+ * deletes the default engine's docker0 as a stale bridge of its own) and no iptables rules, so
+ * that it does not disturb the default engine.
  */
+const BRIDGE = 'inc-itest0'
+const BRIDGE_ADDRESS = '10.213.99.1/24'
+
 describe.skipIf(!engine)('a remote engine over TCP with TLS', () => {
   const dir = mkdtempSync(join(tmpdir(), 'inception-engine2-'))
   const server = join(dir, 'server')
@@ -35,9 +39,10 @@ describe.skipIf(!engine)('a remote engine over TCP with TLS', () => {
     writeFileSync(join(client, 'ca.pem'), certs.caCert)
     writeFileSync(join(client, 'cert.pem'), certs.clientCert)
     writeFileSync(join(client, 'key.pem'), certs.clientKey, {mode: 0o600})
+    await execa('sh', ['-c', `ip link del ${BRIDGE} 2>/dev/null; ip link add ${BRIDGE} type bridge && ip addr add ${BRIDGE_ADDRESS} dev ${BRIDGE} && ip link set ${BRIDGE} up`])
     daemon = execa('dockerd', [
       `--host=tcp://127.0.0.1:${PORT}`, '--tlsverify', `--tlscacert=${server}/ca.pem`, `--tlscert=${server}/cert.pem`, `--tlskey=${server}/key.pem`,
-      `--data-root=${dir}/data`, `--exec-root=${dir}/exec`, `--pidfile=${dir}/dockerd.pid`, '--bridge=none', '--iptables=false',
+      `--data-root=${dir}/data`, `--exec-root=${dir}/exec`, `--pidfile=${dir}/dockerd.pid`, `--bridge=${BRIDGE}`, '--iptables=false', '--ip-masq=false',
     ], {reject: false, stdout: 'ignore', stderr: 'ignore', detached: false})
     env = {DOCKER_HOST: `tcp://127.0.0.1:${PORT}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: client}
     for (let i = 0; i < 100; i++) {
@@ -55,7 +60,13 @@ describe.skipIf(!engine)('a remote engine over TCP with TLS', () => {
     await daemon
     await execa('sh', ['-c', `umount $(grep ' ${dir}/' /proc/mounts | cut -d' ' -f2 | sort -r) 2>/dev/null; true`])
     rmSync(dir, {recursive: true, force: true})
+    await execa('ip', ['link', 'del', BRIDGE], {reject: false})
   }, 120_000)
+
+  afterAll(async () => {
+    // The default engine must be as it was: its bridge in particular.
+    expect((await execa('ip', ['link', 'show', 'docker0'], {reject: false})).exitCode).toBe(0)
+  })
 
   it('brings a nest up there through DOCKER_HOST, and only there', async () => {
     const up = await cli(['up', '--name', 'itest-remote', '--depth', '2'], {env})

@@ -49,6 +49,8 @@ export interface HostSnapshot {
   networks: string[]
   loopDevices: string[]
   cgroups: string[]
+  bridges: string[]
+  natRules: string[]
 }
 
 async function lines(command: string, args: string[]): Promise<string[]> {
@@ -75,5 +77,7 @@ export async function snapshot(): Promise<HostSnapshot> {
     networks: await lines('docker', ['network', 'ls', '-q']),
     loopDevices: await lines('losetup', ['-a']),
     cgroups: dockerCgroups(),
+    bridges: await lines('ip', ['-o', 'link', 'show', 'type', 'bridge']).then((l) => l.map((line) => line.split(':')[1]!.trim()).sort()),
+    natRules: await lines('iptables', ['-t', 'nat', '-S']),
   }
 }
