@@ -1,3 +1,5 @@
+import {setTimeout as sleep} from 'node:timers/promises'
+
 import type {Nests} from './nesting/nest.js'
 import {bothEndsAreTerminals, withTerminal} from './terminal.js'
 
@@ -14,4 +16,30 @@ export async function climbOut(nests: Nests, name: string, depth: number, log: (
   }
   process.stdin.pause()
   log('-- back on the host --')
+}
+
+/** The top, drawn with a body whose stripes turn: one frame per quarter turn. */
+const STRIPES = ['\\\\\\', '|||', '///', '---']
+
+function topFrame(frame: number, lean: number): string[] {
+  const pad = ' '.repeat(4 + lean)
+  return [`${pad}  |`, `${pad} /_\\`, `${pad}(${STRIPES[frame % STRIPES.length]})`, `${pad}  V`, '   ~~~~~~~~~~~']
+}
+
+/**
+ * The end of the dream, in the terminal: the top spins, wobbles, and may or may not fall.
+ * Drawn in place with cursor moves when the output is a terminal; one still frame otherwise.
+ */
+export async function spinTheTop(write: (text: string) => void, isTerminal: boolean): Promise<void> {
+  if (!isTerminal) {
+    write(`${topFrame(0, 0).join('\n')}\n`)
+    return
+  }
+  const height = topFrame(0, 0).length
+  const wobble = [0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 2, 1, 2, 1, 0, 1, 0, 0, 0]
+  for (const [frame, lean] of wobble.entries()) {
+    if (frame > 0) write(`\x1b[${height}A`)
+    write(`${topFrame(frame, lean).map((line) => `${line}\x1b[K`).join('\n')}\n`)
+    await sleep(110)
+  }
 }

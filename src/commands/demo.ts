@@ -7,7 +7,7 @@ import {Nests} from '../nesting/nest.js'
 import {parseNestName, parseUpRequest} from '../nesting/plan.js'
 import {DEFAULT_IMAGE} from '../nesting/version.js'
 import {upWithProgress} from '../progress.js'
-import {climbOut} from '../shell-demo.js'
+import {climbOut, spinTheTop} from '../shell-demo.js'
 
 export default class Demo extends InceptionCommand {
   static override summary = 'The spinning top: a nest whose innermost level serves a page on your host'
@@ -60,6 +60,7 @@ export default class Demo extends InceptionCommand {
     if (flags.shell) {
       await climbOut(nests, name, request.depth, (line) => this.log(line))
       await this.wakeUp(top, name, request.depth)
+      await spinTheTop((text) => process.stdout.write(text), Boolean(process.stdout.isTTY))
       return
     }
     this.log('  Press Ctrl-C to wake up (collapse the nest), or run `inception demo --down` elsewhere.')

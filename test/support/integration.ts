@@ -81,3 +81,19 @@ export async function snapshot(): Promise<HostSnapshot> {
     natRules: await lines('iptables', ['-t', 'nat', '-S']),
   }
 }
+
+/**
+ * Makes sure a program from Debian's packages is installed, for tests that drive a browser or a
+ * terminal: installed with apt-get as root on Debian, never downloaded from anywhere else.
+ * Returns a reason when it cannot be had (the caller fails under CI, skips elsewhere).
+ */
+export async function ensureDebianPackage(program: string, pkg: string): Promise<string | undefined> {
+  if ((await execa('sh', ['-c', `command -v ${program}`], {reject: false})).exitCode === 0) return undefined
+  if (process.getuid?.() !== 0 || !existsSync('/etc/debian_version')) return `${program} is missing; install the Debian package ${pkg}`
+  const install = await execa('sh', ['-c', `apt-get install -y -qq --no-install-recommends ${pkg} || (apt-get update -qq && apt-get install -y -qq --no-install-recommends ${pkg})`], {
+    reject: false,
+    env: {DEBIAN_FRONTEND: 'noninteractive'},
+    timeout: 600_000,
+  })
+  return install.exitCode === 0 ? undefined : `apt-get install ${pkg} failed: ${String(install.stderr).trim().split('\n').pop()}`
+}
