@@ -23,6 +23,8 @@ set -eu
 : "${INCEPTION_STORAGE_DRIVER:=overlay2}"
 : "${INCEPTION_DATA_ROOT:=volume}"
 : "${INCEPTION_BRIDGES:=}"
+# For loop data roots: each level's file size, outermost first (see loopSizesByLevel in plan).
+: "${INCEPTION_LOOP_SIZES:=}"
 : "${INCEPTION_PORTS:=}"
 : "${INCEPTION_DOCKERD_ARGS:=}"
 : "${INCEPTION_READY_TIMEOUT:=60}"
@@ -168,7 +170,8 @@ setup_data_root() {
       mount -t tmpfs -o mode=0711 inception-data-root /var/lib/docker
       ;;
     loop:*)
-      size=${INCEPTION_DATA_ROOT#loop:}
+      size=$(nth_for_level "$INCEPTION_LOOP_SIZES")
+      [ -n "$size" ] || size=${INCEPTION_DATA_ROOT#loop:}
       disk=/var/lib/docker/inception-disk.ext4
       if [ ! -f "$disk" ]; then
         truncate -s "$size" "$disk"
@@ -236,14 +239,19 @@ choose_iptables() {
   fi
 }
 
+# This level's entry in a space-separated list with one entry per level, outermost first.
+nth_for_level() {
+  # shellcheck disable=SC2086 # the list is space-separated
+  set -- $1
+  shift $((INCEPTION_LEVEL - 1)) 2>/dev/null || return 0
+  printf '%s' "${1:-}"
+}
+
 # The bridge this level's engine uses, from the plan (one per level, all different): every
 # dockerd otherwise picks the first free /16 it can see, so levels collide and a chained port
 # routes its replies to the wrong bridge.
 bridge_for_level() {
-  # shellcheck disable=SC2086 # INCEPTION_BRIDGES is a space-separated list
-  set -- $INCEPTION_BRIDGES
-  shift $((INCEPTION_LEVEL - 1)) 2>/dev/null || return 0
-  printf '%s' "${1:-}"
+  nth_for_level "$INCEPTION_BRIDGES"
 }
 
 # With --expose-daemons, each level's engine also listens on its own TCP port (base + level),

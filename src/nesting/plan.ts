@@ -8,6 +8,8 @@ import {hostSettingsFor, parsePrivilege, type PrivilegeDecision, type PrivilegeR
 import {
   dataRootForInit,
   describeDataRoot,
+  loopSizesByLevel,
+  MAX_LOOP_BYTES,
   parseDataRoot,
   parseStorageDriver,
   type StorageChoice,
@@ -37,8 +39,9 @@ export function parseNestName(name: string): string {
   return name
 }
 
+/** A whole number (negative ones too, so that the range check can say what is wrong). */
 function parsePositiveInteger(text: string, flag: string, hint: string): number {
-  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${flag} "${text}" is not a whole number`, hint)
+  if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`${flag} "${text}" is not a whole number`, hint)
   return Number(text.trim())
 }
 
@@ -55,7 +58,7 @@ export function parseDepth(text: string, maxDepth = DEFAULT_MAX_DEPTH): number {
 
 export function parseLevel(text: string): number {
   const level = parsePositiveInteger(text, '--level', 'levels are numbered from 1 (the outermost)')
-  if (level < 1) throw new UsageError('--level 0 does not exist', 'levels are numbered from 1 (the outermost)')
+  if (level < 1) throw new UsageError(`--level ${level} does not exist`, 'levels are numbered from 1 (the outermost)')
   return level
 }
 
@@ -168,6 +171,13 @@ export function parseUpRequest(input: UpInput): UpRequest {
     daemonHostPortBase: input.daemonPorts === undefined ? undefined : parseHostPort(input.daemonPorts, '--daemon-ports'),
   }
   checkDaemonPorts(request)
+  const root = request.storage.dataRoot
+  if (root.kind === 'loop' && loopSizesByLevel(root.bytes, depth)[0]! > MAX_LOOP_BYTES) {
+    throw new UsageError(
+      `--data-root loop:${input.dataRoot?.slice(5)} at --depth ${depth} needs a ${Math.round(loopSizesByLevel(root.bytes, depth)[0]! / 2 ** 40)}T file at level 1 (each level holds the ones below it)`,
+      'give a smaller size or a smaller depth',
+    )
+  }
   return request
 }
 
@@ -255,6 +265,7 @@ export function initEnvironment(plan: NestPlan): Record<string, string> {
     INCEPTION_DAEMON_PORT_BASE: String(DAEMON_INNER_PORT_BASE),
     INCEPTION_READY_TIMEOUT: String(request.readyTimeoutSeconds),
     INCEPTION_DOCKERD_ARGS: request.dockerdArgs.join(' '),
+    INCEPTION_LOOP_SIZES: request.storage.dataRoot.kind === 'loop' ? loopSizesByLevel(request.storage.dataRoot.bytes, request.depth).join(' ') : '',
   }
 }
 

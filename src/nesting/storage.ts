@@ -51,6 +51,25 @@ export function parseDataRoot(value: string): DataRoot {
   throw new UsageError(`unknown data root "${value}"`, 'use volume, tmpfs or loop:SIZE (e.g. loop:4G)')
 }
 
+/** What a level keeps on its own data root besides the level below: images, layers, metadata. */
+export const LOOP_HEADROOM_BYTES = 256 * 2 ** 20
+
+/**
+ * Loop data roots nest: level K+1's file lives on level K's file system. If both had the same
+ * size, filling level K+1 would fill level K first, and level K+1's loop device would get I/O
+ * errors (ext4 then aborts its journal and goes read-only) instead of a plain "no space left".
+ * So loop:SIZE bounds the innermost level, and each outer level gets room for the one below
+ * (plus ext4's own overhead, about 6%) and LOOP_HEADROOM_BYTES of its own. The files are sparse:
+ * the host only pays for what is written.
+ */
+export function loopSizesByLevel(innermostBytes: number, depth: number): number[] {
+  const sizes = [innermostBytes]
+  for (let level = depth - 1; level >= 1; level--) {
+    sizes.unshift(Math.ceil((sizes[0]! * 1.06) / 2 ** 20) * 2 ** 20 + LOOP_HEADROOM_BYTES)
+  }
+  return sizes
+}
+
 /** The form the in-image init reads (INCEPTION_DATA_ROOT). */
 export function dataRootForInit(root: DataRoot): string {
   return root.kind === 'loop' ? `loop:${root.bytes}` : root.kind

@@ -1,3 +1,4 @@
+import {createServer, type Server} from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cli, integrationEngine, snapshot} from '../support/integration.js'
@@ -5,6 +6,8 @@ import {cli, integrationEngine, snapshot} from '../support/integration.js'
 const engine = await integrationEngine()
 const NEST = 'itest-bad'
 const DEAD_ENGINE = {DOCKER_HOST: 'tcp://127.0.0.1:1'}
+/** A port this test holds on the host, so that `-p` onto it must be refused. */
+const BUSY_PORT = 18_111
 
 /** One line on stderr that says what went wrong and what to do. */
 function expectOneClearLine(stderr: string, pattern: RegExp): void {
@@ -15,17 +18,41 @@ function expectOneClearLine(stderr: string, pattern: RegExp): void {
 }
 
 describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
+  let busy: Server
+
   beforeAll(async () => {
     await cli(['down', '--name', NEST])
     expect((await cli(['up', '--name', NEST, '--depth', '1'])).exitCode).toBe(0)
+    busy = createServer()
+    await new Promise<void>((resolve) => busy.listen(BUSY_PORT, '127.0.0.1', resolve))
   })
 
   afterAll(async () => {
+    busy.close()
     await cli(['down', '--name', NEST])
   })
 
   it.each([
     [['up', '--depth', '0'], 2, /--depth 0 is out of range/],
+    [['up', '--depth', '-1'], 2, /--depth -1 is out of range/],
+    [['up', '--depth', '2', '--depth', '3'], 2, /--depth can only be specified once/],
+    [['up', '--depth'], 2, /--depth expects a value/],
+    [['up', '--max-depth', '1000', '--depth', '400'], 2, /--depth 400 needs about 32000 MB .* use --depth \d+ or less/],
+    [['up', '--name', 'has space'], 2, /nest name "has space" is not allowed/],
+    [['up', '--name', 'x'.repeat(300)], 2, /nest name "x{57}\.\.\." is not allowed/],
+    [['up', '-p', `${BUSY_PORT}:80`], 6, /port 127\.0\.0\.1:18111 is already in use/],
+    [['up', '-p', '0:80'], 2, /port 0 in -p 0:80 is out of range/],
+    [['up', '-p', '70000:80'], 2, /port 70000 in -p 70000:80 is out of range/],
+    [['up', '-p', '8080:80:90'], 2, /not HOST:INNER/],
+    [['up', '-p', '18120:80', '-p', '18120:81'], 2, /host port 18120 is given twice/],
+    [['up', '--data-root', 'loop:0'], 2, /loop data root size 0 is out of range/],
+    [['up', '--data-root', 'loop:1PB'], 2, /loop data root size 1PB is out of range/],
+    [['up', '--depth', '3', '--subnet-pool', '10.213.0.0/23'], 2, /has 2 free \/24 subnets, the nest needs 3/],
+    [['up', '--subnet-pool', '172.17.0.0/24'], 2, /in use: 172\.17\.0\.0\/16/],
+    [['up', '--privilege', 'root'], 2, /unknown privilege mode "root"/],
+    [['up', '--image', 'inception:no-such-tag'], 6, /the level image inception:no-such-tag is not in the engine; run `inception build` first/],
+    [['ps', '--context', 'no-such-context'], 2, /unknown docker context "no-such-context"/],
+    [['env', '--name', NEST, '--format', 'yaml'], 2, /--format yaml is not known/],
     [['up', '--depth', 'abc'], 2, /--depth "abc" is not a whole number/],
     [['up', '--depth', '2.5'], 2, /not a whole number/],
     [['up', '--depth', '10000'], 2, /out of range.*--max-depth/],
@@ -55,6 +82,14 @@ describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
       expect(await snapshot()).toEqual(before)
     },
   )
+
+  it('an unreadable DOCKER_CERT_PATH is named, with what to do', async () => {
+    const before = await snapshot()
+    const result = await cli(['ps'], {env: {DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nonexistent/certs', CI: 'true'}})
+    expect(result.exitCode).toBe(2)
+    expectOneClearLine(result.stderr, /DOCKER_CERT_PATH \/nonexistent\/certs: \/nonexistent\/certs\/ca\.pem is missing \(ENOENT\); point it at/)
+    expect(await snapshot()).toEqual(before)
+  })
 
   it('the nest it refused to touch is still up', async () => {
     const result = await cli(['exec', '--name', NEST, '--', 'docker', 'version', '--format', '{{.Server.Version}}'])

@@ -51,6 +51,8 @@ export interface HostSnapshot {
   cgroups: string[]
   bridges: string[]
   natRules: string[]
+  mounts: string[]
+  images: string[]
 }
 
 async function lines(command: string, args: string[]): Promise<string[]> {
@@ -79,6 +81,9 @@ export async function snapshot(): Promise<HostSnapshot> {
     cgroups: dockerCgroups(),
     bridges: await lines('ip', ['-o', 'link', 'show', 'type', 'bridge']).then((l) => l.map((line) => line.split(':')[1]!.trim()).sort()),
     natRules: await lines('iptables', ['-t', 'nat', '-S']),
+    mounts: await lines('sh', ['-c', "cut -d' ' -f2,3 /proc/self/mounts"]),
+    // Every image but the level image itself (which `inception build` may replace meanwhile).
+    images: (await lines('docker', ['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'])).filter((l) => !l.startsWith('inception:')),
   }
 }
 

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {checkPortMappings, parsePortMapping, portsFromLabel, portsToLabel} from '../../src/nesting/ports.js'
 import {thrown} from '../support/thrown.js'
-import {dataRootForInit, parseDataRoot, parseSize, parseStorageDriver} from '../../src/nesting/storage.js'
+import {dataRootForInit, LOOP_HEADROOM_BYTES, loopSizesByLevel, parseDataRoot, parseSize, parseStorageDriver} from '../../src/nesting/storage.js'
 
 describe('storage choice', () => {
   it('knows the drivers the init can run', () => {
@@ -19,6 +19,15 @@ describe('storage choice', () => {
     expect(() => parseSize('lots')).toThrow(/not a size/)
     expect(() => parseDataRoot('disk')).toThrow(/unknown data root/)
     expect(thrown(() => parseDataRoot('loop:100M')).hint).toMatch(/256M to 16T/)
+  })
+})
+
+describe('nested loop data roots', () => {
+  it('give each outer level room for the level below and headroom of its own', () => {
+    const sizes = loopSizesByLevel(256 * 2 ** 20, 3)
+    expect(sizes[2]).toBe(256 * 2 ** 20)
+    for (let k = 0; k < 2; k++) expect(sizes[k]!).toBeGreaterThanOrEqual(sizes[k + 1]! * 1.06 + LOOP_HEADROOM_BYTES)
+    expect(loopSizesByLevel(2 ** 30, 1)).toEqual([2 ** 30])
   })
 })
 

@@ -1,0 +1,116 @@
+import {execa} from 'execa'
+import {describe, expect, it} from 'vitest'
+
+import {cli, integrationEngine, ROOT, snapshot} from '../support/integration.js'
+
+const engine = await integrationEngine()
+
+interface PsLevel {
+  level: number
+  state: string
+  detail: string
+}
+
+async function psLevels(name: string): Promise<{levels: PsLevel[]; ms: number; stderr: string}> {
+  const started = Date.now()
+  const result = await cli(['ps', '--name', name, '--json'])
+  expect(result.exitCode, result.stderr).toBe(0)
+  return {levels: (JSON.parse(result.stdout) as Array<{levels: PsLevel[]}>)[0]!.levels, ms: Date.now() - started, stderr: result.stderr}
+}
+
+/** Starts `up` and resolves once its progress says `line`, with the child still running. */
+async function upUntil(args: string[], line: string) {
+  const child = execa('node', ['bin/run.js', 'up', ...args], {cwd: ROOT, reject: false, all: true, env: {CI: 'true'}})
+  await new Promise<void>((resolve, reject) => {
+    let seen = ''
+    child.all!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString()
+      if (seen.includes(line)) resolve()
+    })
+    void child.then(() => reject(new Error(`up ended before "${line}":\n${seen}`)))
+  })
+  // Wrapped: the child is thenable, and an async function would wait for it to end.
+  return {child}
+}
+
+describe.skipIf(!engine)('faults', () => {
+  it('SIGKILL of the CLI during up leaves a nest that down removes completely', async () => {
+    const NEST = 'itest-kill'
+    await cli(['down', '--name', NEST])
+    const before = await snapshot()
+    const {child} = await upUntil(['--name', NEST, '--depth', '4'], 'Level 1: ready')
+    child.kill('SIGKILL')
+    await child
+    // Nothing rolled it back: the levels go on starting, and they are found by their labels.
+    expect((await cli(['ps', '--name', NEST])).exitCode).toBe(0)
+    const down = await cli(['down', '--name', NEST])
+    expect(down.exitCode, down.stderr).toBe(0)
+    expect(await snapshot()).toEqual(before)
+  })
+
+  it("a killed dockerd at level 2 shows in ps within 5 s (2 down, 3 and 4 unreachable), and down still removes all", async () => {
+    const NEST = 'itest-dockerd'
+    await cli(['down', '--name', NEST])
+    const before = await snapshot()
+    expect((await cli(['up', '--name', NEST, '--depth', '4'])).exitCode).toBe(0)
+    const kill = await cli(['exec', '--name', NEST, '--level', '2', '--', 'sh', '-c', 'kill -9 "$(cat /run/inception/dockerd.pid)"'])
+    expect(kill.exitCode).toBe(0)
+    const killedAt = Date.now()
+    let view = await psLevels(NEST)
+    while (view.levels[1]!.state === 'running' && Date.now() - killedAt < 5000) {
+      await new Promise((r) => setTimeout(r, 250))
+      view = await psLevels(NEST)
+    }
+    expect(Date.now() - killedAt).toBeLessThan(5000)
+    expect(view.ms).toBeLessThan(5000)
+    expect(view.stderr).toBe('')
+    expect(view.levels.map((l) => l.state)).toEqual(['running', expect.stringMatching(/^(exited|failed)$/), 'unreachable', 'unreachable'])
+    const text = await cli(['ps', '--name', NEST])
+    expect(text.stdout).toMatch(/L2 .* (exited|failed) .*dockerd not ready/)
+    expect(text.stdout).not.toMatch(/at .*\.js:\d+/) // a view, not a stack trace
+    const exec = await cli(['exec', '--name', NEST, '--level', '3', '--', 'true'])
+    expect(exec.exitCode).not.toBe(0)
+    expect((await cli(['down', '--name', NEST])).exitCode).toBe(0)
+    expect(await snapshot()).toEqual(before)
+  })
+
+  it('a restarted host engine: ps tells the truth and down cleans up', async () => {
+    const NEST = 'itest-restart'
+    await cli(['down', '--name', NEST])
+    expect((await cli(['up', '--name', NEST, '--depth', '3'])).exitCode).toBe(0)
+    // A real restart: dockerd stops (stopping its containers) and starts again.
+    await execa('sh', ['-c', 'pid=$(cat /var/run/docker.pid); kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done'])
+    await execa('sh', [`${ROOT}scripts/ensure-engine.sh`])
+    const before = await snapshot()
+    const {levels} = await psLevels(NEST)
+    expect(levels.map((l) => l.state)).toEqual([expect.stringMatching(/^exited$/), 'unreachable', 'unreachable'])
+    const exec = await cli(['exec', '--name', NEST, '--', 'true'])
+    expect(exec.exitCode).toBe(5)
+    expect(exec.stderr).toMatch(/level 1 failed: level 1 is exited/)
+    expect((await cli(['down', '--name', NEST])).exitCode).toBe(0)
+    const after = await snapshot()
+    expect(after.containers).toEqual(before.containers.filter((c) => !c.includes(`${NEST}-l1`)))
+    expect(after.volumes).toEqual(before.volumes.filter((v) => v !== `${NEST}-l1`))
+    expect(after.cgroups).toEqual([])
+  }, 180_000)
+
+  it('a full data root (a small loop file) reports the disk-full error, and down still works', async () => {
+    const NEST = 'itest-full'
+    await cli(['down', '--name', NEST])
+    const before = await snapshot()
+    expect((await cli(['up', '--name', NEST, '--depth', '2', '--data-root', 'loop:256M'])).exitCode).toBe(0)
+    const fill = await cli(['exec', '--name', NEST, '--level', '2', '--', 'dd', 'if=/dev/zero', 'of=/var/lib/docker/fill', 'bs=1M', 'count=400'])
+    expect(fill.exitCode).not.toBe(0)
+    expect(fill.stderr).toMatch(/No space left on device/)
+    // A plain "no space left", not I/O errors: the level's file system is still read-write
+    // (each outer level has room for the one below it), and the level still answers.
+    const mount = await cli(['exec', '--name', NEST, '--level', '2', '--', 'sh', '-c', 'grep " /var/lib/docker " /proc/mounts'])
+    expect(mount.stdout).toMatch(/ ext4 rw,/)
+    expect(mount.stdout).not.toMatch(/emergency_ro|\bro,/)
+    const more = await cli(['exec', '--name', NEST, '--level', '2', '--', 'dd', 'if=/dev/zero', 'of=/var/lib/docker/more', 'bs=1M', 'count=50'])
+    expect(more.stderr).toMatch(/No space left on device/)
+    expect((await cli(['exec', '--name', NEST, '--level', '2', '--', 'docker', 'version', '--format', '{{.Server.Version}}'])).exitCode).toBe(0)
+    expect((await cli(['down', '--name', NEST])).exitCode).toBe(0)
+    expect(await snapshot()).toEqual(before)
+  })
+})
