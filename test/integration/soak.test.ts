@@ -1,0 +1,39 @@
+import {describe, expect, it} from 'vitest'
+
+import {cli, integrationEngine, snapshot} from '../support/integration.js'
+
+const engine = await integrationEngine()
+/** A few cycles in `npm test`; `npm run soak` runs ten. */
+const CYCLES = Number(process.env.INCEPTION_SOAK_CYCLES ?? 2)
+
+/** Every storage choice, each once per soak: driver and where /var/lib/docker lives. */
+const STORAGE_VARIANTS: string[][] = [
+  ['--storage-driver', 'vfs'],
+  ['--storage-driver', 'fuse-overlayfs'],
+  ['--data-root', 'tmpfs'],
+  ['--data-root', 'loop:512M'],
+]
+
+describe.skipIf(!engine)('leak soak: up and down, again and again, leave the host as it was', () => {
+  it(`${CYCLES} cycles of up --depth 3 / down`, async () => {
+    const start = await snapshot()
+    for (let cycle = 1; cycle <= CYCLES; cycle++) {
+      const up = await cli(['up', '--name', 'itest-soak', '--depth', '3', '-p', '18140:8080'])
+      expect(up.exitCode, `cycle ${cycle}: ${up.stderr}`).toBe(0)
+      expect((await cli(['exec', '--name', 'itest-soak', '--level', '3', '--', 'docker', 'run', '--rm', 'busybox', 'true'])).exitCode).toBe(0)
+      expect((await cli(['down', '--name', 'itest-soak'])).exitCode).toBe(0)
+      expect(await snapshot(), `after cycle ${cycle}`).toEqual(start)
+    }
+  }, CYCLES * 60_000)
+
+  it.each(STORAGE_VARIANTS)('with %s %s', async (...flags) => {
+    const start = await snapshot()
+    const up = await cli(['up', '--name', 'itest-soak-storage', '--depth', '3', ...flags])
+    expect(up.exitCode, up.stderr).toBe(0)
+    const driver = await cli(['exec', '--name', 'itest-soak-storage', '--level', '3', '--', 'docker', 'info', '--format', '{{.Driver}}'])
+    if (flags[0] === '--storage-driver') expect(driver.stdout).toBe(flags[1])
+    expect((await cli(['exec', '--name', 'itest-soak-storage', '--level', '3', '--', 'docker', 'run', '--rm', 'busybox', 'true'])).exitCode).toBe(0)
+    expect((await cli(['down', '--name', 'itest-soak-storage'])).exitCode).toBe(0)
+    expect(await snapshot()).toEqual(start)
+  })
+})
