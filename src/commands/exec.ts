@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
-import {parseLevel, parseNestName} from '../nesting/plan.js'
+import {parseLevel, parseNestName, parseTimeout} from '../nesting/plan.js'
 import {bothEndsAreTerminals, withTerminal} from '../terminal.js'
 
 export default class Exec extends InceptionCommand {
@@ -23,6 +23,7 @@ export default class Exec extends InceptionCommand {
     level: Flags.string({char: 'l', description: 'level to run at (1 is the outermost)', default: '1'}),
     interactive: Flags.boolean({char: 'i', description: 'stream standard input even from a terminal', default: false}),
     tty: Flags.boolean({char: 't', description: 'allocate a terminal (default: when stdin and stdout are terminals)', allowNo: true}),
+    timeout: Flags.string({description: 'give up after this many seconds (default: wait for the command)'}),
   }
 
   async run(): Promise<void> {
@@ -36,8 +37,9 @@ export default class Exec extends InceptionCommand {
     const tty = flags.tty ?? bothEndsAreTerminals()
     // Piped input is always streamed; a terminal's only when the command gets a terminal or -i asks.
     const attachStdin = tty || flags.interactive || !process.stdin.isTTY
+    const timeoutMs = flags.timeout === undefined ? undefined : parseTimeout(flags.timeout) * 1000
     const nests = await this.nests()
-    const code = await withTerminal({tty, attachStdin}, (io) => nests.exec(name, level, cmd, io))
+    const code = await withTerminal({tty, attachStdin}, (io) => nests.exec(name, level, cmd, {...io, timeoutMs}))
     this.exit(code)
   }
 }

@@ -156,6 +156,9 @@ export async function connectEndpoint(endpoint: EngineEndpoint, timeoutMs = 5000
   return engine
 }
 
+/** How long one engine request may take; stop requests get their own stop timeout on top. */
+export const ENGINE_CALL_TIMEOUT_MS = 60_000
+
 function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
@@ -191,9 +194,14 @@ export class DockerodeEngine implements Engine {
     }
   }
 
-  private async call<T>(what: string, action: () => Promise<T>): Promise<T> {
+  /**
+   * Every request to the engine is bounded: an engine that accepts the connection and then says
+   * nothing must give an error, not a hang. Streams (exec output, logs -f, builds) are bounded by
+   * their callers instead.
+   */
+  private async call<T>(what: string, action: () => Promise<T>, timeoutMs = ENGINE_CALL_TIMEOUT_MS): Promise<T> {
     try {
-      return await action()
+      return await withTimeout(action(), timeoutMs, what)
     } catch (error) {
       if (isConnectionError(error)) throw new EngineUnreachable(this.address, `${what}: ${errorText(error)}`)
       throw error
@@ -249,13 +257,13 @@ export class DockerodeEngine implements Engine {
 
   async importImage(tarPath: string, reference: string): Promise<void> {
     const [repo, tag = 'latest'] = reference.split(':')
-    const stream = await this.call('import', () => this.docker.importImage(tarPath, {repo, tag}))
+    const stream = await this.call('import', () => this.docker.importImage(tarPath, {repo, tag}), 600_000)
     await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve())))
   }
 
   async buildImage(contextDir: string, tag: string, buildArgs: Record<string, string>, onLine: (line: string) => void): Promise<void> {
     const src = readdirSync(contextDir)
-    const stream = await this.call('build', () => this.docker.buildImage({context: contextDir, src}, {t: tag, buildargs: buildArgs, rm: true, forcerm: true}))
+    const stream = await this.call('build', () => this.docker.buildImage({context: contextDir, src}, {t: tag, buildargs: buildArgs, rm: true, forcerm: true}), 600_000)
     await new Promise<void>((resolve, reject) => {
       this.docker.modem.followProgress(
         stream,
@@ -350,7 +358,7 @@ export class DockerodeEngine implements Engine {
 
   async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
     try {
-      await this.call('stop container', () => this.docker.getContainer(id).stop({t: timeoutSeconds}))
+      await this.call('stop container', () => this.docker.getContainer(id).stop({t: timeoutSeconds}), (timeoutSeconds + 30) * 1000)
     } catch (error) {
       // 304: already stopped; 404: already gone. Both are the state asked for.
       if (statusCode(error) !== 304 && statusCode(error) !== 404) throw error

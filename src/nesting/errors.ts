@@ -98,12 +98,9 @@ export class LevelFailed extends InceptionError {
     readonly level: number,
     reason: string,
     readonly logTail = '',
+    hint = 'the nest was rolled back; see the log lines below, or retry with --timeout if the machine is slow',
   ) {
-    super(
-      `level ${level} failed: ${reason}`,
-      'the nest was rolled back; see the log lines above, or retry with --timeout if the machine is slow',
-      ExitCode.levelFailed,
-    )
+    super(`level ${level} failed: ${reason}`, hint, ExitCode.levelFailed)
   }
 }
 

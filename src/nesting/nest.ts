@@ -421,10 +421,15 @@ export class Nests {
   async exec(name: string, level: number, cmd: string[], io: ExecIo): Promise<number> {
     const {levelOne, depth} = await this.depthOf(name)
     if (level < 1 || level > depth) throw new LevelOutOfRange(name, level, depth)
-    if (levelOne.state !== 'running') throw new LevelFailed(1, `level 1 is ${levelOne.state}`)
+    if (levelOne.state !== 'running') throw new LevelFailed(1, `level 1 is ${levelOne.state}`, '', `see \`inception ps\`; remove the nest with \`inception down --name ${name}\``)
     const parent = await this.parentEngine(name, level, levelOne, depth)
-    if (parent) return parent.exec(levelName(name, level), cmd, io)
-    return this.engine.exec(levelOne.id, chainCommand(name, level, cmd, {interactive: io.stdin !== undefined, tty: io.tty ?? false}), io)
+    try {
+      if (parent) return await parent.exec(levelName(name, level), cmd, io)
+      return await this.engine.exec(levelOne.id, chainCommand(name, level, cmd, {interactive: io.stdin !== undefined, tty: io.tty ?? false}), io)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ETIMEDOUT' || io.timeoutMs === undefined) throw error
+      throw new LevelFailed(level, `\`${cmd.join(' ')}\` did not finish within ${io.timeoutMs / 1000}s`, await this.logTail(name, level, 10), 'the nest is still up; give more --timeout, or look at the level with `inception logs`')
+    }
   }
 
   /** Level K's output: its init's and its dockerd's, as its parent's engine keeps them. */
