@@ -92,6 +92,22 @@ async function baselineRun(engine: Engine, depth: number): Promise<{depth: numbe
   return {depth, readyS: seconds(readyMs)}
 }
 
+/** Load at the bottom of a depth-4 nest: 100 containers four at a time, and a 1 GB write. */
+async function loadAtTheBottom(nests: Nests): Promise<{runs100Parallel4S: number; runsFailed: number; write1GbS: number}> {
+  await nests.down(NEST)
+  await nests.up(parseUpRequest({name: NEST, depth: '4'}))
+  const run = async (script: string) => {
+    const out = new Capture()
+    const started = Date.now()
+    await nests.exec(NEST, 4, ['sh', '-c', script], {stdout: out, stderr: new Capture()})
+    return {seconds: seconds(Date.now() - started), out: out.text()}
+  }
+  const runs = await run('seq 100 | xargs -P 4 -I{} sh -c "docker run --rm busybox true || echo FAILED"')
+  const write = await run('docker run --rm -v bench-data:/data busybox sh -c "dd if=/dev/zero of=/data/blob bs=1M count=1024 2>/dev/null && sync"')
+  await nests.down(NEST)
+  return {runs100Parallel4S: runs.seconds, runsFailed: runs.out.split('FAILED').length - 1, write1GbS: write.seconds}
+}
+
 async function deepest(nests: Nests): Promise<{tried: number; reached: number; seconds: number}> {
   await nests.down(NEST)
   const controller = new AbortController()
@@ -133,6 +149,8 @@ async function main(): Promise<void> {
     baseline.push(result)
     console.log(`save/load baseline depth ${depth}: ready ${result.readyS}s`)
   }
+  const load = await loadAtTheBottom(nests)
+  console.log(`level 4: 100 docker run --rm, 4 at a time: ${load.runs100Parallel4S}s (${load.runsFailed} failed); 1 GB write: ${load.write1GbS}s`)
   const deep = await deepest(nests)
   console.log(`deepest: reached ${deep.reached} of ${deep.tried} in ${deep.seconds}s`)
 
@@ -150,7 +168,8 @@ async function main(): Promise<void> {
   console.log(`speed-up at depth 3 over save/load: ${(base3.readyS / depth3.readyS).toFixed(1)}x`)
   console.log(`memory added to level 1 by each level beyond the first: ${memoryGrowth.join(', ')} MB`)
   console.log(`deepest depth reached within ${DEEPEST_BUDGET_S}s: ${deep.reached} (asked for ${deep.tried}, took ${deep.seconds}s)`)
-  const results = {when: new Date().toISOString(), engine: info, inception, baseline, speedupDepth3: base3.readyS / depth3.readyS, memoryGrowthMB: memoryGrowth, deepest: deep}
+  console.log(`load at level 4: 100 containers 4 at a time in ${load.runs100Parallel4S}s (${load.runsFailed} failed), 1 GB written in ${load.write1GbS}s`)
+  const results = {when: new Date().toISOString(), engine: info, inception, baseline, speedupDepth3: base3.readyS / depth3.readyS, memoryGrowthMB: memoryGrowth, deepest: deep, loadAtLevel4: load}
   writeFileSync('bench-results.json', `${JSON.stringify(results, null, 2)}\n`)
   console.log('figures written to bench-results.json')
 }
