@@ -189,6 +189,9 @@ export class Nests {
     const started = Date.now()
     try {
       const id = await this.withSubnetLock(request.image, async () => {
+        // Checked again under the lock: another `up` of the same name may have won the race,
+        // and its nest is not ours to roll back.
+        if ((await this.levelOnes(request.name)).length > 0) throw new NestExists(request.name)
         // Planned again under the lock: another nest may have taken subnets since `prepare`.
         const lockedPlan = planNest(request, await this.takenSubnets())
         const spec = levelOneSpec(lockedPlan, decision)
@@ -211,6 +214,7 @@ export class Nests {
       await this.waitUntilReady(id, request, events, started, signal)
       return await this.status(request.name)
     } catch (error) {
+      if (error instanceof NestExists) throw error
       await this.down(request.name).catch(() => undefined)
       if (signal?.aborted && !(error instanceof Interrupted)) throw new Interrupted(`up of nest "${request.name}" was rolled back`)
       throw error

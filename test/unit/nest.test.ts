@@ -53,6 +53,19 @@ describe('nest orchestration against a fake engine', () => {
     expect(engine.calls.slice(before).filter((c) => c.startsWith('create'))).toEqual([])
   })
 
+  it('loses a race for the same name without touching the winner', async () => {
+    const engine = new FakeEngine()
+    engine.execAnswer = boardSaying('state 1 ready overlay2\nstate 2 ready overlay2\n')
+    const nests = new Nests(engine)
+    // Both pass the early check; the second finds the first under the lock.
+    const prepared = await Promise.all([nests.prepare(request()), nests.prepare(request())])
+    const results = await Promise.allSettled(prepared.map((p) => nests.launch(p)))
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected'])
+    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(NestExists)
+    expect([...engine.containers.values()].map((c) => c.name)).toEqual(['inception-l1'])
+    expect(engine.volumes.size).toBe(1)
+  })
+
   it('rolls everything back when a level reports a failure, and carries its log tail', async () => {
     const engine = new FakeEngine()
     engine.execAnswer = boardSaying('state 1 ready overlay2\nstate 2 failed dockerd exited\n')
