@@ -187,6 +187,8 @@ export class Nests {
     const {request} = plan
     throwIfAborted(signal, request.name)
     const started = Date.now()
+    // Rollback removes what carries this nest's name: only once this call has made something.
+    let created = false
     try {
       const id = await this.withSubnetLock(request.image, async () => {
         // Checked again under the lock: another `up` of the same name may have won the race,
@@ -195,6 +197,7 @@ export class Nests {
         // Planned again under the lock: another nest may have taken subnets since `prepare`.
         const lockedPlan = planNest(request, await this.takenSubnets())
         const spec = levelOneSpec(lockedPlan, decision)
+        created = true
         await this.engine.createVolume(spec.name!, {[LABEL.nest]: request.name})
         return this.engine.createContainer(spec)
       })
@@ -214,8 +217,7 @@ export class Nests {
       await this.waitUntilReady(id, request, events, started, signal)
       return await this.status(request.name)
     } catch (error) {
-      if (error instanceof NestExists) throw error
-      await this.down(request.name).catch(() => undefined)
+      if (created) await this.down(request.name).catch(() => undefined)
       if (signal?.aborted && !(error instanceof Interrupted)) throw new Interrupted(`up of nest "${request.name}" was rolled back`)
       throw error
     }
