@@ -98,13 +98,18 @@ setup_cgroup_v1() {
   rm -f /sys/fs/cgroup/.inception-rw
   # /proc/self/mounts lines: "cgroup /sys/fs/cgroup/cpu cgroup ro,nosuid,...,cpu 0 0". One awk
   # prints "DIR SUBSYSTEMS" for each read-only hierarchy (this runs at every level: keep it cheap).
-  awk '$3 == "cgroup" && ("," $4 ",") ~ /,ro,/ {
+  # The list is read whole before anything is remounted: a remount moves its entry to the end
+  # of the mount table, and a reader still walking the table can then skip the next entry
+  # (seen: memory left read-only now and then, and runc failing to create the next level).
+  read_only_hierarchies=$(awk '$3 == "cgroup" && ("," $4 ",") ~ /,ro,/ {
     n = split($4, opts, ","); subsystems = ""
     for (i = 1; i <= n; i++)
       if (opts[i] !~ /^(ro|rw|nosuid|nodev|noexec|relatime|noatime|nodiratime|clone_children)$/)
         subsystems = subsystems (subsystems == "" ? "" : ",") opts[i]
     print $2, subsystems
-  }' /proc/self/mounts | while read -r dir subsystems; do
+  }' /proc/self/mounts)
+  printf '%s\n' "$read_only_hierarchies" | while read -r dir subsystems; do
+    [ -n "$dir" ] || continue
     # Errors are checked by hand: this runs as `setup_cgroups || fail`, where set -e is off.
     umount "$dir" || exit 1
     mount -t cgroup -o "$subsystems" cgroup "$dir" || exit 1

@@ -22,7 +22,7 @@ describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
 
   beforeAll(async () => {
     await cli(['down', '--name', NEST])
-    expect((await cli(['up', '--name', NEST, '--depth', '1'])).exitCode).toBe(0)
+    { const up = await cli(['up', '--name', NEST, '--depth', '1']); expect(up.exitCode, up.stderr).toBe(0) }
     busy = createServer()
     await new Promise<void>((resolve) => busy.listen(BUSY_PORT, '127.0.0.1', resolve))
   })

@@ -104,7 +104,7 @@ describe.skipIf(!engine)('Docker-as-a-Service: every level reachable over mutual
 
   it('says how to expose the daemons when a nest does not', async () => {
     await cli(['down', '--name', 'itest-plain'])
-    expect((await cli(['up', '--name', 'itest-plain'])).exitCode).toBe(0)
+    { const up = await cli(['up', '--name', 'itest-plain']); expect(up.exitCode, up.stderr).toBe(0) }
     const result = await cli(['env', '--name', 'itest-plain'])
     expect(result.exitCode).toBe(6)
     expect(result.stderr).toMatch(/does not expose its levels' engines; start it with `inception up --expose-daemons`/)

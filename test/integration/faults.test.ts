@@ -52,7 +52,7 @@ describe.skipIf(!engine)('faults', () => {
     const NEST = 'itest-dockerd'
     await cli(['down', '--name', NEST])
     const before = await snapshot()
-    expect((await cli(['up', '--name', NEST, '--depth', '4'])).exitCode).toBe(0)
+    { const up = await cli(['up', '--name', NEST, '--depth', '4']); expect(up.exitCode, up.stderr).toBe(0) }
     const kill = await cli(['exec', '--name', NEST, '--level', '2', '--', 'sh', '-c', 'kill -9 "$(cat /run/inception/dockerd.pid)"'])
     expect(kill.exitCode).toBe(0)
     const killedAt = Date.now()
@@ -77,7 +77,7 @@ describe.skipIf(!engine)('faults', () => {
   it('a restarted host engine: ps tells the truth and down cleans up', async () => {
     const NEST = 'itest-restart'
     await cli(['down', '--name', NEST])
-    expect((await cli(['up', '--name', NEST, '--depth', '3'])).exitCode).toBe(0)
+    { const up = await cli(['up', '--name', NEST, '--depth', '3']); expect(up.exitCode, up.stderr).toBe(0) }
     // A real restart: dockerd stops (stopping its containers) and starts again.
     await execa('sh', ['-c', 'pid=$(cat /var/run/docker.pid); kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done'])
     await execa('sh', [`${ROOT}scripts/ensure-engine.sh`])
@@ -98,7 +98,7 @@ describe.skipIf(!engine)('faults', () => {
     const NEST = 'itest-full'
     await cli(['down', '--name', NEST])
     const before = await snapshot()
-    expect((await cli(['up', '--name', NEST, '--depth', '2', '--data-root', 'loop:256M'])).exitCode).toBe(0)
+    { const up = await cli(['up', '--name', NEST, '--depth', '2', '--data-root', 'loop:256M']); expect(up.exitCode, up.stderr).toBe(0) }
     const fill = await cli(['exec', '--name', NEST, '--level', '2', '--', 'dd', 'if=/dev/zero', 'of=/var/lib/docker/fill', 'bs=1M', 'count=400'])
     expect(fill.exitCode).not.toBe(0)
     expect(fill.stderr).toMatch(/No space left on device/)

@@ -8,7 +8,7 @@ const NEST = 'itest-load'
 describe.skipIf(!engine)('load at the bottom of a depth-4 nest', () => {
   beforeAll(async () => {
     await cli(['down', '--name', NEST])
-    expect((await cli(['up', '--name', NEST, '--depth', '4'])).exitCode).toBe(0)
+    { const up = await cli(['up', '--name', NEST, '--depth', '4']); expect(up.exitCode, up.stderr).toBe(0) }
   })
 
   afterAll(async () => {
