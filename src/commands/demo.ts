@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
 import {DEMO_INNER_PORT, DEMO_NEST, SpinningTop} from '../nesting/demo.js'
-import {ImageBuilder, DEFAULT_BASE_IMAGE} from '../nesting/image.js'
+import {DEFAULT_BASE_IMAGE, ImageBuilder} from '../nesting/image.js'
 import {Nests} from '../nesting/nest.js'
 import {parseNestName, parseUpRequest} from '../nesting/plan.js'
 import {DEFAULT_IMAGE} from '../nesting/version.js'
@@ -39,12 +39,8 @@ export default class Demo extends InceptionCommand {
       return
     }
 
-    const builder = new ImageBuilder(engine)
-    if (!(await builder.upToDate(DEFAULT_IMAGE))) {
-      this.log(`building ${DEFAULT_IMAGE} first`)
-      const base = await builder.ensureBase(DEFAULT_BASE_IMAGE, (line) => this.log(`  ${line}`))
-      await builder.build(DEFAULT_IMAGE, base.reference, () => undefined)
-    }
+    const built = await new ImageBuilder(engine).ensure(DEFAULT_IMAGE, DEFAULT_BASE_IMAGE, {onBase: (line) => this.log(`  ${line}`)})
+    if (built !== 'reused') this.log(`built ${DEFAULT_IMAGE} (base ${built})`)
     await upWithProgress(nests, request, {quiet: false, log: (line) => this.log(line)})
     try {
       await top.describeHost(name)

@@ -132,6 +132,11 @@ function isConnectionError(error: unknown): boolean {
   return ['ECONNREFUSED', 'ENOENT', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EPIPE', 'ENOTFOUND'].includes(code ?? '')
 }
 
+/** What the engine said, from a dockerode error (its JSON body), else the error's own message. */
+export function engineMessage(error: unknown): string {
+  return (error as {json?: {message?: string}} | undefined)?.json?.message ?? (error as Error).message
+}
+
 export function statusCode(error: unknown): number | undefined {
   return (error as {statusCode?: number} | undefined)?.statusCode
 }
@@ -454,7 +459,7 @@ export class DockerodeEngine implements Engine {
       return {ok: true, output: ''}
     } catch (error) {
       if (error instanceof EngineUnreachable) throw error
-      return {ok: false, output: '', error: (error as {json?: {message?: string}}).json?.message ?? (error as Error).message}
+      return {ok: false, output: '', error: engineMessage(error)}
     } finally {
       if (id) await this.removeContainer(id).catch(() => undefined)
     }
@@ -473,8 +478,7 @@ export class DockerodeEngine implements Engine {
       return {ok: StatusCode === 0, exitCode: StatusCode, output: out.text()}
     } catch (error) {
       if (error instanceof EngineUnreachable) throw error
-      const message = (error as {json?: {message?: string}}).json?.message ?? (error as Error).message
-      return {ok: false, output: '', error: message}
+      return {ok: false, output: '', error: engineMessage(error)}
     } finally {
       if (id) await this.removeContainer(id).catch(() => undefined)
     }

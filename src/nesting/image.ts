@@ -87,6 +87,17 @@ export class ImageBuilder {
     return {reference: BOOTSTRAPPED_BASE_IMAGE, source: 'bootstrapped'}
   }
 
+  /**
+   * Builds `tag` unless it is up to date with image/ (or `force`): the base first (present,
+   * pulled or bootstrapped), then the image. Says which it did.
+   */
+  async ensure(tag: string, base: string, options: {force?: boolean; onBase?: (line: string) => void; onBuild?: (line: string) => void} = {}): Promise<'reused' | BaseSource> {
+    if (!options.force && (await this.upToDate(tag))) return 'reused'
+    const {reference, source} = await this.ensureBase(base, options.onBase ?? (() => undefined))
+    await this.build(tag, reference, options.onBuild ?? (() => undefined))
+    return source
+  }
+
   async build(tag: string, baseReference: string, onLine: (line: string) => void): Promise<void> {
     await this.engine.buildImage(this.contextDir, tag, {BASE_IMAGE: baseReference, INCEPTION_VERSION: VERSION, INCEPTION_CONTEXT: contextHash(this.contextDir)}, onLine)
   }

@@ -12,6 +12,8 @@ export const LABEL = {
   dataRoot: 'io.inception.data-root',
   subnets: 'io.inception.subnets',
   ports: 'io.inception.ports',
+  /** The host address the published ports are bound to. */
+  bind: 'io.inception.bind',
   /** "on" when every level's engine listens with mutual TLS on a port chained to the host. */
   daemons: 'io.inception.daemons',
   /** On the short-lived container that serialises subnet choice between concurrent `up`s. */

@@ -4,7 +4,7 @@ import type {Writable} from 'node:stream'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {BOARD_READ_SCRIPT, firstFailure, type LevelReport, parseBoard, readyDepth} from './board.js'
-import {Capture, connectEndpoint, type ContainerSummary, type Engine, type ExecIo, statusCode} from './engine.js'
+import {Capture, connectEndpoint, type ContainerSummary, type Engine, engineMessage, type ExecIo, statusCode} from './engine.js'
 import {DaemonsNotExposed, ImageMissing, InceptionError, Interrupted, LevelFailed, LevelOutOfRange, NestExists, NestNotFound, PortTaken} from './errors.js'
 import {LABEL, levelName} from './labels.js'
 import {checkMemory, daemonInnerPort, levelOneSpec, type NestPlan, planNest, subnetsFromLabels, type UpRequest} from './plan.js'
@@ -209,7 +209,7 @@ export class Nests {
       try {
         await this.engine.startContainer(id)
       } catch (error) {
-        const message = (error as {json?: {message?: string}}).json?.message ?? (error as Error).message
+        const message = engineMessage(error)
         const port = /(?:0\.0\.0\.0|127\.0\.0\.1|[\d.]+):(\d+).*(?:already allocated|address already in use)/.exec(message)
         if (port) throw new PortTaken(request.bind, Number(port[1]), 'another container or process')
         throw error
@@ -325,7 +325,7 @@ export class Nests {
     const labels = levelOne.labels
     const name = labels[LABEL.nest]!
     const depth = Number(labels[LABEL.depth] ?? 1)
-    const bind = '127.0.0.1'
+    const bind = labels[LABEL.bind] ?? '127.0.0.1'
     const ports = portsFromLabel(labels[LABEL.ports])
     const running = levelOne.state === 'running'
     let reports: LevelReport[] = Array.from({length: depth}, (_, i) => ({level: i + 1, state: 'absent' as const, detail: '', info: {}}))

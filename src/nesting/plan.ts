@@ -244,6 +244,7 @@ export function nestLabels(plan: NestPlan, decision: PrivilegeDecision): Labels 
     [LABEL.dataRoot]: describeDataRoot(request.storage.dataRoot),
     [LABEL.subnets]: plan.levels.map((l) => formatCidr(l.subnet)).join(' '),
     [LABEL.ports]: portsToLabel(request.ports, request.depth),
+    [LABEL.bind]: request.bind,
     [LABEL.daemons]: request.exposeDaemons ? 'on' : 'off',
   }
 }

@@ -14,7 +14,8 @@ import {join} from 'node:path'
  * exposed level is not the open, root-equivalent TCP socket the classic recipe warned about.
  * ECDSA P-256: keys are made in milliseconds, and Go's TLS (dockerd) and Node's accept them.
  */
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0])
+// Node's webcrypto is the standard Crypto; its type is the DOM's, which this build leaves out.
+x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>)
 
 type CryptoKey = webcrypto.CryptoKey
 type CryptoKeyPair = webcrypto.CryptoKeyPair

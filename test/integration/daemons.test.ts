@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {capabilitiesInMask, readCapabilityMask} from '../../src/nesting/privilege.js'
-import {cli, type HostSnapshot, integrationEngine, snapshot} from '../support/integration.js'
+import {cli, type HostSnapshot, integrationEngine, psLevels, snapshot} from '../support/integration.js'
 
 const engine = await integrationEngine()
 const NEST = 'itest-daas'
@@ -64,8 +64,7 @@ describe.skipIf(!engine)('Docker-as-a-Service: every level reachable over mutual
   it('gives each level its own endpoint, shown by ps', async () => {
     const endpoints = await Promise.all([1, 2, 3].map(async (level) => (await envFor(level)).DOCKER_HOST))
     expect(new Set(endpoints).size).toBe(3)
-    const [nest] = JSON.parse((await cli(['ps', '--name', NEST, '--json'])).stdout) as Array<{levels: Array<{endpoint?: string}>}>
-    expect(nest!.levels.map((l) => l.endpoint)).toEqual(endpoints)
+    expect((await psLevels(NEST)).levels.map((l) => l.endpoint)).toEqual(endpoints)
     for (const [index, host] of endpoints.entries()) {
       const hostname = await docker(['info', '--format', '{{.Name}}'], {...(await envFor(index + 1)), DOCKER_HOST: host!})
       expect(hostname.stdout).toBe((await cli(['exec', '--name', NEST, '--level', String(index + 1), '--', 'hostname'])).stdout)
@@ -121,8 +120,7 @@ describe.skipIf(!engine)('--privilege minimal', () => {
     const up = await cli(['up', '--name', NAME, '--depth', '3', '--privilege', 'minimal'])
     expect(up.exitCode, up.stderr).toBe(0)
     const documented = MINIMAL_CAPABILITIES.map((c) => c.name).sort()
-    const [nest] = JSON.parse((await cli(['ps', '--name', NAME, '--json'])).stdout) as Array<{levels: Array<{privilege: string; capabilities: string[]}>}>
-    for (const level of nest!.levels) {
+    for (const level of (await psLevels(NAME)).levels) {
       expect(level.privilege).toBe('minimal')
       expect([...level.capabilities].sort()).toEqual(documented)
     }

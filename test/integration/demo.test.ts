@@ -3,22 +3,13 @@ import {mkdirSync} from 'node:fs'
 import {chromium} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cli, ensureDebianPackage, type HostSnapshot, integrationEngine, ROOT, snapshot} from '../support/integration.js'
+import {cli, ensureDebianPackage, type HostSnapshot, integrationEngine, psLevels, ROOT, snapshot} from '../support/integration.js'
 
 const engine = await integrationEngine()
 const NEST = 'itest-demo'
 const PORT = 18_095
 const ARTIFACTS = `${ROOT}test/artifacts`
 
-interface PsLevel {
-  containerId: string
-  hostname: string
-}
-
-async function psLevels(name: string): Promise<PsLevel[]> {
-  const result = await cli(['ps', '--name', name, '--json'])
-  return (JSON.parse(result.stdout) as Array<{levels: PsLevel[]}>)[0]!.levels
-}
 
 /** Chromium as the machine notes say to run it here: no sandbox as root, nothing that phones out. */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
@@ -56,7 +47,7 @@ describe.skipIf(!engine)('the spinning-top demo in a browser', () => {
       await page.goto(`http://127.0.0.1:${PORT}/`)
       await page.waitForSelector('.level[data-level="4"]')
       const shownIds = await page.$$eval('.level[data-container-id]', (els) => els.map((e) => (e as HTMLElement).dataset.containerId))
-      expect(shownIds).toEqual((await psLevels(NEST)).map((l) => l.containerId))
+      expect(shownIds).toEqual((await psLevels(NEST)).levels.map((l) => l.containerId))
       expect(await page.$eval('.level.innermost', (e) => (e as HTMLElement).dataset.level)).toBe('4')
       expect(await page.textContent('.level[data-level="0"]')).toContain('Host')
 
@@ -121,7 +112,7 @@ describe.skipIf(!engine)('the spinning-top demo in a terminal', () => {
     await tmux('send-keys', '-t', SESSION, 'node bin/run.js demo --shell --depth 4 --name itest-shell --port 18096', 'Enter')
     await waitForScreen(/\[inception L4 [0-9a-f]{12}\] .* #\s*$/m, 120_000)
     await tmux('send-keys', '-t', SESSION, 'hostname', 'Enter')
-    const levels = await psLevels('itest-shell')
+    const {levels} = await psLevels('itest-shell')
     await waitForScreen(new RegExp(`^${levels[3]!.hostname}$`, 'm'))
     for (const level of [3, 2, 1]) {
       await tmux('send-keys', '-t', SESSION, 'exit', 'Enter')

@@ -1,24 +1,12 @@
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cli, type HostSnapshot, integrationEngine, snapshot} from '../support/integration.js'
+import {cli, type HostSnapshot, integrationEngine, psLevels, snapshot} from '../support/integration.js'
 
 const engine = await integrationEngine()
 
-interface PsLevel {
-  level: number
-  containerId: string
-  hostname: string
-  state: string
-  storageDriver: string
-  bridge: string
-  memoryBytes?: number
-}
-
-async function ps(name: string): Promise<PsLevel[]> {
-  const result = await cli(['ps', '--name', name, '--json'])
-  expect(result.exitCode, result.stderr).toBe(0)
-  return (JSON.parse(result.stdout) as Array<{levels: PsLevel[]}>)[0]!.levels
+async function ps(name: string) {
+  return (await psLevels(name)).levels
 }
 
 async function httpAnswer(port: number, limitMs = 10_000): Promise<string> {

@@ -102,3 +102,25 @@ export async function ensureDebianPackage(program: string, pkg: string): Promise
   })
   return install.exitCode === 0 ? undefined : `apt-get install ${pkg} failed: ${String(install.stderr).trim().split('\n').pop()}`
 }
+
+/** One level as `inception ps --json` shows it (the fields tests look at). */
+export interface PsLevel {
+  level: number
+  containerId: string
+  hostname: string
+  state: string
+  detail: string
+  storageDriver: string
+  privilege: string
+  capabilities: string[]
+  bridge: string
+  memoryBytes?: number
+  endpoint?: string
+}
+
+/** `inception ps --name NAME --json`: the nest's levels, and how long ps took. */
+export async function psLevels(name: string): Promise<{levels: PsLevel[]; durationMs: number; stderr: string}> {
+  const result = await cli(['ps', '--name', name, '--json'])
+  if (result.exitCode !== 0) throw new Error(`inception ps --name ${name} failed (${result.exitCode}): ${result.stderr}`)
+  return {levels: (JSON.parse(result.stdout) as Array<{levels: PsLevel[]}>)[0]!.levels, durationMs: result.durationMs, stderr: result.stderr}
+}

@@ -101,7 +101,7 @@ describe('the plan', () => {
     const plan = planNest(parseUpRequest({name: 'n', depth: '3', ports: ['18080:8080', '19090:9090@2']}), [])
     const spec = levelOneSpec(plan, capsDecision)
     expect(spec.name).toBe('n-l1')
-    expect(spec.labels).toMatchObject({[LABEL.nest]: 'n', [LABEL.level]: '1', [LABEL.depth]: '3', [LABEL.privilege]: 'auto:caps'})
+    expect(spec.labels).toMatchObject({[LABEL.nest]: 'n', [LABEL.level]: '1', [LABEL.depth]: '3', [LABEL.privilege]: 'auto:caps', [LABEL.bind]: '127.0.0.1'})
     expect(spec.env).toContain('INCEPTION_PORTS=8080@3 9090@2')
     expect(spec.env).toContain('INCEPTION_BRIDGES=172.31.0.1/24 172.31.1.1/24 172.31.2.1/24')
     expect(spec.host.portBindings).toEqual({
