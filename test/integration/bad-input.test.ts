@@ -96,3 +96,22 @@ describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
     expect(result.exitCode).toBe(0)
   })
 })
+
+describe.skipIf(!engine)('privilege modes against this engine', () => {
+  it('--privilege privileged works where the engine allows it, and otherwise says to use caps, changing nothing', async () => {
+    const {decidePrivilege} = await import('../../src/nesting/privilege.js')
+    const {DEFAULT_IMAGE} = await import('../../src/nesting/version.js')
+    const allowed = (await decidePrivilege(engine!, DEFAULT_IMAGE, 'auto')).mode === 'privileged'
+    await cli(['down', '--name', 'itest-privileged'])
+    const before = await snapshot()
+    const result = await cli(['up', '--name', 'itest-privileged', '--privilege', 'privileged'])
+    if (allowed) {
+      expect(result.exitCode, result.stderr).toBe(0)
+      expect((await cli(['down', '--name', 'itest-privileged'])).exitCode).toBe(0)
+    } else {
+      expect(result.exitCode).toBe(2)
+      expectOneClearLine(result.stderr, /this engine refuses --privileged .*; use --privilege caps \(or auto, which chooses it by itself\)/)
+    }
+    expect(await snapshot()).toEqual(before)
+  })
+})
