@@ -89,6 +89,8 @@ export interface HostSettings {
   /** [] unmasks /proc and /sys paths (the docker CLI's `--security-opt systempaths=unconfined`). */
   maskedPaths?: string[]
   readonlyPaths?: string[]
+  /** Paths mounted as tmpfs: "/var/lib/docker" -> "" (default options). */
+  tmpfs?: Record<string, string>
 }
 
 export interface ContainerSpec {
@@ -342,6 +344,7 @@ export class DockerodeEngine implements Engine {
           AutoRemove: spec.host.autoRemove,
           MaskedPaths: spec.host.maskedPaths,
           ReadonlyPaths: spec.host.readonlyPaths,
+          Tmpfs: spec.host.tmpfs,
         } as Docker.HostConfig,
       }),
     )

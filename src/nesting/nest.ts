@@ -162,7 +162,8 @@ export class Nests {
     let lockId: string | undefined
     while (!lockId) {
       try {
-        lockId = await this.engine.createContainer({name: SUBNET_LOCK, image, entrypoint: ['true'], labels: {[LABEL.lock]: 'subnets'}, host: {}})
+        // Never started; the tmpfs keeps it from making an anonymous volume for /var/lib/docker.
+        lockId = await this.engine.createContainer({name: SUBNET_LOCK, image, entrypoint: ['true'], labels: {[LABEL.lock]: 'subnets'}, host: {tmpfs: {'/var/lib/docker': ''}}})
       } catch (error) {
         if (statusCode(error) !== 409) throw error
         const holder = await this.engine.inspectContainer(SUBNET_LOCK)

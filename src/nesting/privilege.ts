@@ -149,7 +149,8 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
     entrypoint,
     cmd,
     labels: {'io.inception.probe': 'privilege'},
-    host,
+    // The image declares /var/lib/docker a volume: a tmpfs there keeps a probe from making one.
+    host: {...host, tmpfs: {'/var/lib/docker': ''}},
   })
   // The host's bounding set, read from its PID 1 by a container that shares the host's PID
   // namespace with Docker's default (small) capabilities: it reads one world-readable file.
@@ -168,6 +169,8 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
       return {mode: 'privileged', capDrop: [], reason: 'the engine allows --privileged'}
     }
     if (request === 'privileged') {
+      // The other probe is still running: let it remove its container before this process ends.
+      await hostStatus.catch(() => undefined)
       throw new UsageError(
         `this engine refuses --privileged (${(privileged.error ?? privileged.output).trim().split('\n')[0]})`,
         'use --privilege caps (or auto, which chooses it by itself)',
