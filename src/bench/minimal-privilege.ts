@@ -8,7 +8,7 @@
 import {Capture, connectEngine} from '../nesting/engine.js'
 import {LevelFailed} from '../nesting/errors.js'
 import {Nests} from '../nesting/nest.js'
-import {parseUpRequest, planNest} from '../nesting/plan.js'
+import {parseUpRequest} from '../nesting/plan.js'
 import {CAPABILITY_NAMES, decidePrivilege, minimalDecision, type SecurityOption} from '../nesting/privilege.js'
 
 const NEST = 'minimal-probe'
@@ -25,9 +25,8 @@ async function main(): Promise<void> {
   const trial = async (capSet: string[], securitySet: SecurityOption[]): Promise<string | undefined> => {
     await nests.down(NEST)
     const request = parseUpRequest({name: NEST, depth: String(DEPTH), privilege: 'minimal', timeout: '20'})
-    const plan = planNest(request, [])
     try {
-      await nests.launch({plan, decision: minimalDecision(capSet, securitySet)})
+      await nests.launch({request, decision: minimalDecision(capSet, securitySet)})
       const out = new Capture()
       const code = await nests.exec(NEST, DEPTH, ['docker', 'run', '--rm', 'busybox', 'true'], {stdout: out, stderr: out, timeoutMs: 60_000})
       return code === 0 ? undefined : `an ordinary container at level ${DEPTH} failed: ${out.text().trim().split('\n').pop()}`

@@ -228,13 +228,7 @@ export class DockerodeEngine implements Engine {
   }
 
   async imageExists(reference: string): Promise<boolean> {
-    try {
-      await this.call('image inspect', () => this.docker.getImage(reference).inspect())
-      return true
-    } catch (error) {
-      if (statusCode(error) === 404) return false
-      throw error
-    }
+    return (await this.imageLabels(reference)) !== undefined
   }
 
   async imageLabels(reference: string): Promise<Labels | undefined> {

@@ -7,14 +7,15 @@ import {BOARD_READ_SCRIPT, firstFailure, type LevelReport, parseBoard, readyDept
 import {Capture, connectEndpoint, type ContainerSummary, type Engine, engineMessage, type ExecIo, statusCode} from './engine.js'
 import {DaemonsNotExposed, ImageMissing, InceptionError, Interrupted, LevelFailed, LevelOutOfRange, NestExists, NestNotFound, PortTaken} from './errors.js'
 import {LABEL, levelName} from './labels.js'
-import {checkMemory, daemonInnerPort, levelOneSpec, type NestPlan, planNest, subnetsFromLabels, type UpRequest} from './plan.js'
+import {checkMemory, daemonInnerPort, levelOneSpec, planNest, subnetsFromLabels, type UpRequest} from './plan.js'
 import {certificateFolder, clientFolderExists, issueNestCertificates, type NestCertificates, readClientMaterial, removeClientFolder, serverFiles, writeClientFolder} from './tls.js'
 import {formatPortMapping, portsFromLabel} from './ports.js'
 import {capabilitiesInMask, decidePrivilege, type PrivilegeDecision} from './privilege.js'
 import {type Cidr, parseCidr} from './subnets.js'
 
+/** What `prepare` checked and decided; the subnets are chosen again, under the lock, by `launch`. */
 export interface PreparedNest {
-  plan: NestPlan
+  request: UpRequest
   decision: PrivilegeDecision
   certificates?: NestCertificates
 }
@@ -143,12 +144,13 @@ export class Nests {
     if ((await this.levelOnes(request.name)).length > 0) throw new NestExists(request.name)
     if (!(await this.engine.imageExists(request.image))) throw new ImageMissing(request.image)
     checkMemory(request.depth, (await this.engine.info()).memTotalBytes)
-    const plan = planNest(request, await this.takenSubnets())
+    // Planned here only to refuse a pool that cannot hold the nest before anything is made.
+    planNest(request, await this.takenSubnets())
     await this.checkHostPortsFree(request)
     const decision = await decidePrivilege(this.engine, request.image, request.privilege)
     const addresses = [...new Set(['127.0.0.1', request.bind].filter((a) => a !== '0.0.0.0'))]
     const certificates = request.exposeDaemons ? await issueNestCertificates(request.name, addresses) : undefined
-    return {plan, decision, certificates}
+    return {request, decision, certificates}
   }
 
   /**
@@ -184,8 +186,7 @@ export class Nests {
    * Resolves when every level's engine answers. Any failure, or an abort, removes everything
    * this call created.
    */
-  async launch({plan, decision, certificates}: PreparedNest, events: UpEvents = {}, signal?: AbortSignal): Promise<NestStatus> {
-    const {request} = plan
+  async launch({request, decision, certificates}: PreparedNest, events: UpEvents = {}, signal?: AbortSignal): Promise<NestStatus> {
     throwIfAborted(signal, request.name)
     const started = Date.now()
     // Rollback removes what carries this nest's name: only once this call has made something.
@@ -395,8 +396,7 @@ export class Nests {
 
   /** What `inception env --level K` prints: level K's engine address and the client certificate folder. */
   async daemonEndpoint(name: string, level: number): Promise<DaemonEndpoint> {
-    const {levelOne, depth} = await this.depthOf(name)
-    if (level < 1 || level > depth) throw new LevelOutOfRange(name, level, depth)
+    const {levelOne, depth} = await this.nestLevel(name, level)
     if (levelOne.labels[LABEL.daemons] !== 'on') throw new DaemonsNotExposed(name)
     const host = (await this.endpoints(levelOne.id, depth)).get(level)
     const certPath = await this.certificateFolder(name)
@@ -405,9 +405,12 @@ export class Nests {
     return {level, host, certPath}
   }
 
-  private async depthOf(name: string): Promise<{levelOne: ContainerSummary; depth: number}> {
+  /** The nest's level 1 and depth, once `level` is known to be one of its levels. */
+  private async nestLevel(name: string, level: number): Promise<{levelOne: ContainerSummary; depth: number}> {
     const levelOne = await this.requireNest(name)
-    return {levelOne, depth: Number(levelOne.labels[LABEL.depth] ?? 1)}
+    const depth = Number(levelOne.labels[LABEL.depth] ?? 1)
+    if (level < 1 || level > depth) throw new LevelOutOfRange(name, level, depth)
+    return {levelOne, depth}
   }
 
   /**
@@ -426,8 +429,7 @@ export class Nests {
 
   /** Runs CMD at level K: directly through level K-1's engine when exposed, else an exec into level 1 that runs `docker exec` down the chain. */
   async exec(name: string, level: number, cmd: string[], io: ExecIo): Promise<number> {
-    const {levelOne, depth} = await this.depthOf(name)
-    if (level < 1 || level > depth) throw new LevelOutOfRange(name, level, depth)
+    const {levelOne, depth} = await this.nestLevel(name, level)
     if (levelOne.state !== 'running') throw new LevelFailed(1, `level 1 is ${levelOne.state}`, '', `see \`inception ps\`; remove the nest with \`inception down --name ${name}\``)
     const parent = await this.parentEngine(name, level, levelOne, depth)
     try {
@@ -441,8 +443,7 @@ export class Nests {
 
   /** Level K's output: its init's and its dockerd's, as its parent's engine keeps them. */
   async logs(name: string, level: number, options: {follow: boolean; tail?: number}, out: Writable, err: Writable, timeoutMs?: number): Promise<void> {
-    const {levelOne, depth} = await this.depthOf(name)
-    if (level < 1 || level > depth) throw new LevelOutOfRange(name, level, depth)
+    const {levelOne, depth} = await this.nestLevel(name, level)
     if (level === 1) return this.engine.logs(levelOne.id, options, out, err)
     const parent = await this.parentEngine(name, level, levelOne, depth)
     if (parent) return parent.logs(levelName(name, level), options, out, err)
