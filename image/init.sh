@@ -88,7 +88,9 @@ close_inherited_descriptors() {
 # On cgroup v1 a container that is not --privileged gets every hierarchy mounted read-only, and
 # dockerd cannot create its own cgroups ("mkdir /sys/fs/cgroup/cpuset/docker: read-only file
 # system"). Mounting each hierarchy again inside the container's own cgroup namespace makes it
-# writable, and keeps the level's children inside the level's cgroup.
+# writable, and keeps the level's children inside the level's cgroup. The read-only mount is
+# detached lazily (umount -l): a plain unmount failed now and then with "umount:
+# /sys/fs/cgroup/memory: target is busy", and the kernel refuses a second mount on top.
 setup_cgroup_v1() {
   if ! mountpoint -q /sys/fs/cgroup; then
     mount -t tmpfs -o uid=0,gid=0,mode=0755 cgroup /sys/fs/cgroup
@@ -111,7 +113,7 @@ setup_cgroup_v1() {
   printf '%s\n' "$read_only_hierarchies" | while read -r dir subsystems; do
     [ -n "$dir" ] || continue
     # Errors are checked by hand: this runs as `setup_cgroups || fail`, where set -e is off.
-    umount "$dir" || exit 1
+    umount -l "$dir" || exit 1
     mount -t cgroup -o "$subsystems" cgroup "$dir" || exit 1
   done || return 1
   read_only=$(awk '$3 == "cgroup" && ("," $4 ",") ~ /,ro,/ { print $2 }' /proc/self/mounts)
@@ -337,16 +339,20 @@ effective_privilege() {
   esac
 }
 
+# Imports a root file system tar as TAG unless this engine has it already (seeded from above).
+# Usage: import_image TAG TAR CHANGE
+import_image() {
+  docker image inspect "$1" >/dev/null 2>&1 && return 0
+  docker import --change "$3" "$2" "$1" >/dev/null
+}
+
 # Every level has a small image to run without a registry: `docker run --rm busybox ...`.
 import_busybox_image() {
-  docker image inspect busybox:latest >/dev/null 2>&1 && return 0
-  docker import --change 'CMD ["sh"]' "$BUSYBOX_IMAGE_TAR" busybox:latest >/dev/null
+  import_image busybox:latest "$BUSYBOX_IMAGE_TAR" 'CMD ["sh"]'
 }
 
 import_level_image() {
-  docker image inspect "$LEVEL_IMAGE" >/dev/null 2>&1 && return 0
-  docker import --change 'ENTRYPOINT ["/usr/local/bin/inception-init"]' \
-    "$LEVEL_IMAGE_TAR" "$LEVEL_IMAGE" >/dev/null
+  import_image "$LEVEL_IMAGE" "$LEVEL_IMAGE_TAR" 'ENTRYPOINT ["/usr/local/bin/inception-init"]'
 }
 
 # The images every level needs in its own engine: the level image (to start the next level)
