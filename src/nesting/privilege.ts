@@ -1,5 +1,5 @@
 import type {ContainerSpec, Engine, HostSettings} from './engine.js'
-import {UsageError} from './errors.js'
+import {LevelFailed, UsageError} from './errors.js'
 
 /**
  * How much a level's container is allowed, so that dockerd can run in it.
@@ -155,7 +155,8 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
   // The host's bounding set, read from its PID 1 by a container that shares the host's PID
   // namespace with Docker's default (small) capabilities: it reads one world-readable file.
   // Started alongside the --privileged probe, since auto needs it whenever that one fails.
-  const hostStatus = engine.probe(probeSpec({pidMode: 'host'}, ['cat'], ['/proc/1/status', '/proc/sys/kernel/cap_last_cap']), 20_000)
+  const readHostStatus = () => engine.probe(probeSpec({pidMode: 'host'}, ['cat'], ['/proc/1/status', '/proc/sys/kernel/cap_last_cap']), 20_000)
+  const hostStatus = readHostStatus()
   if (request === 'minimal') {
     const decision = minimalDecision()
     const outcome = await engine.check(probeSpec(hostSettingsFor(decision)))
@@ -177,10 +178,21 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
       )
     }
   }
-  const status = await hostStatus
+  // Without the bounding set, "caps" would ask for capabilities the host may not have, and level
+  // 1 would fail to start. Seen once under load: the probe gave no CapBnd. Try again, then stop.
+  let status = await hostStatus
+  if (!readCapabilityMask(status.output, 'CapBnd')) status = await readHostStatus()
   const bounding = readCapabilityMask(status.output, 'CapBnd')
+  if (!bounding) {
+    throw new LevelFailed(
+      1,
+      `could not read the engine host's capability bounding set (probe: ${(status.error ?? (status.output.trim() || `exit ${status.exitCode}`)).split('\n')[0]})`,
+      '',
+      'nothing was created; try again, and if it persists check that the engine can run a container with --pid host',
+    )
+  }
   const lastCap = Number(/^(\d+)$/m.exec(status.output)?.[1] ?? CAPABILITY_NAMES.length - 1)
-  let capDrop = bounding ? capabilitiesMissing(bounding, lastCap) : []
+  let capDrop = capabilitiesMissing(bounding, lastCap)
   // An older engine rejects the names it does not know; those it would not grant anyway.
   for (let attempt = 0; attempt < CAPABILITY_NAMES.length; attempt++) {
     const decision: PrivilegeDecision = {

@@ -50,6 +50,21 @@ describe('privilege decision', () => {
     expect(settings.deviceCgroupRules).toEqual(['a *:* rwm'])
   })
 
+  it('reads the bounding set again when a probe gives none, and never guesses it', async () => {
+    const engine = new FakeEngine()
+    let reads = 0
+    engine.probeAnswer = (spec) => {
+      if (spec.host.privileged) return REFUSED
+      if (spec.host.pidMode === 'host') return ++reads === 1 ? {ok: false, output: '', error: 'transient'} : {ok: true, output: HOST_STATUS}
+      return {ok: true, output: ''}
+    }
+    expect((await decidePrivilege(engine, 'inception:test', 'auto')).capDrop).toEqual(['SYS_RESOURCE'])
+    expect(reads).toBe(2)
+
+    engine.probeAnswer = (spec) => (spec.host.privileged ? REFUSED : spec.host.pidMode === 'host' ? {ok: false, output: '', error: 'no such thing'} : {ok: true, output: ''})
+    await expect(decidePrivilege(engine, 'inception:test', 'auto')).rejects.toThrow(/could not read the engine host's capability bounding set \(probe: no such thing\)/)
+  })
+
   it('caps: retries without a capability name the engine does not know', async () => {
     const engine = new FakeEngine()
     engine.probeAnswer = (spec) => {
