@@ -7,7 +7,7 @@
 set -eu
 
 out=$1
-suite=${2:-bookworm}
+suite=${2:-trixie}
 
 say() { printf 'bootstrap-base: %s\n' "$*" >&2; }
 
@@ -26,7 +26,7 @@ apt_mirror() {
 
 require_root_debootstrap() {
   if [ "$(id -u)" -ne 0 ]; then
-    say "debootstrap needs root; run as root, or load a Debian bookworm base image into the engine"
+    say "debootstrap needs root; run as root, or load a Debian $suite base image into the engine"
     exit 1
   fi
   if ! command -v debootstrap >/dev/null 2>&1; then
@@ -41,8 +41,12 @@ main() {
   [ -n "$mirror" ] || { say "no Debian mirror in /etc/apt; set INCEPTION_DEBIAN_MIRROR"; exit 1; }
   dir=$(mktemp -d /var/tmp/inception-base.XXXXXX)
   trap 'rm -rf "$dir"' EXIT
+  # A debootstrap older than the suite has no script for it (bookworm's knows no forky): every
+  # suite since buster is bootstrapped the same way, which is what the sid script does.
+  script=/usr/share/debootstrap/scripts/$suite
+  [ -f "$script" ] || script=/usr/share/debootstrap/scripts/sid
   say "debootstrap --variant=minbase $suite from $mirror"
-  debootstrap --variant=minbase "$suite" "$dir" "$mirror" >"$dir.log" 2>&1 || {
+  debootstrap --variant=minbase "$suite" "$dir" "$mirror" "$script" >"$dir.log" 2>&1 || {
     tail -n 20 "$dir.log" >&2; rm -f "$dir.log"; exit 1
   }
   rm -f "$dir.log"

@@ -48,6 +48,7 @@ LEVEL_IMAGE=inception-level:$INCEPTION_VERSION
 NEXT_LEVEL=$((INCEPTION_LEVEL + 1))
 NEXT_NAME=$INCEPTION_NEST-l$NEXT_LEVEL
 DOCKERD_PID=
+DOCKERD_VERSION=
 COLLAPSING=
 
 log() { printf 'inception-init[level %s]: %s\n' "$INCEPTION_LEVEL" "$*" >&2; }
@@ -318,8 +319,12 @@ SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOUR
 SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG
 WAKE_ALARM BLOCK_SUSPEND AUDIT_READ"
 
-# Capabilities "--cap-add ALL" would ask for that this level cannot pass on.
+# Capabilities "--cap-add ALL" would ask for that this level cannot pass on. Only dockerd 20.10
+# (the bookworm suite) needs them dropped: from 23 on, ALL means what the bounding set holds, and
+# dropping a capability that is not there is refused ("invalid CapDrop: capability not supported
+# by your kernel or not available in the current environment").
 capabilities_to_drop() {
+  [ "${DOCKERD_VERSION%%.*}" -lt 23 ] 2>/dev/null || return 0
   bounding=$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)
   bit=0
   for name in $CAP_NAMES; do
@@ -482,7 +487,7 @@ publish_level_info() {
   {
     printf 'id=%s\n' "$id"
     printf 'hostname=%s\n' "$(hostname)"
-    printf 'dockerd=%s\n' "$(docker version --format '{{.Server.Version}}' 2>/dev/null)"
+    printf 'dockerd=%s\n' "$DOCKERD_VERSION"
     printf 'storage=%s\n' "$STORAGE_DRIVER"
     printf 'privilege=%s\n' "${INCEPTION_PRIVILEGE_USED:-unknown}"
     printf 'bridge=%s\n' "$(bridge_for_level)"
@@ -503,7 +508,8 @@ main() {
   choose_iptables
   start_dockerd
   wait_for_dockerd
-  log "dockerd answers"
+  DOCKERD_VERSION=$(docker version --format '{{.Server.Version}}' 2>/dev/null || :)
+  log "dockerd $DOCKERD_VERSION answers"
   ensure_images
   if [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ]; then
     launch_next_level

@@ -4,8 +4,11 @@
 #   so a level starts the next without copying the 370 MB of programs. The dpkg and apt
 #   databases stay out too (3 MB, most of what is left): with /usr read-only, packages cannot be
 #   installed below level 1 anyway; the alternatives stay, the init switches iptables with them.
-# - busybox: one static binary and its applet links, a small image any level can `docker run`
-#   without a registry (tests, the demo's web server, users' first container).
+# - busybox: the binary, its applet links and the few shared libraries it loads, a small image
+#   any level can `docker run` without a registry (tests, the demo's web server, users' first
+#   container). The dynamically linked busybox, not the static one: a static glibc cannot load
+#   the name-service code that getaddrinfo needs, and crashes as soon as a name is looked up
+#   (`wget http://web/` on a user network). glibc's files and dns lookups are built into libc.
 # Usage: pack-images.sh DIR
 set -eu
 
@@ -22,15 +25,26 @@ pack_level_rootfs() {
       -cf "$out/level-rootfs.tar" .
 }
 
+# Copies a program's shared libraries (as ldd names them) into DIR, at the same paths.
+copy_libraries() {
+  ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+    while read -r library; do
+      mkdir -p "$2$(dirname "$library")"
+      cp -L "$library" "$2$library"
+    done
+}
+
 pack_busybox() {
   dir=$(mktemp -d)
   mkdir -p "$dir/bin" "$dir/etc" "$dir/tmp" "$dir/root"
   cp /bin/busybox "$dir/bin/busybox"
+  copy_libraries /bin/busybox "$dir"
   for applet in $(/bin/busybox --list); do
     [ "$applet" = busybox ] || ln -s busybox "$dir/bin/$applet"
   done
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$dir/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
+  printf 'hosts: files dns\n' >"$dir/etc/nsswitch.conf"
   chmod 1777 "$dir/tmp"
   tar --numeric-owner -C "$dir" -cf "$out/busybox-rootfs.tar" .
   rm -rf "$dir"

@@ -12,7 +12,7 @@ import {Capture, connectEngine, type Engine} from '../nesting/engine.js'
 import {Nests} from '../nesting/nest.js'
 import {parseUpRequest} from '../nesting/plan.js'
 import {decidePrivilege, hostSettingsFor} from '../nesting/privilege.js'
-import {DEFAULT_IMAGE} from '../nesting/version.js'
+import {DEFAULT_IMAGE} from '../nesting/suites.js'
 
 const NEST = 'bench'
 const PORT = 18_181

@@ -2,10 +2,10 @@ import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
 import {DEMO_INNER_PORT, DEMO_NEST, SpinningTop} from '../nesting/demo.js'
-import {DEFAULT_BASE_IMAGE, ImageBuilder} from '../nesting/image.js'
+import {ImageBuilder} from '../nesting/image.js'
 import {Nests} from '../nesting/nest.js'
 import {parseNestName, parseUpRequest} from '../nesting/plan.js'
-import {DEFAULT_IMAGE} from '../nesting/version.js'
+import {DEFAULT_SUITE, SUITES} from '../nesting/suites.js'
 import {upWithProgress} from '../progress.js'
 import {climbOut, spinTheTop} from '../shell-demo.js'
 
@@ -21,6 +21,7 @@ export default class Demo extends InceptionCommand {
     name: Flags.string({char: 'n', description: 'name of the demo nest', default: DEMO_NEST}),
     depth: Flags.string({char: 'd', description: 'how many levels', default: '4'}),
     port: Flags.string({description: 'host port for the page (on 127.0.0.1)', default: '8080'}),
+    suite: Flags.string({description: `Debian suite of the level image: ${SUITES.join(', ')}`, default: DEFAULT_SUITE}),
     shell: Flags.boolean({description: 'instead of waiting, open a shell at the innermost level; each exit climbs one level', default: false}),
     down: Flags.boolean({description: 'collapse a running demo nest and exit', default: false}),
   }
@@ -28,7 +29,7 @@ export default class Demo extends InceptionCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Demo)
     const name = parseNestName(flags.name)
-    const request = parseUpRequest({name, depth: flags.depth, ports: [`${flags.port}:${DEMO_INNER_PORT}`]})
+    const request = parseUpRequest({name, depth: flags.depth, suite: flags.suite, ports: [`${flags.port}:${DEMO_INNER_PORT}`]})
     const engine = await this.engine()
     const nests = new Nests(engine)
     const top = new SpinningTop(nests, engine)
@@ -39,8 +40,8 @@ export default class Demo extends InceptionCommand {
       return
     }
 
-    const built = await new ImageBuilder(engine).ensure(DEFAULT_IMAGE, DEFAULT_BASE_IMAGE, {onBase: (line) => this.log(`  ${line}`)})
-    if (built !== 'reused') this.log(`built ${DEFAULT_IMAGE} (base ${built})`)
+    const built = await new ImageBuilder(engine).ensure(request.image, request.suite, {onBase: (line) => this.log(`  ${line}`)})
+    if (built !== 'reused') this.log(`built ${request.image} (base ${built})`)
     await upWithProgress(nests, request, {quiet: false, log: (line) => this.log(line)})
     try {
       await top.describeHost(name)

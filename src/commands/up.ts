@@ -6,6 +6,7 @@ import {DEFAULT_MAX_DEPTH, parseUpRequest} from '../nesting/plan.js'
 import {STORAGE_DRIVERS} from '../nesting/storage.js'
 import {PRIVILEGE_REQUESTS} from '../nesting/privilege.js'
 import {DEFAULT_SUBNET_POOL} from '../nesting/subnets.js'
+import {DEFAULT_SUITE, SUITES} from '../nesting/suites.js'
 import {upWithProgress} from '../progress.js'
 
 export default class Up extends InceptionCommand {
@@ -28,7 +29,8 @@ export default class Up extends InceptionCommand {
     bind: Flags.string({description: 'host address for published ports', default: '127.0.0.1'}),
     'subnet-pool': Flags.string({description: 'pool of /24 bridge subnets, one per level', default: DEFAULT_SUBNET_POOL}),
     timeout: Flags.string({description: "seconds each level's engine has to answer", default: '60'}),
-    image: Flags.string({description: 'level image (default: the one `inception build` makes)'}),
+    suite: Flags.string({description: `Debian suite of the level image, which decides every level's Docker: ${SUITES.join(', ')}`, default: DEFAULT_SUITE}),
+    image: Flags.string({description: 'level image (default: the one `inception build --suite SUITE` makes)'}),
     'expose-daemons': Flags.boolean({description: "make every level's engine reachable from this machine over mutual TLS (see `inception env`)", default: false}),
     'daemon-ports': Flags.string({description: "host port of level 1's engine, level K's is this + K - 1 (default: free ports); implies --expose-daemons"}),
     'dockerd-arg': Flags.string({description: "an extra option for every level's dockerd, e.g. --dockerd-arg=--debug; repeatable", multiple: true}),
@@ -48,6 +50,7 @@ export default class Up extends InceptionCommand {
       bind: flags.bind,
       subnetPool: flags['subnet-pool'],
       timeout: flags.timeout,
+      suite: flags.suite,
       image: flags.image,
       dockerdArgs: flags['dockerd-arg'],
       exposeDaemons: flags['expose-daemons'],

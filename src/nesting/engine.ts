@@ -18,8 +18,8 @@ export interface Engine {
   imageExists(reference: string): Promise<boolean>
   /** An image's labels, or undefined when the image is not there. */
   imageLabels(reference: string): Promise<Labels | undefined>
-  /** Pulls an image; false when no registry provides it within the bound. */
-  pullImage(reference: string, timeoutMs: number): Promise<boolean>
+  /** Pulls an image; not ok, with the reason, when no registry provides it within the bound. */
+  pullImage(reference: string, timeoutMs: number): Promise<PullOutcome>
   /** Imports a root file system tar file as an image. */
   importImage(tarPath: string, reference: string): Promise<void>
   /** Builds an image from a directory through the engine API; progress lines go to onLine. */
@@ -112,6 +112,11 @@ export interface ExecIo {
   /** Terminal size for a TTY exec. */
   size?: {columns: number; rows: number}
   timeoutMs?: number
+}
+
+export interface PullOutcome {
+  ok: boolean
+  error?: string
 }
 
 export interface ProbeOutcome {
@@ -241,18 +246,26 @@ export class DockerodeEngine implements Engine {
     }
   }
 
-  async pullImage(reference: string, timeoutMs: number): Promise<boolean> {
+  /**
+   * Some engines (Podman's compatible API) answer a failed pull with 200 and put the failure in
+   * the progress stream: an event with an `error` field. Such a pull has failed too.
+   */
+  async pullImage(reference: string, timeoutMs: number): Promise<PullOutcome> {
     try {
       const stream = await withTimeout(this.call('pull', () => this.docker.pull(reference)), timeoutMs, 'pull')
-      await withTimeout(
-        new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve()))),
+      const events = await withTimeout(
+        new Promise<Array<{error?: string; errorDetail?: {message?: string}}>>((resolve, reject) =>
+          this.docker.modem.followProgress(stream, (error: Error | null, output: Array<{error?: string}>) => (error ? reject(error) : resolve(output))),
+        ),
         timeoutMs,
         'pull',
       )
-      return true
+      const failed = events.find((event) => event.error ?? event.errorDetail?.message)
+      if (failed) return {ok: false, error: failed.error ?? failed.errorDetail?.message}
+      return {ok: true}
     } catch (error) {
       if (error instanceof EngineUnreachable) throw error
-      return false
+      return {ok: false, error: engineMessage(error).split('\n')[0]}
     }
   }
 

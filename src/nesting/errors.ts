@@ -77,8 +77,16 @@ export class DaemonsNotExposed extends InceptionError {
 }
 
 export class ImageMissing extends InceptionError {
+  /** `buildCommand`: how to make the image, e.g. `inception build --suite forky`. */
+  constructor(image: string, buildCommand = 'inception build') {
+    super(`the level image ${image} is not in the engine`, `run \`${buildCommand}\` first`, ExitCode.conflict)
+  }
+}
+
+/** An image `inception load` was asked to move is not on this engine. */
+export class HostImageMissing extends InceptionError {
   constructor(image: string) {
-    super(`the level image ${image} is not in the engine`, 'run `inception build` first', ExitCode.conflict)
+    super(`image ${image} is not in this engine`, 'see `docker images`; pull, build or load it here first', ExitCode.conflict)
   }
 }
 

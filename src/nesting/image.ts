@@ -7,14 +7,14 @@ import {fileURLToPath} from 'node:url'
 
 import type {Engine} from './engine.js'
 import {UsageError} from './errors.js'
+import {baseImageForSuite, bootstrappedBaseForSuite, type Suite} from './suites.js'
 import {IMAGE_CONTEXT_DIR, VERSION} from './version.js'
 
-export const DEFAULT_BASE_IMAGE = 'debian:bookworm-slim'
-/** What a base bootstrapped from Debian's packages is called in the engine. */
-export const BOOTSTRAPPED_BASE_IMAGE = 'inception-base:bookworm'
 const PULL_TIMEOUT_MS = 60_000
 /** The image's label holding the hash of the image/ folder it was built from. */
 export const CONTEXT_LABEL = 'io.inception.context'
+/** The image's label naming the Debian suite it was built from. */
+export const SUITE_LABEL = 'io.inception.suite'
 
 /** A hash of every file under `dir` (names, modes and contents), in a stable order. */
 export function contextHash(dir: string): string {
@@ -36,8 +36,8 @@ export function contextHash(dir: string): string {
 export type BaseSource = 'present' | 'pulled' | 'bootstrapped'
 
 /**
- * Builds the level image: Debian bookworm, dockerd and its tools, the init. The base comes from
- * the engine if present, else from a registry, else (no registry, as on an offline machine) from
+ * Builds a level image: a Debian suite, dockerd and its tools, the init. The base comes from the
+ * engine if present, else from a registry, else (no registry, as on an offline machine) from
  * Debian's packages with debootstrap, which needs root on the machine that runs the CLI.
  */
 export class ImageBuilder {
@@ -46,59 +46,62 @@ export class ImageBuilder {
   constructor(private readonly engine: Engine) {}
 
   /**
-   * Whether `tag` was built from the image/ folder as it is now. A version tag alone is not
-   * enough: a changed init under the same version must not be reused (nor tested) by mistake.
+   * Whether `tag` was built from the image/ folder as it is now, from `suite`. A version tag alone
+   * is not enough: a changed init under the same version must not be reused (nor tested) by mistake.
    */
-  async upToDate(tag: string): Promise<boolean> {
+  async upToDate(tag: string, suite: Suite): Promise<boolean> {
     const labels = await this.engine.imageLabels(tag)
-    return labels !== undefined && labels[CONTEXT_LABEL] === contextHash(this.contextDir)
+    return labels !== undefined && labels[CONTEXT_LABEL] === contextHash(this.contextDir) && labels[SUITE_LABEL] === suite
   }
 
-  /** Makes the base available; returns the reference to build FROM and where it came from. */
-  async ensureBase(base: string, onLine: (line: string) => void): Promise<{reference: string; source: BaseSource}> {
-    if (await this.engine.imageExists(base)) return {reference: base, source: 'present'}
-    const isDefault = base === DEFAULT_BASE_IMAGE
-    if (isDefault && (await this.engine.imageExists(BOOTSTRAPPED_BASE_IMAGE))) {
-      return {reference: BOOTSTRAPPED_BASE_IMAGE, source: 'present'}
-    }
-    onLine(`pulling ${base}`)
-    if (await this.engine.pullImage(base, PULL_TIMEOUT_MS)) return {reference: base, source: 'pulled'}
-    if (!isDefault) {
+  /**
+   * Makes the base available; returns the reference to build FROM and where it came from. `base`
+   * is the user's own base image; without one, the suite's Debian image, else its bootstrap.
+   */
+  async ensureBase(suite: Suite, base: string | undefined, onLine: (line: string) => void): Promise<{reference: string; source: BaseSource}> {
+    const wanted = base ?? baseImageForSuite(suite)
+    if (await this.engine.imageExists(wanted)) return {reference: wanted, source: 'present'}
+    const bootstrapped = bootstrappedBaseForSuite(suite)
+    if (base === undefined && (await this.engine.imageExists(bootstrapped))) return {reference: bootstrapped, source: 'present'}
+    onLine(`pulling ${wanted}`)
+    const pull = await this.engine.pullImage(wanted, PULL_TIMEOUT_MS)
+    if (pull.ok) return {reference: wanted, source: 'pulled'}
+    if (base !== undefined) {
       throw new UsageError(
-        `base image ${base} is not in the engine and cannot be pulled`,
-        `load it into the engine, or use the default --base ${DEFAULT_BASE_IMAGE}, which can be bootstrapped offline`,
+        `base image ${base} is not in the engine and cannot be pulled (${pull.error})`,
+        `load it into the engine, or leave --base out: the ${suite} base can be bootstrapped offline`,
       )
     }
-    onLine('no registry answers: bootstrapping bookworm from Debian packages')
+    onLine(`pull of ${wanted} failed (${pull.error}): bootstrapping ${suite} from Debian's packages`)
     const dir = mkdtempSync(join(tmpdir(), 'inception-base-'))
     try {
       const tar = join(dir, 'rootfs.tar')
       const script = join(this.contextDir, 'bootstrap-base.sh')
-      const child = execa('sh', [script, tar, 'bookworm'], {all: true, reject: false})
+      const child = execa('sh', [script, tar, suite], {all: true, reject: false})
       child.all?.on('data', (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach(onLine))
       const result = await child
       if (result.exitCode !== 0) {
-        throw new UsageError(`bootstrapping the base image failed: ${String(result.all ?? '').trim().split('\n').pop()}`, 'run as root on Debian with debootstrap installed (sh scripts/ensure-engine.sh installs it)')
+        throw new UsageError(`bootstrapping the ${suite} base image failed: ${String(result.all ?? '').trim().split('\n').pop()}`, 'run as root on Debian with debootstrap installed (sh scripts/ensure-engine.sh installs it)')
       }
-      await this.engine.importImage(tar, BOOTSTRAPPED_BASE_IMAGE)
+      await this.engine.importImage(tar, bootstrapped)
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
-    return {reference: BOOTSTRAPPED_BASE_IMAGE, source: 'bootstrapped'}
+    return {reference: bootstrapped, source: 'bootstrapped'}
   }
 
   /**
-   * Builds `tag` unless it is up to date with image/ (or `force`): the base first (present,
-   * pulled or bootstrapped), then the image. Says which it did.
+   * Builds `tag` from `suite` unless it is up to date with image/ (or `force`): the base first
+   * (present, pulled or bootstrapped), then the image. Says which it did.
    */
-  async ensure(tag: string, base: string, options: {force?: boolean; onBase?: (line: string) => void; onBuild?: (line: string) => void} = {}): Promise<'reused' | BaseSource> {
-    if (!options.force && (await this.upToDate(tag))) return 'reused'
-    const {reference, source} = await this.ensureBase(base, options.onBase ?? (() => undefined))
-    await this.build(tag, reference, options.onBuild ?? (() => undefined))
+  async ensure(tag: string, suite: Suite, options: {force?: boolean; base?: string; onBase?: (line: string) => void; onBuild?: (line: string) => void} = {}): Promise<'reused' | BaseSource> {
+    if (!options.force && (await this.upToDate(tag, suite))) return 'reused'
+    const {reference, source} = await this.ensureBase(suite, options.base, options.onBase ?? (() => undefined))
+    await this.build(tag, suite, reference, options.onBuild ?? (() => undefined))
     return source
   }
 
-  async build(tag: string, baseReference: string, onLine: (line: string) => void): Promise<void> {
-    await this.engine.buildImage(this.contextDir, tag, {BASE_IMAGE: baseReference, INCEPTION_VERSION: VERSION, INCEPTION_CONTEXT: contextHash(this.contextDir)}, onLine)
+  async build(tag: string, suite: Suite, baseReference: string, onLine: (line: string) => void): Promise<void> {
+    await this.engine.buildImage(this.contextDir, tag, {BASE_IMAGE: baseReference, SUITE: suite, INCEPTION_VERSION: VERSION, INCEPTION_CONTEXT: contextHash(this.contextDir)}, onLine)
   }
 }

@@ -16,6 +16,8 @@ export const LABEL = {
   bind: 'io.inception.bind',
   /** "on" when every level's engine listens with mutual TLS on a port chained to the host. */
   daemons: 'io.inception.daemons',
+  /** The Debian suite of the level image, which decides the Docker every level runs. */
+  suite: 'io.inception.suite',
   /** On the short-lived container that serialises subnet choice between concurrent `up`s. */
   lock: 'io.inception.lock',
 } as const

@@ -12,6 +12,7 @@ import {certificateFolder, clientFolderExists, issueNestCertificates, type NestC
 import {formatPortMapping, portsFromLabel} from './ports.js'
 import {capabilitiesInMask, decidePrivilege, type PrivilegeDecision} from './privilege.js'
 import {type Cidr, parseCidr} from './subnets.js'
+import {imageForSuite} from './suites.js'
 
 /** What `prepare` checked and decided; the subnets are chosen again, under the lock, by `launch`. */
 export interface PreparedNest {
@@ -61,6 +62,8 @@ export interface NestStatus {
   requestedPrivilege: string
   storageDriver: string
   dataRoot: string
+  /** The Debian suite of the level image (which decides every level's Docker). */
+  suite: string
   subnets: string[]
   ports: string[]
   levels: LevelStatus[]
@@ -142,7 +145,9 @@ export class Nests {
    */
   async prepare(request: UpRequest): Promise<PreparedNest> {
     if ((await this.levelOnes(request.name)).length > 0) throw new NestExists(request.name)
-    if (!(await this.engine.imageExists(request.image))) throw new ImageMissing(request.image)
+    if (!(await this.engine.imageExists(request.image))) {
+      throw new ImageMissing(request.image, request.image === imageForSuite(request.suite) ? `inception build --suite ${request.suite}` : `inception build --suite ${request.suite} --tag ${request.image}`)
+    }
     checkMemory(request.depth, (await this.engine.info()).memTotalBytes)
     // Planned here only to refuse a pool that cannot hold the nest before anything is made.
     planNest(request, await this.takenSubnets())
@@ -375,6 +380,7 @@ export class Nests {
       requestedPrivilege: labels[LABEL.privilege] ?? '',
       storageDriver: labels[LABEL.storageDriver] ?? '',
       dataRoot: labels[LABEL.dataRoot] ?? '',
+      suite: labels[LABEL.suite] ?? '',
       subnets,
       ports: ports.map((p) => formatPortMapping(p, depth, bind)),
       levels,

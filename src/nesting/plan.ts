@@ -15,7 +15,8 @@ import {
   type StorageChoice,
 } from './storage.js'
 import {allocateSubnets, bridgeAddress, type Cidr, DEFAULT_SUBNET_POOL, formatCidr, parseCidr, parseSubnetPool} from './subnets.js'
-import {DEFAULT_IMAGE, VERSION} from './version.js'
+import {DEFAULT_SUITE, imageForSuite, parseSuite, type Suite} from './suites.js'
+import {VERSION} from './version.js'
 
 export const DEFAULT_NEST = 'inception'
 export const DEFAULT_MAX_DEPTH = 16
@@ -84,6 +85,7 @@ export interface UpInput {
   bind?: string
   subnetPool?: string
   timeout?: string
+  suite?: string
   image?: string
   dockerdArgs?: string[]
   exposeDaemons?: boolean
@@ -99,6 +101,8 @@ export interface UpRequest {
   bind: string
   subnetPool: Cidr
   readyTimeoutSeconds: number
+  /** The Debian suite of the level image (its Docker); `image` is that suite's unless given. */
+  suite: Suite
   image: string
   /** Extra options for every level's dockerd (the classic dind's DOCKER_DAEMON_ARGS). */
   dockerdArgs: string[]
@@ -152,6 +156,7 @@ export function parseUpRequest(input: UpInput): UpRequest {
   const maxDepth = input.maxDepth === undefined ? DEFAULT_MAX_DEPTH : parsePositiveInteger(input.maxDepth, '--max-depth', 'give a whole number, e.g. 16')
   const depth = parseDepth(input.depth ?? '1', maxDepth)
   const ports = (input.ports ?? []).map(parsePortMapping)
+  const suite = parseSuite(input.suite ?? DEFAULT_SUITE)
   checkPortMappings(ports, depth)
   const request: UpRequest = {
     name: parseNestName(input.name ?? DEFAULT_NEST),
@@ -165,7 +170,8 @@ export function parseUpRequest(input: UpInput): UpRequest {
     bind: parseBind(input.bind ?? '127.0.0.1'),
     subnetPool: parseSubnetPool(input.subnetPool ?? DEFAULT_SUBNET_POOL),
     readyTimeoutSeconds: input.timeout === undefined ? DEFAULT_READY_TIMEOUT_SECONDS : parseTimeout(input.timeout),
-    image: input.image ?? DEFAULT_IMAGE,
+    suite,
+    image: input.image ?? imageForSuite(suite),
     dockerdArgs: parseDockerdArgs(input.dockerdArgs ?? []),
     exposeDaemons: input.exposeDaemons ?? input.daemonPorts !== undefined,
     daemonHostPortBase: input.daemonPorts === undefined ? undefined : parseHostPort(input.daemonPorts, '--daemon-ports'),
@@ -246,6 +252,7 @@ export function nestLabels(plan: NestPlan, decision: PrivilegeDecision): Labels 
     [LABEL.ports]: portsToLabel(request.ports, request.depth),
     [LABEL.bind]: request.bind,
     [LABEL.daemons]: request.exposeDaemons ? 'on' : 'off',
+    [LABEL.suite]: request.suite,
   }
 }
 

@@ -134,9 +134,15 @@ export function hostSettingsFor(decision: PrivilegeDecision): HostSettings {
   }
 }
 
-/** "unknown capability: \"CAP_PERFMON\"": the engine does not know a name we asked to drop. */
+/**
+ * A capability the engine will not take in CapDrop, and would not grant with ALL anyway:
+ * - "unknown capability: \"CAP_PERFMON\"": an older engine (20.10) does not know the name;
+ * - "invalid CapDrop: capability not supported by your kernel or not available in the current
+ *   environment: \"CAP_SYS_RESOURCE\"": a newer one (23 and later) limits ALL to the host's
+ *   bounding set by itself and refuses to drop what is not there.
+ */
 export function unknownCapability(error: string | undefined): string | undefined {
-  return /unknown capability: "?(?:CAP_)?([A-Z_]+)"?/.exec(error ?? '')?.[1]
+  return /(?:unknown capability|invalid CapDrop: [^"]*): "?(?:CAP_)?([A-Z_]+)"?/.exec(error ?? '')?.[1]
 }
 
 /**

@@ -6,6 +6,5 @@ export const VERSION: string = (
 ).version
 
 export const IMAGE_REPOSITORY = 'inception'
-export const DEFAULT_IMAGE = `${IMAGE_REPOSITORY}:${VERSION}`
 /** The directory that holds the Dockerfile and the in-image init. */
 export const IMAGE_CONTEXT_DIR = new URL('../../image/', import.meta.url)

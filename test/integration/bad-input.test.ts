@@ -100,7 +100,7 @@ describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
 describe.skipIf(!engine)('privilege modes against this engine', () => {
   it('--privilege privileged works where the engine allows it, and otherwise says to use caps, changing nothing', async () => {
     const {decidePrivilege} = await import('../../src/nesting/privilege.js')
-    const {DEFAULT_IMAGE} = await import('../../src/nesting/version.js')
+    const {DEFAULT_IMAGE} = await import('../../src/nesting/suites.js')
     const allowed = (await decidePrivilege(engine!, DEFAULT_IMAGE, 'auto')).mode === 'privileged'
     await cli(['down', '--name', 'itest-privileged'])
     const before = await snapshot()

@@ -1,7 +1,7 @@
 import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
-import {DEFAULT_IMAGE} from '../../src/nesting/version.js'
+import {DEFAULT_IMAGE} from '../../src/nesting/suites.js'
 import {cli, integrationEngine} from '../support/integration.js'
 
 const engine = await integrationEngine()

@@ -2,7 +2,7 @@ import {execa} from 'execa'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {decidePrivilege, hostSettingsFor} from '../../src/nesting/privilege.js'
-import {DEFAULT_IMAGE} from '../../src/nesting/version.js'
+import {DEFAULT_IMAGE} from '../../src/nesting/suites.js'
 import {integrationEngine} from '../support/integration.js'
 
 const engine = await integrationEngine()

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {issueNestCertificates} from '../../src/nesting/tls.js'
-import {DEFAULT_IMAGE} from '../../src/nesting/version.js'
+import {DEFAULT_IMAGE} from '../../src/nesting/suites.js'
 import {cli, integrationEngine} from '../support/integration.js'
 
 const engine = await integrationEngine()

@@ -1,6 +1,6 @@
 import type {Writable} from 'node:stream'
 
-import type {ContainerDetails, ContainerSpec, ContainerSummary, Engine, EngineInfo, ExecIo, ProbeOutcome} from '../../src/nesting/engine.js'
+import type {ContainerDetails, ContainerSpec, ContainerSummary, Engine, EngineInfo, ExecIo, ProbeOutcome, PullOutcome} from '../../src/nesting/engine.js'
 import type {Labels} from '../../src/nesting/labels.js'
 
 /**
@@ -31,8 +31,13 @@ export class FakeEngine implements Engine {
     return this.images.has(reference) ? {} : undefined
   }
 
-  async pullImage(): Promise<boolean> {
-    return false
+  /** What a pull answers; by default no registry is reachable. */
+  pullAnswer: PullOutcome = {ok: false, error: 'no registry'}
+
+  async pullImage(reference: string): Promise<PullOutcome> {
+    this.calls.push(`pull ${reference}`)
+    if (this.pullAnswer.ok) this.images.add(reference)
+    return this.pullAnswer
   }
 
   async importImage(_tar: string, reference: string): Promise<void> {

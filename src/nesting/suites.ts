@@ -1,0 +1,45 @@
+import {UsageError} from './errors.js'
+import {IMAGE_REPOSITORY, VERSION} from './version.js'
+
+/**
+ * The Debian suites a level image can be built from. The suite decides the Docker that every
+ * level of a nest runs, since every level runs the same image (levels below the first get its
+ * /usr from their parent).
+ */
+export const SUITES = ['trixie', 'forky', 'bookworm'] as const
+export type Suite = (typeof SUITES)[number]
+
+/** Debian stable: Docker 26 with compose and buildx. */
+export const DEFAULT_SUITE: Suite = 'trixie'
+
+/** What each suite's packages give, as measured when they were built (the README's table). */
+export const SUITE_NOTES: Record<Suite, string> = {
+  trixie: 'Debian 13 (stable): docker.io 26.1, containerd 1.7, compose 2.26, buildx 0.13',
+  forky: 'Debian testing: docker.io 28.5, containerd 2.1, compose 2.40, buildx 0.29',
+  bookworm: 'Debian 12: docker.io 20.10 (end of life), containerd 1.6, no compose or buildx plugin',
+}
+
+export function parseSuite(text: string): Suite {
+  if (!(SUITES as readonly string[]).includes(text)) {
+    throw new UsageError(`--suite "${text}" is not a suite inception builds`, `use one of ${SUITES.join(', ')} (default ${DEFAULT_SUITE})`)
+  }
+  return text as Suite
+}
+
+/** The level image of a suite: each suite is its own tag. */
+export function imageForSuite(suite: Suite): string {
+  return `${IMAGE_REPOSITORY}:${VERSION}-${suite}`
+}
+
+/** The base image `inception build` starts from, when the engine has it or a registry gives it. */
+export function baseImageForSuite(suite: Suite): string {
+  return `debian:${suite}-slim`
+}
+
+/** What a base bootstrapped from Debian's packages is called in the engine. */
+export function bootstrappedBaseForSuite(suite: Suite): string {
+  return `inception-base:${suite}`
+}
+
+/** The level image `up`, `demo` and the tests use unless told otherwise. */
+export const DEFAULT_IMAGE = imageForSuite(DEFAULT_SUITE)
