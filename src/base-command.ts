@@ -45,7 +45,9 @@ export abstract class InceptionCommand extends Command {
     }
     // oclif's own parse errors (unknown flag, missing value): one line, then the usage exit code.
     if (error.oclif?.exit !== undefined && error.code !== 'EEXIT') {
-      const first = error.message.split('\n')[0]!.replace(/^Error: /, '')
+      // Some say what is wrong on the second line ("The following errors occurred:\n  --a cannot also be provided when using --b").
+      const lines = error.message.split('\n').map((line) => line.trim()).filter((line) => line.length > 0)
+      const first = (lines[0]!.endsWith(':') && lines[1] ? `${lines[0]!.slice(0, -1)}: ${lines[1]}` : lines[0]!).replace(/^Error: /, '')
       this.logToStderr(`inception: ${first}; see \`inception ${this.id ?? ''} --help\``)
       this.exit(ExitCode.usage)
     }

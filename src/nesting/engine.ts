@@ -20,6 +20,10 @@ export interface Engine {
   imageLabels(reference: string): Promise<Labels | undefined>
   /** Pulls an image; not ok, with the reason, when no registry provides it within the bound. */
   pullImage(reference: string, timeoutMs: number): Promise<PullOutcome>
+  /** An image's ID, size and tags, or undefined when the engine does not have it. */
+  inspectImage(reference: string): Promise<ImageDetails | undefined>
+  /** What `docker save` writes for these images: one tar stream, read as it is produced. */
+  saveImages(references: string[]): Promise<Readable>
   /** Imports a root file system tar file as an image. */
   importImage(tarPath: string, reference: string): Promise<void>
   /** Builds an image from a directory through the engine API; progress lines go to onLine. */
@@ -53,6 +57,12 @@ export interface EngineInfo {
   cpus: number
   storageDriver: string
   cgroupVersion: string
+}
+
+export interface ImageDetails {
+  id: string
+  sizeBytes: number
+  tags: string[]
 }
 
 export interface ContainerSummary {
@@ -250,6 +260,22 @@ export class DockerodeEngine implements Engine {
    * Some engines (Podman's compatible API) answer a failed pull with 200 and put the failure in
    * the progress stream: an event with an `error` field. Such a pull has failed too.
    */
+  async inspectImage(reference: string): Promise<ImageDetails | undefined> {
+    try {
+      const image = await this.call('image inspect', () => this.docker.getImage(reference).inspect())
+      return {id: image.Id, sizeBytes: Number(image.Size ?? 0), tags: image.RepoTags ?? []}
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined
+      throw error
+    }
+  }
+
+  async saveImages(references: string[]): Promise<Readable> {
+    // GET /images/get?names=...: dockerode has it (getImages), its type definitions do not.
+    const docker = this.docker as unknown as {getImages(options: {names: string[]}): Promise<Readable>}
+    return this.call('save images', () => docker.getImages({names: references}))
+  }
+
   async pullImage(reference: string, timeoutMs: number): Promise<PullOutcome> {
     try {
       const stream = await withTimeout(this.call('pull', () => this.docker.pull(reference)), timeoutMs, 'pull')

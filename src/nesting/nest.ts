@@ -411,6 +411,13 @@ export class Nests {
     return {level, host, certPath}
   }
 
+  /** The depth of a nest whose level 1 runs (what a command that reaches its levels needs). */
+  async runningDepth(name: string): Promise<number> {
+    const levelOne = await this.requireNest(name)
+    if (levelOne.state !== 'running') throw new LevelFailed(1, `level 1 is ${levelOne.state}`, '', `see \`inception ps\`; remove the nest with \`inception down --name ${name}\``)
+    return Number(levelOne.labels[LABEL.depth] ?? 1)
+  }
+
   /** The nest's level 1 and depth, once `level` is known to be one of its levels. */
   private async nestLevel(name: string, level: number): Promise<{levelOne: ContainerSummary; depth: number}> {
     const levelOne = await this.requireNest(name)

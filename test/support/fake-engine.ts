@@ -1,6 +1,6 @@
-import type {Writable} from 'node:stream'
+import {Readable, type Writable} from 'node:stream'
 
-import type {ContainerDetails, ContainerSpec, ContainerSummary, Engine, EngineInfo, ExecIo, ProbeOutcome, PullOutcome} from '../../src/nesting/engine.js'
+import type {ContainerDetails, ContainerSpec, ContainerSummary, Engine, EngineInfo, ExecIo, ImageDetails, ProbeOutcome, PullOutcome} from '../../src/nesting/engine.js'
 import type {Labels} from '../../src/nesting/labels.js'
 
 /**
@@ -38,6 +38,15 @@ export class FakeEngine implements Engine {
     this.calls.push(`pull ${reference}`)
     if (this.pullAnswer.ok) this.images.add(reference)
     return this.pullAnswer
+  }
+
+  async inspectImage(reference: string): Promise<ImageDetails | undefined> {
+    return this.images.has(reference) ? {id: `sha256:${reference.length.toString(16).padStart(64, '0')}`, sizeBytes: 1000, tags: [reference]} : undefined
+  }
+
+  async saveImages(references: string[]): Promise<Readable> {
+    this.calls.push(`save ${references.join(' ')}`)
+    return Readable.from([Buffer.alloc(1000)])
   }
 
   async importImage(_tar: string, reference: string): Promise<void> {
