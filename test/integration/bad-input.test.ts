@@ -50,7 +50,7 @@ describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
     [['up', '--depth', '3', '--subnet-pool', '10.213.0.0/23'], 2, /has 2 free \/24 subnets, the nest needs 3/],
     [['up', '--subnet-pool', '172.17.0.0/24'], 2, /in use: 172\.17\.0\.0\/16/],
     [['up', '--privilege', 'root'], 2, /unknown privilege mode "root"/],
-    [['up', '--image', 'inception:no-such-tag'], 6, /the level image inception:no-such-tag is not in the engine; run `inception build` first/],
+    [['up', '--image', 'inception:no-such-tag'], 6, /the level image inception:no-such-tag is not in the engine; run `inception build --suite trixie --tag inception:no-such-tag` first/],
     [['ps', '--context', 'no-such-context'], 2, /unknown docker context "no-such-context"/],
     [['env', '--name', NEST, '--format', 'yaml'], 2, /--format yaml is not known/],
     [['up', '--depth', 'abc'], 2, /--depth "abc" is not a whole number/],
@@ -64,6 +64,10 @@ describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
     [['exec', '--name', NEST, '--level', '2', '--', 'true'], 2, /level 2 is outside nest "itest-bad".*between 1 and 1/],
     [['exec', '--name', 'nosuchnest', '--', 'true'], 4, /no nest named "nosuchnest"/],
     [['logs', '--name', NEST, '--level', '0'], 2, /--level 0 does not exist/],
+    [['build', '--suite', 'nope'], 2, /--suite "nope" is not a suite inception builds; use one of trixie, forky, bookworm/],
+    [['up', '--suite', 'sid'], 2, /--suite "sid" is not a suite inception builds/],
+    [['load', '--name', NEST], 2, /Missing 1 required arg/],
+    [['load', 'busybox', '--name', NEST, '--level', '1', '--all-levels'], 2, /--all-levels=true cannot also be provided when using --level/],
   ])('inception %j exits %i with one clear line', async (args, code, pattern) => {
     const before = await snapshot()
     const result = await cli(args)

@@ -110,6 +110,7 @@ export interface PsLevel {
   hostname: string
   state: string
   detail: string
+  dockerdVersion: string
   storageDriver: string
   privilege: string
   capabilities: string[]
