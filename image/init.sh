@@ -283,6 +283,13 @@ start_dockerd() {
   # shellcheck disable=SC2086 # extra daemon options are a space-separated list
   set -- "$@" $INCEPTION_DOCKERD_ARGS
   rm -f /var/run/docker.pid
+  # Where /proc/sys is read-only (the minimal privilege mode leaves it masked), dockerd 26 and
+  # later cannot turn IPv6 off on a new container's interface and refuse to start it ("failed to
+  # disable IPv6 on container's interface eth0"). This lets them go on: such interfaces keep
+  # their IPv6 link-local address, nothing more.
+  if awk '$2 == "/proc/sys" && ("," $4 ",") ~ /,ro,/ { found = 1 } END { exit !found }' /proc/self/mounts; then
+    export DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1
+  fi
   log "starting dockerd $*"
   dockerd "$@" &
   DOCKERD_PID=$!

@@ -67,7 +67,10 @@ async function baselineRun(engine: Engine, depth: number): Promise<{depth: numbe
   const flags = host.privileged
     ? ['--privileged']
     : ['--cap-add', 'ALL', ...(host.capDrop ?? []).flatMap((c) => ['--cap-drop', c]), '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined', '--device-cgroup-rule', 'a *:* rwm']
-  const run = (level: number) => ['run', '-d', '--name', `naive-l${level}`, '--cgroupns', 'private', ...flags, '-v', '/var/lib/docker', '-e', `INCEPTION_LEVEL=${level}`, '-e', `INCEPTION_DEPTH=${level}`, '-e', `INCEPTION_NEST=naive`, '-e', `INCEPTION_BRIDGES=${Array.from({length: level}, (_, i) => `10.213.${i}.1/24`).join(' ')}`, DEFAULT_IMAGE]
+  // Levels below the first are started by the level image's own dockerd (26 or later), which
+  // grants only what its bounding set holds with ALL and refuses to drop what is missing.
+  const innerFlags = flags.filter((flag, i) => flag !== '--cap-drop' && flags[i - 1] !== '--cap-drop')
+  const run = (level: number) => ['run', '-d', '--name', `naive-l${level}`, '--cgroupns', 'private', ...(level === 1 ? flags : innerFlags), '-v', '/var/lib/docker', '-e', `INCEPTION_LEVEL=${level}`, '-e', `INCEPTION_DEPTH=${level}`, '-e', `INCEPTION_NEST=naive`, '-e', `INCEPTION_BRIDGES=${Array.from({length: level}, (_, i) => `10.213.${i}.1/24`).join(' ')}`, DEFAULT_IMAGE]
   const chain = (level: number) => Array.from({length: level - 1}, (_, i) => ['docker', 'exec', '-i', `naive-l${i + 2}`]).flat()
   const waitReady = async (level: number) => {
     for (let i = 0; i < 600; i++) {
@@ -106,6 +109,57 @@ async function loadAtTheBottom(nests: Nests): Promise<{runs100Parallel4S: number
   const write = await run('docker run --rm -v bench-data:/data busybox sh -c "dd if=/dev/zero of=/data/blob bs=1M count=1024 2>/dev/null && sync"')
   await nests.down(NEST)
   return {runs100Parallel4S: runs.seconds, runsFailed: runs.out.split('FAILED').length - 1, write1GbS: write.seconds}
+}
+
+const BIN = new URL('../../bin/run.js', import.meta.url).pathname
+const LOAD_IMAGE = 'bench-load:120mb'
+
+/** Runs the CLI as a user would (a new process); returns its wall-clock seconds. */
+async function timedCli(args: string[], input?: string): Promise<number> {
+  const started = Date.now()
+  if (input === undefined) await execa('node', [BIN, ...args])
+  else await execa('sh', ['-c', `${input} | node ${BIN} ${args.join(' ')}`])
+  return seconds(Date.now() - started)
+}
+
+/**
+ * Host images into a depth-4 nest: \`inception load\` into level 4 and into every level, against
+ * the by-hand way (\`docker save | inception exec --level 4 -- docker load\`), and the one-hop
+ * limit (\`docker save | docker exec -i\` into level 1's engine). The image: the level image's
+ * busybox root plus 120 MB of random bytes (random, so nothing on the way can compress it).
+ */
+async function loadImages(nests: Nests): Promise<Record<string, number>> {
+  await execa('sh', ['-c', `docker run --rm --entrypoint cat ${DEFAULT_IMAGE} /usr/local/lib/inception/busybox-rootfs.tar | docker import - bench-load:base >/dev/null`])
+  await execa('sh', ['-c', `printf 'FROM bench-load:base\\nRUN head -c 120000000 /dev/urandom > /blob\\n' | docker build -q -t ${LOAD_IMAGE} - >/dev/null`])
+  const tarBytes = Number((await execa('sh', ['-c', `docker save ${LOAD_IMAGE} | wc -c`])).stdout.trim())
+  const rate = (s: number) => Math.round(tarBytes / 1e6 / s)
+  await nests.down(NEST)
+  await nests.up(parseUpRequest({name: NEST, depth: '4'}))
+  const remove = async (levels: number[]) => {
+    for (const level of levels) await nests.exec(NEST, level, ['docker', 'rmi', LOAD_IMAGE], {stdout: new Capture(), stderr: new Capture()})
+  }
+  const inceptionS = await timedCli(['load', LOAD_IMAGE, '--name', NEST, '--level', '4'])
+  await remove([4])
+  const byHandS = await timedCli(['exec', '--name', NEST, '--level', '4', '--', 'docker', 'load'], `docker save ${LOAD_IMAGE}`)
+  await remove([4])
+  const allLevelsS = await timedCli(['load', LOAD_IMAGE, '--name', NEST, '--all-levels'])
+  await remove([1])
+  const started = Date.now()
+  await execa('sh', ['-c', `docker save ${LOAD_IMAGE} | docker exec -i ${NEST}-l1 docker load`])
+  const oneHopS = seconds(Date.now() - started)
+  await nests.down(NEST)
+  await execa('docker', ['rmi', LOAD_IMAGE, 'bench-load:base'], {reject: false})
+  return {
+    imageMB: Math.round(tarBytes / 1e6),
+    inceptionLevel4S: inceptionS,
+    inceptionLevel4MBps: rate(inceptionS),
+    byHandLevel4S: byHandS,
+    byHandLevel4MBps: rate(byHandS),
+    inceptionAllLevelsS: allLevelsS,
+    inceptionAllLevelsMBps: rate(allLevelsS),
+    oneHopLevel1S: oneHopS,
+    oneHopLevel1MBps: rate(oneHopS),
+  }
 }
 
 async function deepest(nests: Nests): Promise<{tried: number; reached: number; seconds: number}> {
@@ -151,6 +205,8 @@ async function main(): Promise<void> {
   }
   const load = await loadAtTheBottom(nests)
   console.log(`level 4: 100 docker run --rm, 4 at a time: ${load.runs100Parallel4S}s (${load.runsFailed} failed); 1 GB write: ${load.write1GbS}s`)
+  const images = await loadImages(nests)
+  console.log(`inception load of a ${images.imageMB} MB image: level 4 ${images.inceptionLevel4S}s (${images.inceptionLevel4MBps} MB/s), every level ${images.inceptionAllLevelsS}s; by hand into level 4 ${images.byHandLevel4S}s (${images.byHandLevel4MBps} MB/s); one hop into level 1 ${images.oneHopLevel1S}s (${images.oneHopLevel1MBps} MB/s)`)
   const deep = await deepest(nests)
   console.log(`deepest: reached ${deep.reached} of ${deep.tried} in ${deep.seconds}s`)
 
@@ -168,8 +224,15 @@ async function main(): Promise<void> {
   console.log(`speed-up at depth 3 over save/load: ${(base3.readyS / depth3.readyS).toFixed(1)}x`)
   console.log(`memory added to level 1 by each level beyond the first: ${memoryGrowth.join(', ')} MB`)
   console.log(`deepest depth reached within ${DEEPEST_BUDGET_S}s: ${deep.reached} (asked for ${deep.tried}, took ${deep.seconds}s)`)
+  console.log('')
+  console.log(`| ${images.imageMB} MB image | seconds | MB/s |`)
+  console.log('| --- | ---: | ---: |')
+  console.log(`| \`inception load\` into level 4 | ${images.inceptionLevel4S} | ${images.inceptionLevel4MBps} |`)
+  console.log(`| \`inception load --all-levels\` (4 levels) | ${images.inceptionAllLevelsS} | ${images.inceptionAllLevelsMBps} |`)
+  console.log(`| \`docker save | inception exec --level 4 -- docker load\` | ${images.byHandLevel4S} | ${images.byHandLevel4MBps} |`)
+  console.log(`| \`docker save | docker exec -i\` into level 1 (one hop, no CLI) | ${images.oneHopLevel1S} | ${images.oneHopLevel1MBps} |`)
   console.log(`load at level 4: 100 containers 4 at a time in ${load.runs100Parallel4S}s (${load.runsFailed} failed), 1 GB written in ${load.write1GbS}s`)
-  const results = {when: new Date().toISOString(), engine: info, inception, baseline, speedupDepth3: base3.readyS / depth3.readyS, memoryGrowthMB: memoryGrowth, deepest: deep, loadAtLevel4: load}
+  const results = {when: new Date().toISOString(), engine: info, inception, baseline, speedupDepth3: base3.readyS / depth3.readyS, memoryGrowthMB: memoryGrowth, deepest: deep, loadAtLevel4: load, loadImages: images}
   writeFileSync('bench-results.json', `${JSON.stringify(results, null, 2)}\n`)
   console.log('figures written to bench-results.json')
 }

@@ -2,6 +2,7 @@ import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
 import {DEFAULT_IMAGE} from '../../src/nesting/suites.js'
+import {VERSION} from '../../src/nesting/version.js'
 import {cli, integrationEngine} from '../support/integration.js'
 
 const engine = await integrationEngine()
@@ -29,6 +30,6 @@ describe.skipIf(!engine)('inception build', () => {
 
   it('declares /var/lib/docker a volume and carries its version', async () => {
     const inspect = await execa('docker', ['image', 'inspect', '--format', '{{json .Config.Volumes}} {{index .Config.Labels "io.inception.version"}}', DEFAULT_IMAGE])
-    expect(inspect.stdout).toBe(`{"/var/lib/docker":{}} ${DEFAULT_IMAGE.split(':')[1]}`)
+    expect(inspect.stdout).toBe(`{"/var/lib/docker":{}} ${VERSION}`)
   })
 })
