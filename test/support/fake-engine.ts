@@ -95,6 +95,9 @@ export class FakeEngine implements Engine {
   }
 
   readonly files = new Map<string, string>()
+  stdinBytes = 0
+  /** Every exec's whole command, in order. */
+  readonly execs: string[][] = []
 
   async putFiles(id: string, directory: string, files: Record<string, {content: string; mode: number}>): Promise<void> {
     for (const [name, {content}] of Object.entries(files)) this.files.set(`${id.slice(0, 2)}:${directory}/${name}`, content)
@@ -124,6 +127,9 @@ export class FakeEngine implements Engine {
 
   async exec(id: string, cmd: string[], io: ExecIo): Promise<number> {
     this.calls.push(`exec ${cmd.join(' ').slice(0, 60)}`)
+    this.execs.push(cmd)
+    // Reads what is sent, as a real command would, so a sender's stream flows to its end.
+    if (io.stdin) for await (const chunk of io.stdin) this.stdinBytes += (chunk as Buffer).length
     const answer = this.execAnswer(id, cmd)
     if (answer.stdout) io.stdout.write(answer.stdout)
     return answer.code

@@ -26,6 +26,11 @@ describe('capability masks', () => {
     expect(unknownCapability('invalid CapDrop: unknown capability: "CAP_PERFMON"')).toBe('PERFMON')
     expect(unknownCapability('something else')).toBeUndefined()
   })
+
+  it('reads the capability a newer engine (23 and later) will not drop because the host lacks it', () => {
+    const error = 'invalid CapDrop: capability not supported by your kernel or not available in the current environment: "CAP_SYS_RESOURCE"'
+    expect(unknownCapability(error)).toBe('SYS_RESOURCE')
+  })
 })
 
 describe('privilege decision', () => {
