@@ -125,21 +125,44 @@ setup_cgroup_v1() {
   fi
 }
 
-# cgroup v2 (moby hack/dind): move every process out of the root cgroup, so controllers can be
-# enabled for the children dockerd will create.
+# cgroup v2 (moby hack/dind): move every process out of the root cgroup into "init", so that
+# controllers can be enabled for the children dockerd will create. Every level runs it in its
+# own cgroup namespace, where its cgroup is the root, so it is the same step at every depth, and
+# running it twice changes nothing. What it writes is checked: a process that cannot be moved
+# (and still exists) or a refused controller is an error. An empty controller list is not (a
+# hierarchy may have none, as the controller-less cgroup2 beside v1 controllers); nothing is
+# written then, since the kernel refuses a lone "+".
+# The root comes from INCEPTION_CGROUP_ROOT so that tests can run this step on a fake tree.
 setup_cgroup_v2() {
-  if ! touch /sys/fs/cgroup/.inception-rw 2>/dev/null; then
-    mount -o remount,rw /sys/fs/cgroup
+  root=${INCEPTION_CGROUP_ROOT:-/sys/fs/cgroup}
+  if ! touch "$root/.inception-rw" 2>/dev/null; then
+    mount -o remount,rw "$root" || return 1
   fi
-  rm -f /sys/fs/cgroup/.inception-rw
-  mkdir -p /sys/fs/cgroup/init
-  xargs -rn1 </sys/fs/cgroup/cgroup.procs >/sys/fs/cgroup/init/cgroup.procs 2>/dev/null || :
-  sed -e 's/ / +/g' -e 's/^/+/' </sys/fs/cgroup/cgroup.controllers \
-    >/sys/fs/cgroup/cgroup.subtree_control
+  rm -f "$root/.inception-rw"
+  mkdir -p "$root/init" || return 1
+  # Read whole first: moving processes changes the list under a reader.
+  pids=$(cat "$root/cgroup.procs") || return 1
+  for pid in $pids; do
+    # A process that ended since the list was read needs no moving.
+    echo "$pid" >>"$root/init/cgroup.procs" 2>/dev/null || [ ! -d "/proc/$pid" ] || {
+      log "cannot move process $pid into $root/init"
+      return 1
+    }
+  done
+  controllers=$(cat "$root/cgroup.controllers")
+  if [ -z "$controllers" ]; then
+    log "cgroup v2 without controllers: levels run, but limits on containers cannot be set"
+    return 0
+  fi
+  # shellcheck disable=SC2086 # one word per controller
+  printf '+%s ' $controllers >"$root/cgroup.subtree_control" || {
+    log "cannot enable the controllers $controllers in $root/cgroup.subtree_control"
+    return 1
+  }
 }
 
 setup_cgroups() {
-  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  if [ -f "${INCEPTION_CGROUP_ROOT:-/sys/fs/cgroup}/cgroup.controllers" ]; then
     setup_cgroup_v2
   else
     setup_cgroup_v1
@@ -557,4 +580,5 @@ main() {
   exit 1
 }
 
-main "$@"
+# Sourced by the tests (INCEPTION_INIT_SOURCED=1), which run single steps on fake trees.
+[ "${INCEPTION_INIT_SOURCED:-}" = 1 ] || main "$@"

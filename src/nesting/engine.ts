@@ -24,6 +24,8 @@ export interface Engine {
   inspectImage(reference: string): Promise<ImageDetails | undefined>
   /** What `docker save` writes for these images: one tar stream, read as it is produced. */
   saveImages(references: string[]): Promise<Readable>
+  /** Removes an image unless a container uses it; false when it stays. */
+  removeImage(reference: string): Promise<boolean>
   /** Imports a root file system tar file as an image. */
   importImage(tarPath: string, reference: string): Promise<void>
   /** Builds an image from a directory through the engine API; progress lines go to onLine. */
@@ -266,6 +268,17 @@ export class DockerodeEngine implements Engine {
       return {id: image.Id, sizeBytes: Number(image.Size ?? 0), tags: image.RepoTags ?? []}
     } catch (error) {
       if (statusCode(error) === 404) return undefined
+      throw error
+    }
+  }
+
+  async removeImage(reference: string): Promise<boolean> {
+    try {
+      await this.call('remove image', () => this.docker.getImage(reference).remove())
+      return true
+    } catch (error) {
+      // 409: a container uses it; 404: gone already.
+      if (statusCode(error) === 409 || statusCode(error) === 404) return false
       throw error
     }
   }

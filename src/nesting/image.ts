@@ -101,7 +101,13 @@ export class ImageBuilder {
     return source
   }
 
+  /**
+   * Builds `tag`. The image it replaces (some 600 MB) is removed unless a container still uses
+   * it, so that rebuilding does not pile up untagged images.
+   */
   async build(tag: string, suite: Suite, baseReference: string, onLine: (line: string) => void): Promise<void> {
+    const previous = (await this.engine.inspectImage(tag))?.id
     await this.engine.buildImage(this.contextDir, tag, {BASE_IMAGE: baseReference, SUITE: suite, INCEPTION_VERSION: VERSION, INCEPTION_CONTEXT: contextHash(this.contextDir)}, onLine)
+    if (previous && previous !== (await this.engine.inspectImage(tag))?.id) await this.engine.removeImage(previous)
   }
 }

@@ -8,11 +8,11 @@ import {cli, integrationEngine} from '../support/integration.js'
 const engine = await integrationEngine()
 
 describe.skipIf(!engine)('inception build', () => {
-  it('reuses the existing image in under 5 s', async () => {
+  it('reuses the existing image when image/ has not changed', async () => {
     const result = await cli(['build'])
     expect(result.exitCode).toBe(0)
     expect(result.stdout).toContain(`image ${DEFAULT_IMAGE} is up to date with image/; reused`)
-    expect(result.durationMs).toBeLessThan(5000)
+    expect(result.stdout).not.toContain('Building')
   })
 
   it('holds dockerd, containerd, runc, the docker CLI, iptables and the init, without apt caches', async () => {

@@ -44,6 +44,11 @@ export class FakeEngine implements Engine {
     return this.images.has(reference) ? {id: `sha256:${reference.length.toString(16).padStart(64, '0')}`, sizeBytes: 1000, tags: [reference]} : undefined
   }
 
+  async removeImage(reference: string): Promise<boolean> {
+    this.calls.push(`removeImage ${reference}`)
+    return this.images.delete(reference)
+  }
+
   async saveImages(references: string[]): Promise<Readable> {
     this.calls.push(`save ${references.join(' ')}`)
     return Readable.from([Buffer.alloc(1000)])

@@ -50,41 +50,57 @@ export interface HostSnapshot {
   loopDevices: string[]
   cgroups: string[]
   bridges: string[]
+  veths: string[]
   natRules: string[]
+  filterRules: string[]
   mounts: string[]
   images: string[]
 }
 
+/** A tool's output lines, sorted. A tool that fails fails the snapshot: a check must not read nothing and pass. */
 async function lines(command: string, args: string[]): Promise<string[]> {
   const result = await execa(command, args, {reject: false})
+  if (result.exitCode !== 0) throw new Error(`snapshot: \`${command} ${args.join(' ')}\` failed (${result.exitCode}): ${String(result.stderr).trim()}`)
   return String(result.stdout ?? '').split('\n').filter((l) => l.trim().length > 0).sort()
 }
 
-function dockerCgroups(): string[] {
-  const root = '/sys/fs/cgroup'
+/**
+ * The cgroups Docker made for containers, in every layout: cgroup v1 (HIERARCHY/docker/ID, the
+ * cgroup2 mount beside v1 included) and v2 (docker/ID with the cgroupfs driver,
+ * system.slice/docker-ID.scope with systemd's).
+ */
+function dockerCgroups(root = '/sys/fs/cgroup'): string[] {
   if (!existsSync(root)) return []
   const found: string[] = []
-  for (const hierarchy of readdirSync(root)) {
-    const dir = `${root}/${hierarchy}/docker`
-    if (!existsSync(dir)) continue
-    for (const entry of readdirSync(dir, {withFileTypes: true})) if (entry.isDirectory()) found.push(`${hierarchy}/docker/${entry.name}`)
+  const children = (dir: string, keep: (name: string) => boolean = () => true) =>
+    existsSync(`${root}/${dir}`) ? readdirSync(`${root}/${dir}`, {withFileTypes: true}).filter((e) => e.isDirectory() && keep(e.name)).map((e) => `${dir}/${e.name}`) : []
+  found.push(...children('docker'), ...children('system.slice', (name) => name.startsWith('docker-')))
+  for (const hierarchy of readdirSync(root, {withFileTypes: true})) {
+    if (hierarchy.isDirectory()) found.push(...children(`${hierarchy.name}/docker`))
   }
-  return found.sort()
+  return [...new Set(found)].sort()
 }
 
 export async function snapshot(): Promise<HostSnapshot> {
-  return {
+  const taken: HostSnapshot = {
     containers: await lines('docker', ['ps', '-a', '--format', '{{.ID}} {{.Names}}']),
     volumes: await lines('docker', ['volume', 'ls', '-q']),
     networks: await lines('docker', ['network', 'ls', '-q']),
     loopDevices: await lines('losetup', ['-a']),
     cgroups: dockerCgroups(),
     bridges: await lines('ip', ['-o', 'link', 'show', 'type', 'bridge']).then((l) => l.map((line) => line.split(':')[1]!.trim()).sort()),
+    veths: await lines('ip', ['-o', 'link', 'show', 'type', 'veth']).then((l) => l.map((line) => line.split(':')[1]!.trim().split('@')[0]!).sort()),
     natRules: await lines('iptables', ['-t', 'nat', '-S']),
+    filterRules: await lines('iptables', ['-t', 'filter', '-S']),
     mounts: await lines('sh', ['-c', "cut -d' ' -f2,3 /proc/self/mounts"]),
     // Every image but the level image itself (which `inception build` may replace meanwhile).
     images: (await lines('docker', ['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'])).filter((l) => !l.startsWith('inception:')),
   }
+  // A host with a running engine always has these: an empty one means the snapshot saw nothing.
+  for (const key of ['bridges', 'natRules', 'filterRules', 'mounts', 'networks'] as const) {
+    if (taken[key].length === 0) throw new Error(`snapshot: read no ${key} from this host; the leak check would compare nothing`)
+  }
+  return taken
 }
 
 /**
