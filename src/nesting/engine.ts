@@ -103,6 +103,14 @@ export interface HostSettings {
   readonlyPaths?: string[]
   /** Paths mounted as tmpfs: "/var/lib/docker" -> "" (default options). */
   tmpfs?: Record<string, string>
+  /** Resource limits set explicitly rather than left to the engine's defaults. */
+  ulimits?: Ulimit[]
+}
+
+export interface Ulimit {
+  name: 'nofile' | 'nproc'
+  soft: number
+  hard: number
 }
 
 export interface ContainerSpec {
@@ -391,6 +399,7 @@ export class DockerodeEngine implements Engine {
           MaskedPaths: spec.host.maskedPaths,
           ReadonlyPaths: spec.host.readonlyPaths,
           Tmpfs: spec.host.tmpfs,
+          Ulimits: spec.host.ulimits?.map((u) => ({Name: u.name, Soft: u.soft, Hard: u.hard})),
         } as Docker.HostConfig,
       }),
     )

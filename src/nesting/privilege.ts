@@ -1,4 +1,4 @@
-import type {ContainerSpec, Engine, HostSettings} from './engine.js'
+import type {ContainerSpec, Engine, HostSettings, Ulimit} from './engine.js'
 import {LevelFailed, UsageError} from './errors.js'
 
 /**
@@ -71,8 +71,34 @@ export interface PrivilegeDecision {
   /** minimal: the only capabilities granted (after dropping ALL), and the security options. */
   capAdd?: string[]
   security?: SecurityOption[]
+  /**
+   * The limits level 1 gets explicitly: the hard limits of the engine's runtime, which it can
+   * always apply. Podman otherwise asks for more open files and processes than it may raise
+   * without CAP_SYS_RESOURCE, and every level fails with "error setting rlimits".
+   */
+  ulimits?: Ulimit[]
   /** Why this mode, for the user. */
   reason: string
+}
+
+/**
+ * What a probe is allowed: limits below anything an engine runs with, which lowering always
+ * permits. Without them a probe on Podman fails on its rlimits before it can read anything.
+ */
+export const PROBE_ULIMITS: Ulimit[] = [
+  {name: 'nofile', soft: 1024, hard: 1024},
+  {name: 'nproc', soft: 1024, hard: 1024},
+]
+
+/** The hard limits in a /proc/PID/limits table, as level 1's ulimits (unlimited: left out). */
+export function ulimitsFrom(limits: string): Ulimit[] | undefined {
+  const hard = (label: string) => new RegExp(`^${label}\\s+\\S+\\s+(\\d+)\\s`, 'm').exec(limits)?.[1]
+  const found: Ulimit[] = []
+  for (const [name, label] of [['nofile', 'Max open files'], ['nproc', 'Max processes']] as const) {
+    const value = hard(label)
+    if (value !== undefined) found.push({name, soft: Number(value), hard: Number(value)})
+  }
+  return found.length > 0 ? found : undefined
 }
 
 export function parsePrivilege(value: string): PrivilegeRequest {
@@ -111,6 +137,10 @@ export function minimalDecision(capabilities = MINIMAL_CAPABILITIES.map((c) => c
 }
 
 export function hostSettingsFor(decision: PrivilegeDecision): HostSettings {
+  return {...privilegeSettings(decision), ...(decision.ulimits ? {ulimits: decision.ulimits} : {})}
+}
+
+function privilegeSettings(decision: PrivilegeDecision): HostSettings {
   if (decision.mode === 'privileged') return {privileged: true, cgroupnsMode: 'private'}
   if (decision.mode === 'minimal') {
     const security = decision.security ?? []
@@ -156,25 +186,28 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
     cmd,
     labels: {'io.inception.probe': 'privilege'},
     // The image declares /var/lib/docker a volume: a tmpfs there keeps a probe from making one.
-    host: {...host, tmpfs: {'/var/lib/docker': ''}},
+    host: {...host, ulimits: PROBE_ULIMITS, tmpfs: {'/var/lib/docker': ''}},
   })
   // The host's bounding set, read from its PID 1 by a container that shares the host's PID
-  // namespace with Docker's default (small) capabilities: it reads one world-readable file.
-  // Started alongside the --privileged probe, since auto needs it whenever that one fails.
-  const readHostStatus = () => engine.probe(probeSpec({pidMode: 'host'}, ['cat'], ['/proc/1/status', '/proc/sys/kernel/cap_last_cap']), 20_000)
+  // namespace with Docker's default (small) capabilities: it reads world-readable files. In the
+  // host's PID namespace its parent is the runtime's supervisor (containerd-shim, conmon), whose
+  // limits are the ones the runtime can give level 1. Started alongside the --privileged probe,
+  // since auto needs it whenever that one fails.
+  const readHostStatus = () => engine.probe(probeSpec({pidMode: 'host'}, ['sh', '-c'], ['cat /proc/1/status /proc/sys/kernel/cap_last_cap && cat "/proc/$PPID/limits"']), 20_000)
   const hostStatus = readHostStatus()
+  const withLimits = async (decision: PrivilegeDecision): Promise<PrivilegeDecision> => {
+    const ulimits = ulimitsFrom((await hostStatus.catch(() => ({output: ''}))).output)
+    return ulimits ? {...decision, ulimits} : decision
+  }
   if (request === 'minimal') {
-    const decision = minimalDecision()
+    const decision = await withLimits(minimalDecision())
     const outcome = await engine.check(probeSpec(hostSettingsFor(decision)))
     if (!outcome.ok) throw new UsageError(`this engine refuses the minimal privilege set (${outcome.error})`, 'use --privilege auto')
     return decision
   }
   if (request !== 'caps') {
     const privileged = await engine.probe(probeSpec({privileged: true, cgroupnsMode: 'private'}), 20_000)
-    if (privileged.ok) {
-      await hostStatus
-      return {mode: 'privileged', capDrop: [], reason: 'the engine allows --privileged'}
-    }
+    if (privileged.ok) return withLimits({mode: 'privileged', capDrop: [], reason: 'the engine allows --privileged'})
     if (request === 'privileged') {
       // The other probe is still running: let it remove its container before this process ends.
       await hostStatus.catch(() => undefined)
@@ -200,8 +233,10 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
   const lastCap = Number(/^(\d+)$/m.exec(status.output)?.[1] ?? CAPABILITY_NAMES.length - 1)
   let capDrop = capabilitiesMissing(bounding, lastCap)
   // An older engine rejects the names it does not know; those it would not grant anyway.
+  const ulimits = ulimitsFrom(status.output)
   for (let attempt = 0; attempt < CAPABILITY_NAMES.length; attempt++) {
     const decision: PrivilegeDecision = {
+      ...(ulimits ? {ulimits} : {}),
       mode: 'caps',
       capDrop,
       reason:

@@ -1,4 +1,4 @@
-import {execa, type Options} from 'execa'
+import {execa} from 'execa'
 import {existsSync, readdirSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
@@ -30,10 +30,20 @@ export interface CliResult {
   durationMs: number
 }
 
-/** Runs the real CLI (bin/run.js over dist/), as a user would. */
-export async function cli(args: string[], options: Options = {}): Promise<CliResult> {
+export interface CliOptions {
+  /** Another Node binary to run the CLI with. */
+  node?: string
+  /** Standard input; without it, the CLI's stdin is closed. */
+  input?: string
+  env?: Record<string, string>
+  timeout?: number
+  cwd?: string
+}
+
+/** Runs the real CLI (bin/run.js over dist/), as a user would; `node` is another Node binary to run it with. */
+export async function cli(args: string[], {node = 'node', input, env = {CI: 'true'}, timeout = 180_000, cwd}: CliOptions = {}): Promise<CliResult> {
   const started = Date.now()
-  const result = await execa('node', [BIN, ...args], {reject: false, timeout: 180_000, env: {CI: 'true'}, ...options, stdin: options.input === undefined ? 'ignore' : undefined})
+  const result = await execa(node, [BIN, ...args], {reject: false, timeout, env, cwd, ...(input === undefined ? {stdin: 'ignore' as const} : {input})})
   return {
     exitCode: result.exitCode ?? -1,
     stdout: String(result.stdout ?? ''),

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {UsageError} from '../../src/nesting/errors.js'
-import {capabilitiesInMask, capabilitiesMissing, decidePrivilege, hostSettingsFor, unknownCapability} from '../../src/nesting/privilege.js'
+import {capabilitiesInMask, capabilitiesMissing, decidePrivilege, hostSettingsFor, unknownCapability, PROBE_ULIMITS, ulimitsFrom} from '../../src/nesting/privilege.js'
 import {FakeEngine} from '../support/fake-engine.js'
 
 // This machine's bounding set: everything but CAP_SYS_RESOURCE (bit 24), kernel cap_last_cap 40.
@@ -87,5 +87,37 @@ describe('privilege decision', () => {
     await expect(decidePrivilege(engine, 'inception:test', 'privileged')).rejects.toThrow(UsageError)
     const error = await decidePrivilege(engine, 'inception:test', 'privileged').catch((e: UsageError) => e)
     expect((error as UsageError).hint).toMatch(/use --privilege caps/)
+  })
+})
+
+describe('resource limits', () => {
+  const LIMITS = [
+    'Limit                     Soft Limit           Hard Limit           Units',
+    'Max processes             32768                32768                processes',
+    'Max open files            20000                20000                files',
+  ].join('\n')
+
+  it('reads the hard limits of a /proc/PID/limits table', () => {
+    expect(ulimitsFrom(LIMITS)).toEqual([
+      {name: 'nofile', soft: 20000, hard: 20000},
+      {name: 'nproc', soft: 32768, hard: 32768},
+    ])
+    expect(ulimitsFrom('Max open files            unlimited            unlimited            files')).toBeUndefined()
+  })
+
+  it("gives level 1 the runtime's own limits, and every probe limits it may always set", async () => {
+    const engine = new FakeEngine()
+    const specs: Array<{privileged?: boolean; ulimits?: unknown}> = []
+    engine.probeAnswer = (spec) => {
+      specs.push(spec.host)
+      return spec.host.privileged ? REFUSED : spec.host.pidMode === 'host' ? {ok: true, output: `${HOST_STATUS}\n${LIMITS}\n`} : {ok: true, output: ''}
+    }
+    const decision = await decidePrivilege(engine, 'inception:test', 'auto')
+    expect(hostSettingsFor(decision).ulimits).toEqual([
+      {name: 'nofile', soft: 20000, hard: 20000},
+      {name: 'nproc', soft: 32768, hard: 32768},
+    ])
+    expect(specs.length).toBeGreaterThan(1)
+    for (const spec of specs) expect(spec.ulimits).toEqual(PROBE_ULIMITS)
   })
 })
