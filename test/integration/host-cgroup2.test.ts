@@ -68,7 +68,7 @@ describe.skipIf(!engine)('host lane: a cgroup v2 engine', () => {
     host = {
       env,
       state: () =>
-        engineState({env}, async () => (await execa('docker', ['exec', HOST_CONTAINER, 'sh', '-c', 'ls /sys/fs/cgroup/docker 2>/dev/null; ls -d /sys/fs/cgroup/system.slice/docker-* 2>/dev/null; true'])).stdout.split('\n').filter(Boolean).sort()),
+        engineState({env}, async () => (await execa('docker', ['exec', HOST_CONTAINER, 'sh', '-c', 'find /sys/fs/cgroup/docker /sys/fs/cgroup/system.slice -mindepth 1 -maxdepth 1 -type d 2>/dev/null | grep -v "system.slice/[^d]" | sort; true'])).stdout.split('\n').filter(Boolean).sort()),
     }
   }, 600_000)
 
