@@ -317,8 +317,9 @@ export class DockerodeEngine implements Engine {
   }
 
   async importImage(tarPath: string, reference: string): Promise<void> {
-    const [repo, tag = 'latest'] = reference.split(':')
-    const stream = await this.call('import', () => this.docker.importImage(tarPath, {repo, tag}), 600_000)
+    // The whole reference as `repo` (the API allows a tag in it): Podman ignores a separate `tag`
+    // and would name the image REPO:latest.
+    const stream = await this.call('import', () => this.docker.importImage(tarPath, {repo: reference}), 600_000)
     await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve())))
   }
 
