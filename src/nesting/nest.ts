@@ -366,7 +366,8 @@ export class Nests {
         privilege: report.info.privilege ?? '',
         capEff: report.info.capeff ?? '',
         capabilities: report.info.capeff ? capabilitiesInMask(report.info.capeff) : [],
-        bridge: report.info.bridge ?? subnets[level - 1] ?? '',
+        // As the level's kernel has it (its init reads docker0), never the plan: '' when unknown.
+        bridge: report.info.bridge ?? '',
         ports: ports.filter((p) => (p.level ?? depth) >= level).map((p) => formatPortMapping(p, depth, bind)),
         memoryBytes: report.memoryBytes,
         detail: report.detail,

@@ -65,6 +65,12 @@ describe.skipIf(!engine)('a depth-4 nest', () => {
     expect(levels.map((l) => l.hostname)).toEqual(hostnames)
     expect(levels.map((l) => l.state)).toEqual(['running', 'running', 'running', 'running'])
     expect(new Set(levels.map((l) => l.bridge)).size).toBe(4)
+    // ps shows each level's bridge as that level's kernel has it.
+    for (const [index, level] of levels.entries()) {
+      const real = await cli(['exec', '--name', NEST, '--level', String(index + 1), '--', 'sh', '-c', `busybox ip -4 addr show docker0 | awk '$1 == "inet" { print $2 }'`])
+      expect(real.stdout).toMatch(/^\d+\.\d+\.\d+\.\d+\/24$/)
+      expect(level.bridge).toBe(real.stdout)
+    }
     // Level 1's cgroup holds every level below it (private cgroup namespaces).
     expect(levels[0]!.memoryBytes!).toBeGreaterThan(levels[1]!.memoryBytes!)
   })

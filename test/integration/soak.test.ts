@@ -32,6 +32,14 @@ describe.skipIf(!engine)('leak soak: up and down, again and again, leave the hos
     expect(up.exitCode, up.stderr).toBe(0)
     const driver = await cli(['exec', '--name', 'itest-soak-storage', '--level', '3', '--', 'docker', 'info', '--format', '{{.Driver}}'])
     if (flags[0] === '--storage-driver') expect(driver.stdout).toBe(flags[1])
+    // Where each level's /var/lib/docker lives, read from the kernel at every level.
+    const expected = flags[1] === 'tmpfs' ? 'tmpfs' : flags[1]!.startsWith('loop:') ? 'ext2/ext3' : undefined
+    if (expected) {
+      for (const level of [1, 2, 3]) {
+        const type = await cli(['exec', '--name', 'itest-soak-storage', '--level', String(level), '--', 'stat', '-f', '-c', '%T', '/var/lib/docker'])
+        expect(type.stdout, `level ${level}`).toBe(expected)
+      }
+    }
     expect((await cli(['exec', '--name', 'itest-soak-storage', '--level', '3', '--', 'docker', 'run', '--rm', 'busybox', 'true'])).exitCode).toBe(0)
     expect((await cli(['down', '--name', 'itest-soak-storage'])).exitCode).toBe(0)
     expect(await snapshot()).toEqual(start)
