@@ -98,8 +98,10 @@ describe('nest orchestration against a fake engine', () => {
     await engine.removeContainer(lock)
     await first
     const second = await nests.up(request({name: 'second'}))
-    const firstBridges = (await nests.status('first')).levels.map((l) => l.bridge)
-    expect(second.levels.map((l) => l.bridge).some((b) => firstBridges.includes(b))).toBe(false)
+    const firstSubnets = (await nests.status('first')).subnets
+    expect(firstSubnets).toHaveLength(2)
+    expect(second.subnets).toHaveLength(2)
+    expect(second.subnets.some((subnet) => firstSubnets.includes(subnet))).toBe(false)
   })
 
   it('refuses a level outside the nest and an unknown nest', async () => {
