@@ -39,6 +39,7 @@ export default class Ps extends InceptionCommand {
         level.storageDriver || '-',
         level.privilege || '-',
         level.bridge || '-',
+        level.mtu ? `mtu ${level.mtu}` : '-',
         megabytes(level.memoryBytes),
         ...(level.endpoint ? [level.endpoint] : []),
       ]

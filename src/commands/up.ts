@@ -33,6 +33,8 @@ export default class Up extends InceptionCommand {
     image: Flags.string({description: 'level image (default: the one `inception build --suite SUITE` makes)'}),
     'expose-daemons': Flags.boolean({description: "make every level's engine reachable from this machine over mutual TLS (see `inception env`)", default: false}),
     'daemon-ports': Flags.string({description: "host port of level 1's engine, level K's is this + K - 1 (default: free ports); implies --expose-daemons"}),
+    mtu: Flags.string({description: "MTU of every level's networks (default: each level takes its uplink's, so the host network's goes all the way down)"}),
+    network: Flags.string({description: "a network of this engine for level 1 to join instead of the default bridge (e.g. a compose project's)"}),
     'dockerd-arg': Flags.string({description: "an extra option for every level's dockerd, e.g. --dockerd-arg=--debug; repeatable", multiple: true}),
   }
 
@@ -55,6 +57,8 @@ export default class Up extends InceptionCommand {
       dockerdArgs: flags['dockerd-arg'],
       exposeDaemons: flags['expose-daemons'],
       daemonPorts: flags['daemon-ports'],
+      mtu: flags.mtu,
+      network: flags.network,
     })
     const nests = await this.nests()
     const status = await upWithProgress(nests, request, {quiet: this.jsonEnabled(), log: (line) => this.log(line)})

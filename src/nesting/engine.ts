@@ -32,6 +32,8 @@ export interface Engine {
   buildImage(contextDir: string, tag: string, buildArgs: Record<string, string>, onLine: (line: string) => void): Promise<void>
   listContainers(labelFilters: string[]): Promise<ContainerSummary[]>
   listNetworkSubnets(): Promise<string[]>
+  /** Whether the engine has a network of this name. */
+  networkExists(name: string): Promise<boolean>
   createVolume(name: string, labels: Labels): Promise<void>
   removeVolume(name: string): Promise<void>
   listVolumes(labelFilters: string[]): Promise<string[]>
@@ -103,6 +105,8 @@ export interface HostSettings {
   readonlyPaths?: string[]
   /** Paths mounted as tmpfs: "/var/lib/docker" -> "" (default options). */
   tmpfs?: Record<string, string>
+  /** The network the container joins instead of the default bridge. */
+  networkMode?: string
   /** Resource limits set explicitly rather than left to the engine's defaults. */
   ulimits?: Ulimit[]
 }
@@ -358,6 +362,16 @@ export class DockerodeEngine implements Engine {
     return networks.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter((s) => s.length > 0))
   }
 
+  async networkExists(name: string): Promise<boolean> {
+    try {
+      await this.call('inspect network', () => this.docker.getNetwork(name).inspect())
+      return true
+    } catch (error) {
+      if (statusCode(error) === 404) return false
+      throw error
+    }
+  }
+
   async createVolume(name: string, labels: Labels): Promise<void> {
     await this.call('create volume', () => this.docker.createVolume({Name: name, Labels: labels}))
   }
@@ -400,6 +414,7 @@ export class DockerodeEngine implements Engine {
           MaskedPaths: spec.host.maskedPaths,
           ReadonlyPaths: spec.host.readonlyPaths,
           Tmpfs: spec.host.tmpfs,
+          NetworkMode: spec.host.networkMode,
           Ulimits: spec.host.ulimits?.map((u) => ({Name: u.name, Soft: u.soft, Hard: u.hard})),
         } as Docker.HostConfig,
       }),

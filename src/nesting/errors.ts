@@ -83,6 +83,12 @@ export class ImageMissing extends InceptionError {
   }
 }
 
+export class NetworkMissing extends InceptionError {
+  constructor(network: string) {
+    super(`the network "${network}" does not exist on this engine`, `create it (docker network create ${network}), or leave --network out`, ExitCode.usage)
+  }
+}
+
 /** An image `inception load` was asked to move is not on this engine. */
 export class HostImageMissing extends InceptionError {
   constructor(image: string) {

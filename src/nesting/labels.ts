@@ -11,6 +11,12 @@ export const LABEL = {
   storageDriver: 'io.inception.storage-driver',
   dataRoot: 'io.inception.data-root',
   subnets: 'io.inception.subnets',
+  /** Each level's pool for the networks users create there. */
+  pools: 'io.inception.pools',
+  /** The host network level 1 joined (--network), when not the default bridge. */
+  network: 'io.inception.network',
+  /** The MTU asked for every level (--mtu); absent: each level takes its uplink's. */
+  mtu: 'io.inception.mtu',
   ports: 'io.inception.ports',
   /** The host address the published ports are bound to. */
   bind: 'io.inception.bind',

@@ -5,7 +5,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import {BOARD_READ_SCRIPT, firstFailure, type LevelReport, parseBoard, readyDepth} from './board.js'
 import {Capture, connectEndpoint, type ContainerSummary, type Engine, engineMessage, type ExecIo, statusCode} from './engine.js'
-import {DaemonsNotExposed, ImageMissing, InceptionError, Interrupted, LevelFailed, LevelOutOfRange, NestExists, NestNotFound, PortTaken} from './errors.js'
+import {DaemonsNotExposed, ImageMissing, NetworkMissing, InceptionError, Interrupted, LevelFailed, LevelOutOfRange, NestExists, NestNotFound, PortTaken} from './errors.js'
 import {LABEL, levelName} from './labels.js'
 import {checkMemory, daemonInnerPort, levelOneSpec, planNest, subnetsFromLabels, type UpRequest} from './plan.js'
 import {certificateFolder, clientFolderExists, issueNestCertificates, type NestCertificates, readClientMaterial, removeClientFolder, serverFiles, writeClientFolder} from './tls.js'
@@ -48,6 +48,8 @@ export interface LevelStatus {
   capEff: string
   capabilities: string[]
   bridge: string
+  /** The MTU of the level's networks, as its init chose it. */
+  mtu?: number
   ports: string[]
   memoryBytes?: number
   detail: string
@@ -65,6 +67,10 @@ export interface NestStatus {
   /** The Debian suite of the level image (which decides every level's Docker). */
   suite: string
   subnets: string[]
+  /** Each level's pool for the networks users create there. */
+  pools: string[]
+  /** The host network level 1 joined, when not the default bridge. */
+  network?: string
   ports: string[]
   levels: LevelStatus[]
 }
@@ -145,6 +151,7 @@ export class Nests {
    */
   async prepare(request: UpRequest): Promise<PreparedNest> {
     if ((await this.levelOnes(request.name)).length > 0) throw new NestExists(request.name)
+    if (request.network && !(await this.engine.networkExists(request.network))) throw new NetworkMissing(request.network)
     if (!(await this.engine.imageExists(request.image))) {
       throw new ImageMissing(request.image, request.image === imageForSuite(request.suite) ? `inception build --suite ${request.suite}` : `inception build --suite ${request.suite} --tag ${request.image}`)
     }
@@ -368,6 +375,7 @@ export class Nests {
         capabilities: report.info.capeff ? capabilitiesInMask(report.info.capeff) : [],
         // As the level's kernel has it (its init reads docker0), never the plan: '' when unknown.
         bridge: report.info.bridge ?? '',
+        mtu: report.info.mtu ? Number(report.info.mtu) : undefined,
         ports: ports.filter((p) => (p.level ?? depth) >= level).map((p) => formatPortMapping(p, depth, bind)),
         memoryBytes: report.memoryBytes,
         detail: report.detail,
@@ -383,6 +391,8 @@ export class Nests {
       dataRoot: labels[LABEL.dataRoot] ?? '',
       suite: labels[LABEL.suite] ?? '',
       subnets,
+      pools: (labels[LABEL.pools] ?? '').split(' ').filter((s) => s.length > 0),
+      network: labels[LABEL.network],
       ports: ports.map((p) => formatPortMapping(p, depth, bind)),
       levels,
     }

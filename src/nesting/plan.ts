@@ -14,7 +14,7 @@ import {
   parseStorageDriver,
   type StorageChoice,
 } from './storage.js'
-import {allocateSubnets, bridgeAddress, type Cidr, DEFAULT_SUBNET_POOL, formatCidr, parseCidr, parseSubnetPool} from './subnets.js'
+import {allocatePools, allocateSubnets, bridgeAddress, type Cidr, DEFAULT_SUBNET_POOL, formatCidr, parseCidr, parseSubnetPool, POOL_NETWORK_PREFIX} from './subnets.js'
 import {DEFAULT_SUITE, imageForSuite, parseSuite, type Suite} from './suites.js'
 import {VERSION} from './version.js'
 
@@ -90,6 +90,8 @@ export interface UpInput {
   dockerdArgs?: string[]
   exposeDaemons?: boolean
   daemonPorts?: string
+  mtu?: string
+  network?: string
 }
 
 export interface UpRequest {
@@ -110,6 +112,27 @@ export interface UpRequest {
   exposeDaemons: boolean
   /** Host port of level 1's engine (level K's is this + K - 1); undefined: the engine picks free ones. */
   daemonHostPortBase?: number
+  /** The MTU of every level's networks; undefined: each level takes its own uplink's. */
+  mtu?: number
+  /** A network of the host engine for level 1 to join instead of the default bridge. */
+  network?: string
+}
+
+/** Below 576 IPv4 itself breaks; above 9216 no network carries it. */
+export const MTU_RANGE = {min: 576, max: 9216}
+
+export function parseMtu(text: string): number {
+  const mtu = parsePositiveInteger(text, '--mtu', `give a whole number from ${MTU_RANGE.min} to ${MTU_RANGE.max}, e.g. --mtu 1400`)
+  if (mtu < MTU_RANGE.min || mtu > MTU_RANGE.max) {
+    throw new UsageError(`--mtu ${mtu} is out of range`, `give ${MTU_RANGE.min} to ${MTU_RANGE.max}, e.g. --mtu 1400 (leave it out to take the host network's)`)
+  }
+  return mtu
+}
+
+/** Docker's own rule for network names. */
+export function parseNetworkName(text: string): string {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(text)) throw new UsageError(`--network "${text}" is not a network name`, 'give the name of a network of this engine (see `docker network ls`)')
+  return text
 }
 
 /**
@@ -175,6 +198,8 @@ export function parseUpRequest(input: UpInput): UpRequest {
     dockerdArgs: parseDockerdArgs(input.dockerdArgs ?? []),
     exposeDaemons: input.exposeDaemons ?? input.daemonPorts !== undefined,
     daemonHostPortBase: input.daemonPorts === undefined ? undefined : parseHostPort(input.daemonPorts, '--daemon-ports'),
+    mtu: input.mtu === undefined ? undefined : parseMtu(input.mtu),
+    network: input.network === undefined ? undefined : parseNetworkName(input.network),
   }
   checkDaemonPorts(request)
   const root = request.storage.dataRoot
@@ -213,6 +238,8 @@ export interface LevelPlan {
   subnet: Cidr
   /** The --bip of this level's dockerd. */
   bridge: string
+  /** The default address pool of this level's dockerd, for the networks users create there. */
+  pool: Cidr
 }
 
 export interface NestPlan {
@@ -220,13 +247,20 @@ export interface NestPlan {
   levels: LevelPlan[]
 }
 
-/** The subnets other nests hold, from their level-1 labels. */
+/** The subnets other nests hold (bridges and network pools), from their level-1 labels. */
 export function subnetsFromLabels(labels: Labels[]): Cidr[] {
-  return labels.flatMap((l) => (l[LABEL.subnets] ?? '').split(' ').map((text) => parseCidr(text)).filter((c): c is Cidr => c !== undefined))
+  return labels.flatMap((l) =>
+    `${l[LABEL.subnets] ?? ''} ${l[LABEL.pools] ?? ''}`
+      .split(' ')
+      .map((text) => parseCidr(text))
+      .filter((c): c is Cidr => c !== undefined),
+  )
 }
 
+/** Every level's bridge (a /24) and network pool (a /21), disjoint from each other and from `takenSubnets`. */
 export function planNest(request: UpRequest, takenSubnets: Cidr[]): NestPlan {
   const subnets = allocateSubnets(request.subnetPool, request.depth, takenSubnets)
+  const pools = allocatePools(request.subnetPool, request.depth, [...takenSubnets, ...subnets])
   return {
     request,
     levels: subnets.map((subnet, index) => ({
@@ -234,6 +268,7 @@ export function planNest(request: UpRequest, takenSubnets: Cidr[]): NestPlan {
       name: levelName(request.name, index + 1),
       subnet,
       bridge: bridgeAddress(subnet),
+      pool: pools[index]!,
     })),
   }
 }
@@ -249,6 +284,9 @@ export function nestLabels(plan: NestPlan, decision: PrivilegeDecision): Labels 
     [LABEL.storageDriver]: request.storage.driver,
     [LABEL.dataRoot]: describeDataRoot(request.storage.dataRoot),
     [LABEL.subnets]: plan.levels.map((l) => formatCidr(l.subnet)).join(' '),
+    [LABEL.pools]: plan.levels.map((l) => formatCidr(l.pool)).join(' '),
+    ...(request.network ? {[LABEL.network]: request.network} : {}),
+    ...(request.mtu ? {[LABEL.mtu]: String(request.mtu)} : {}),
     [LABEL.ports]: portsToLabel(request.ports, request.depth),
     [LABEL.bind]: request.bind,
     [LABEL.daemons]: request.exposeDaemons ? 'on' : 'off',
@@ -268,6 +306,9 @@ export function initEnvironment(plan: NestPlan): Record<string, string> {
     INCEPTION_STORAGE_DRIVER: request.storage.driver,
     INCEPTION_DATA_ROOT: dataRootForInit(request.storage.dataRoot),
     INCEPTION_BRIDGES: plan.levels.map((l) => l.bridge).join(' '),
+    INCEPTION_POOLS: plan.levels.map((l) => formatCidr(l.pool)).join(' '),
+    INCEPTION_POOL_NETWORK_PREFIX: String(POOL_NETWORK_PREFIX),
+    INCEPTION_MTU: request.mtu === undefined ? '' : String(request.mtu),
     INCEPTION_PORTS: [portsForInit(request.ports, request.depth), ...daemonChain(request)].filter((s) => s.length > 0).join(' '),
     INCEPTION_EXPOSE_DAEMONS: request.exposeDaemons ? '1' : '',
     INCEPTION_DAEMON_PORT_BASE: String(DAEMON_INNER_PORT_BASE),
@@ -313,6 +354,7 @@ export function levelOneSpec(plan: NestPlan, decision: PrivilegeDecision): Conta
       ...hostSettingsFor(decision),
       binds: [`${name}:/var/lib/docker`],
       portBindings,
+      ...(request.network ? {networkMode: request.network} : {}),
     },
   }
 }

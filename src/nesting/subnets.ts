@@ -84,6 +84,38 @@ export function allocateSubnets(pool: Cidr, count: number, taken: Cidr[]): Cidr[
   return chosen
 }
 
+/**
+ * Each level's pool for the networks users create there: an aligned /21 handed to that level's
+ * dockerd as its default address pool, carved into /26 networks (32 of them, 62 addresses
+ * each). Left alone, every level's dockerd carves user networks from the same built-in pools
+ * (172.17-31.0.0/16, then 192.168.0.0/16 in /20s), blind to the other levels and to the host's
+ * networks, so a network made at level 3 can shadow the subnet level 1 sits on.
+ */
+export const POOL_PREFIX = 21
+export const POOL_NETWORK_PREFIX = 26
+
+/**
+ * Picks `count` free aligned /21 pools from `pool`, none overlapping `taken`. Throws a usage
+ * error that says how many the pool has room for.
+ */
+export function allocatePools(pool: Cidr, count: number, taken: Cidr[]): Cidr[] {
+  const chosen: Cidr[] = []
+  const step = blockSize(POOL_PREFIX)
+  const end = pool.address + blockSize(pool.prefix)
+  const first = pool.address - (pool.address % step)
+  for (let address = first; address + step <= end && chosen.length < count; address += step) {
+    const candidate = {address, prefix: POOL_PREFIX}
+    if (address >= pool.address && !taken.some((t) => overlaps(t, candidate))) chosen.push(candidate)
+  }
+  if (chosen.length < count) {
+    throw new UsageError(
+      `--subnet-pool ${formatCidr(pool)} has room for ${chosen.length} free /${POOL_PREFIX} network pools besides the bridges, the nest needs ${count} (one a level, ${2 ** (POOL_NETWORK_PREFIX - POOL_PREFIX)} networks of /${POOL_NETWORK_PREFIX} each)`,
+      `give a larger or unused pool with --subnet-pool (a level needs a /${LEVEL_PREFIX} and a /${POOL_PREFIX}), e.g. 10.213.0.0/16, or a smaller --depth`,
+    )
+  }
+  return chosen
+}
+
 /** The dockerd --bip for a level's subnet: its first host address, with the subnet's prefix. */
 export function bridgeAddress(subnet: Cidr): string {
   return `${formatIpv4(subnet.address + 1)}/${subnet.prefix}`

@@ -77,6 +77,12 @@ export class FakeEngine implements Engine {
     return this.networkSubnets
   }
 
+  networks = new Set(['bridge', 'host', 'none'])
+
+  async networkExists(name: string): Promise<boolean> {
+    return this.networks.has(name)
+  }
+
   async createVolume(name: string, labels: Labels): Promise<void> {
     this.calls.push(`createVolume ${name}`)
     this.volumes.set(name, labels)
