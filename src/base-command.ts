@@ -1,6 +1,7 @@
 import {Command, Flags, Interfaces} from '@oclif/core'
 
-import {connectEngine, type Engine} from './nesting/engine.js'
+import {connectEngine} from './nesting/dockerode-engine.js'
+import type {Engine} from './nesting/engine.js'
 import {ExitCode, InceptionError} from './nesting/errors.js'
 import {Nests} from './nesting/nest.js'
 import {DEFAULT_NEST} from './nesting/plan.js'

@@ -5,7 +5,8 @@
  * time, and keeps a member only when the nest fails without it; it prints what failed.
  * The result is what src/nesting/privilege.ts lists as MINIMAL_CAPABILITIES / MINIMAL_SECURITY.
  */
-import {Capture, connectEngine} from '../nesting/engine.js'
+import {connectEngine} from '../nesting/dockerode-engine.js'
+import {Capture} from '../nesting/engine.js'
 import {LevelFailed} from '../nesting/errors.js'
 import {Nests} from '../nesting/nest.js'
 import {parseUpRequest} from '../nesting/plan.js'

@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {connectEngine} from '../../src/nesting/engine.js'
+import {connectEngine} from '../../src/nesting/dockerode-engine.js'
 import {decidePrivilege, hostSettingsFor} from '../../src/nesting/privilege.js'
 import {DEFAULT_IMAGE} from '../../src/nesting/suites.js'
 import {issueNestCertificates} from '../../src/nesting/tls.js'

@@ -1,7 +1,7 @@
 import {execa} from 'execa'
 import {fileURLToPath} from 'node:url'
 
-import {connectEngine} from '../../src/nesting/engine.js'
+import {connectEngine} from '../../src/nesting/dockerode-engine.js'
 
 /**
  * Builds the level image once for every integration test, through the CLI itself: on a fresh

@@ -2,7 +2,8 @@ import {execa} from 'execa'
 import {existsSync, readdirSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
-import {connectEngine, type Engine} from '../../src/nesting/engine.js'
+import {connectEngine} from '../../src/nesting/dockerode-engine.js'
+import type {Engine} from '../../src/nesting/engine.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
