@@ -111,27 +111,13 @@ export class DockerodeEngine implements Engine {
   }
 
   async imageExists(reference: string): Promise<boolean> {
-    return (await this.imageLabels(reference)) !== undefined
+    return (await this.inspectImage(reference)) !== undefined
   }
 
-  async imageLabels(reference: string): Promise<Labels | undefined> {
-    try {
-      const image = await this.call('image inspect', () => this.docker.getImage(reference).inspect())
-      return (image.Config?.Labels ?? {}) as Labels
-    } catch (error) {
-      if (statusCode(error) === 404) return undefined
-      throw error
-    }
-  }
-
-  /**
-   * Some engines (Podman's compatible API) answer a failed pull with 200 and put the failure in
-   * the progress stream: an event with an `error` field. Such a pull has failed too.
-   */
   async inspectImage(reference: string): Promise<ImageDetails | undefined> {
     try {
       const image = await this.call('image inspect', () => this.docker.getImage(reference).inspect())
-      return {id: image.Id, sizeBytes: Number(image.Size ?? 0), tags: image.RepoTags ?? []}
+      return {id: image.Id, sizeBytes: Number(image.Size ?? 0), tags: image.RepoTags ?? [], labels: (image.Config?.Labels ?? {}) as Labels}
     } catch (error) {
       if (statusCode(error) === 404) return undefined
       throw error
@@ -155,6 +141,10 @@ export class DockerodeEngine implements Engine {
     return this.call('save images', () => docker.getImages({names: references}))
   }
 
+  /**
+   * Some engines (Podman's compatible API) answer a failed pull with 200 and put the failure in
+   * the progress stream: an event with an `error` field. Such a pull has failed too.
+   */
   async pullImage(reference: string, timeoutMs: number): Promise<PullOutcome> {
     try {
       const stream = await withTimeout(this.call('pull', () => this.docker.pull(reference)), timeoutMs, 'pull')

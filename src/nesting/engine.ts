@@ -11,11 +11,9 @@ export interface Engine {
   readonly address: string
   info(): Promise<EngineInfo>
   imageExists(reference: string): Promise<boolean>
-  /** An image's labels, or undefined when the image is not there. */
-  imageLabels(reference: string): Promise<Labels | undefined>
   /** Pulls an image; not ok, with the reason, when no registry provides it within the bound. */
   pullImage(reference: string, timeoutMs: number): Promise<PullOutcome>
-  /** An image's ID, size and tags, or undefined when the engine does not have it. */
+  /** An image's ID, size, tags and labels, or undefined when the engine does not have it. */
   inspectImage(reference: string): Promise<ImageDetails | undefined>
   /** What `docker save` writes for these images: one tar stream, read as it is produced. */
   saveImages(references: string[]): Promise<Readable>
@@ -62,6 +60,7 @@ export interface ImageDetails {
   id: string
   sizeBytes: number
   tags: string[]
+  labels: Labels
 }
 
 export interface ContainerSummary {

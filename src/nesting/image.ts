@@ -50,7 +50,7 @@ export class ImageBuilder {
    * is not enough: a changed init under the same version must not be reused (nor tested) by mistake.
    */
   async upToDate(tag: string, suite: Suite): Promise<boolean> {
-    const labels = await this.engine.imageLabels(tag)
+    const labels = (await this.engine.inspectImage(tag))?.labels
     return labels !== undefined && labels[CONTEXT_LABEL] === contextHash(this.contextDir) && labels[SUITE_LABEL] === suite
   }
 

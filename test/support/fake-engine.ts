@@ -27,10 +27,6 @@ export class FakeEngine implements Engine {
     return this.images.has(reference)
   }
 
-  async imageLabels(reference: string): Promise<Labels | undefined> {
-    return this.images.has(reference) ? {} : undefined
-  }
-
   /** What a pull answers; by default no registry is reachable. */
   pullAnswer: PullOutcome = {ok: false, error: 'no registry'}
 
@@ -41,7 +37,7 @@ export class FakeEngine implements Engine {
   }
 
   async inspectImage(reference: string): Promise<ImageDetails | undefined> {
-    return this.images.has(reference) ? {id: `sha256:${reference.length.toString(16).padStart(64, '0')}`, sizeBytes: 1000, tags: [reference]} : undefined
+    return this.images.has(reference) ? {id: `sha256:${reference.length.toString(16).padStart(64, '0')}`, sizeBytes: 1000, tags: [reference], labels: {}} : undefined
   }
 
   async removeImage(reference: string): Promise<boolean> {
