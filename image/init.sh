@@ -635,13 +635,14 @@ main() {
   choose_storage_driver
   choose_iptables
   choose_mtu
-  # The major version of this image's dockerd, which some steps depend on ("Docker version 26.1.5+dfsg1, build ...").
-  DOCKERD_MAJOR=$(dockerd --version | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p')
+  # This image's dockerd version, read once from the binary ("Docker version 26.1.5+dfsg1, build
+  # ..."): some steps depend on its major version, and the board shows it.
+  DOCKERD_VERSION=$(dockerd --version | sed -n 's/^Docker version \([^,]*\),.*/\1/p')
+  DOCKERD_MAJOR=${DOCKERD_VERSION%%.*}
   [ -n "$DOCKERD_MAJOR" ] || DOCKERD_MAJOR=0
   start_containerd
   start_dockerd
   wait_for_dockerd
-  DOCKERD_VERSION=$(docker version --format '{{.Server.Version}}' 2>/dev/null || :)
   log "dockerd $DOCKERD_VERSION answers"
   ensure_images
   if [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ]; then
