@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {connectEngine} from '../../src/nesting/dockerode-engine.js'
 import {decidePrivilege, hostSettingsFor} from '../../src/nesting/privilege.js'
 import {DEFAULT_IMAGE} from '../../src/nesting/suites.js'
-import {issueNestCertificates} from '../../src/nesting/tls.js'
+import {issueNestCertificates, serverFiles, writeClientFolder} from '../../src/nesting/tls.js'
 import {integrationEngine} from '../support/integration.js'
 import {dockerOn, engineState, exerciseHost, type TestHost} from '../support/lanes.js'
 
@@ -31,16 +31,12 @@ describe.skipIf(!engine)('host lane: a cgroup v2 engine', () => {
 
   beforeAll(async () => {
     const certs = await issueNestCertificates('cgroup2-host', ['127.0.0.1'])
+    // The same files, by the same code, as a nest's level 1 and its client get them.
     const server = join(dir, 'server')
     const client = join(dir, 'client')
     mkdirSync(server)
-    mkdirSync(client)
-    writeFileSync(join(server, 'ca.pem'), certs.caCert)
-    writeFileSync(join(server, 'server-cert.pem'), certs.serverCert)
-    writeFileSync(join(server, 'server-key.pem'), certs.serverKey, {mode: 0o600})
-    writeFileSync(join(client, 'ca.pem'), certs.caCert)
-    writeFileSync(join(client, 'cert.pem'), certs.clientCert)
-    writeFileSync(join(client, 'key.pem'), certs.clientKey, {mode: 0o600})
+    for (const [file, content] of Object.entries(serverFiles(certs))) writeFileSync(join(server, file), content, {mode: file.endsWith('key.pem') ? 0o600 : 0o644})
+    writeClientFolder(client, certs)
 
     const local = await connectEngine()
     await local.removeContainer(HOST_CONTAINER)

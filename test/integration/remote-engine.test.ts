@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {issueNestCertificates} from '../../src/nesting/tls.js'
+import {issueNestCertificates, serverFiles, writeClientFolder} from '../../src/nesting/tls.js'
 import {DEFAULT_IMAGE} from '../../src/nesting/suites.js'
 import {cli, integrationEngine} from '../support/integration.js'
 
@@ -32,16 +32,11 @@ describe.skipIf(!engine)('a remote engine over TCP with TLS', () => {
   beforeAll(async () => {
     const certs = await issueNestCertificates('engine2', ['127.0.0.1'])
     mkdirSync(server)
-    mkdirSync(client)
-    writeFileSync(join(server, 'ca.pem'), certs.caCert)
-    writeFileSync(join(server, 'cert.pem'), certs.serverCert)
-    writeFileSync(join(server, 'key.pem'), certs.serverKey, {mode: 0o600})
-    writeFileSync(join(client, 'ca.pem'), certs.caCert)
-    writeFileSync(join(client, 'cert.pem'), certs.clientCert)
-    writeFileSync(join(client, 'key.pem'), certs.clientKey, {mode: 0o600})
+    for (const [file, content] of Object.entries(serverFiles(certs))) writeFileSync(join(server, file), content, {mode: file.endsWith('key.pem') ? 0o600 : 0o644})
+    writeClientFolder(client, certs)
     await execa('sh', ['-c', `ip link del ${BRIDGE} 2>/dev/null; ip link add ${BRIDGE} type bridge && ip addr add ${BRIDGE_ADDRESS} dev ${BRIDGE} && ip link set ${BRIDGE} up`])
     daemon = execa('dockerd', [
-      `--host=tcp://127.0.0.1:${PORT}`, '--tlsverify', `--tlscacert=${server}/ca.pem`, `--tlscert=${server}/cert.pem`, `--tlskey=${server}/key.pem`,
+      `--host=tcp://127.0.0.1:${PORT}`, '--tlsverify', `--tlscacert=${server}/ca.pem`, `--tlscert=${server}/server-cert.pem`, `--tlskey=${server}/server-key.pem`,
       `--data-root=${dir}/data`, `--exec-root=${dir}/exec`, `--pidfile=${dir}/dockerd.pid`, `--bridge=${BRIDGE}`, '--iptables=false', '--ip-masq=false',
     ], {reject: false, stdout: 'ignore', stderr: 'ignore', detached: false})
     env = {DOCKER_HOST: `tcp://127.0.0.1:${PORT}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: client}
