@@ -12,8 +12,14 @@
 # dockerd ends, which `wait` on dockerd gives us.
 #
 # Everything comes in through INCEPTION_* variables, set by the CLI for level 1 and by each
-# level for the next (see src/nesting/plan.ts, which computes them).
+# level for the next. What they mean, and every other fact the CLI and this init share (board
+# files, labels, names, stop timeouts, privilege options), is owned by src/nesting/contract.ts,
+# whose shell half (contract.sh) is sourced here.
 set -eu
+
+INCEPTION_LIB=${INCEPTION_LIB:-/usr/local/lib/inception}
+# shellcheck source=image/contract.sh
+. "$INCEPTION_LIB/contract.sh"
 
 : "${INCEPTION_LEVEL:=1}"
 : "${INCEPTION_DEPTH:=$INCEPTION_LEVEL}"
@@ -25,8 +31,6 @@ set -eu
 : "${INCEPTION_BRIDGES:=}"
 # Each level's pool for the networks users create there (dockerd --default-address-pool), outermost first.
 : "${INCEPTION_POOLS:=}"
-# The size of each network carved from a level's pool.
-: "${INCEPTION_POOL_NETWORK_PREFIX:=26}"
 # An MTU for every level's networks; empty: each level takes its own uplink's.
 : "${INCEPTION_MTU:=}"
 # legacy or nft, decided at level 1 and followed by every level (they share one kernel).
@@ -36,25 +40,21 @@ set -eu
 : "${INCEPTION_PORTS:=}"
 : "${INCEPTION_DOCKERD_ARGS:=}"
 : "${INCEPTION_READY_TIMEOUT:=60}"
-: "${INCEPTION_STOP_TIMEOUT:=20}"
 : "${INCEPTION_EXPOSE_DAEMONS:=}"
 # For --privilege minimal: the capabilities and security options every level gets, no more.
 : "${INCEPTION_CAPS:=}"
 : "${INCEPTION_SECURITY:=}"
-: "${INCEPTION_DAEMON_PORT_BASE:=23750}"
+: "${INCEPTION_PRIVILEGE_USED:=unknown}"
 
-STATE_DIR=/run/inception
-# The status board: a directory shared by every level of the nest. Level 1 owns it; each level
-# bind-mounts it into the next, so one read in level 1 shows the state of every level.
-BOARD=$STATE_DIR/board
-# The daemons' TLS material (CA certificate, server certificate and key), put into level 1 by
-# the CLI and passed down read-only. The CA's key never enters the nest.
-TLS_DIR=$STATE_DIR/tls
+# The status board (BOARD_DIR): a directory shared by every level of the nest. Level 1 owns it;
+# each level bind-mounts it into the next, so one read in level 1 shows the state of every level.
+# The daemons' TLS material (TLS_DIR) is put into level 1 by the CLI and passed down read-only;
+# the CA's key never enters the nest.
 LEVEL_IMAGE_TAR=/usr/local/lib/inception/level-rootfs.tar
 BUSYBOX_IMAGE_TAR=/usr/local/lib/inception/busybox-rootfs.tar
 LEVEL_IMAGE=inception-level:$INCEPTION_VERSION
 NEXT_LEVEL=$((INCEPTION_LEVEL + 1))
-NEXT_NAME=$INCEPTION_NEST-l$NEXT_LEVEL
+NEXT_NAME=$INCEPTION_NEST$LEVEL_NAME_INFIX$NEXT_LEVEL
 DOCKERD_PID=
 CONTAINERD_PID=
 DOCKERD_VERSION=
@@ -65,9 +65,9 @@ log() { printf 'inception-init[level %s]: %s\n' "$INCEPTION_LEVEL" "$*" >&2; }
 
 report() {
   # One line per level: STATE [detail]. Written whole then renamed, so a reader never sees half.
-  mkdir -p "$BOARD"
-  printf '%s\n' "$*" >"$BOARD/.level-$INCEPTION_LEVEL.tmp"
-  mv -f "$BOARD/.level-$INCEPTION_LEVEL.tmp" "$BOARD/level-$INCEPTION_LEVEL"
+  mkdir -p "$BOARD_DIR"
+  printf '%s\n' "$*" >"$BOARD_DIR/.$BOARD_STATE_PREFIX$INCEPTION_LEVEL.tmp"
+  mv -f "$BOARD_DIR/.$BOARD_STATE_PREFIX$INCEPTION_LEVEL.tmp" "$BOARD_DIR/$BOARD_STATE_PREFIX$INCEPTION_LEVEL"
 }
 
 fail() {
@@ -331,7 +331,7 @@ network_options() {
   bip=$(bridge_for_level)
   [ -n "$bip" ] && echo "--bip=$bip"
   pool=$(nth_for_level "$INCEPTION_POOLS")
-  [ -n "$pool" ] && echo "--default-address-pool=base=$pool,size=$INCEPTION_POOL_NETWORK_PREFIX"
+  [ -n "$pool" ] && echo "--default-address-pool=base=$pool,size=$POOL_NETWORK_PREFIX"
   echo "--mtu=$MTU"
   if [ "$DOCKERD_MAJOR" -ge 24 ]; then
     echo "--default-network-opt=bridge=com.docker.network.driver.mtu=$MTU"
@@ -361,7 +361,7 @@ bridge_for_level() {
 daemon_tcp_options() {
   [ "$INCEPTION_EXPOSE_DAEMONS" = 1 ] || return 0
   [ -f "$TLS_DIR/server-key.pem" ] || fail "--expose-daemons, but no TLS material in $TLS_DIR"
-  printf '%s\n' "--host=tcp://0.0.0.0:$((INCEPTION_DAEMON_PORT_BASE + INCEPTION_LEVEL))" --tlsverify \
+  printf '%s\n' "--host=tcp://0.0.0.0:$((DAEMON_INNER_PORT_BASE + INCEPTION_LEVEL))" --tlsverify \
     "--tlscacert=$TLS_DIR/ca.pem" "--tlscert=$TLS_DIR/server-cert.pem" "--tlskey=$TLS_DIR/server-key.pem"
 }
 
@@ -435,24 +435,16 @@ bounding_set_is_full() {
   [ $((0x$bounding)) -eq $(((1 << (last + 1)) - 1)) ]
 }
 
-# The capabilities this image's dockerd (20.10) can name, by bit number. It rejects names it does
-# not know (PERFMON, BPF, CHECKPOINT_RESTORE) and never grants them with "--cap-add ALL" either,
-# so only these can be missing-and-worth-dropping.
-CAP_NAMES="CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP
-LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE
-SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME
-SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG
-WAKE_ALARM BLOCK_SUSPEND AUDIT_READ"
-
-# Capabilities "--cap-add ALL" would ask for that this level cannot pass on. Only dockerd 20.10
-# (the bookworm suite) needs them dropped: from 23 on, ALL means what the bounding set holds, and
+# Capabilities "--cap-add ALL" would ask for that this level cannot pass on, among those dockerd
+# 20.10 can name (DOCKER_20_CAPABILITIES, by bit). Only dockerd 20.10 (the bookworm suite) needs
+# them dropped: from 23 on, ALL means what the bounding set holds, and
 # dropping a capability that is not there is refused ("invalid CapDrop: capability not supported
 # by your kernel or not available in the current environment").
 capabilities_to_drop() {
   [ "$DOCKERD_MAJOR" -lt 23 ] || return 0
   bounding=$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)
   bit=0
-  for name in $CAP_NAMES; do
+  for name in $DOCKER_20_CAPABILITIES; do
     if [ $(((0x$bounding >> bit) & 1)) -eq 0 ]; then
       printf '%s\n' "$name"
     fi
@@ -522,40 +514,40 @@ seed_next_level() {
 
 launch_next_level() {
   privilege=$(effective_privilege)
-  env | grep '^INCEPTION_' | grep -v '^INCEPTION_LEVEL=' >"$STATE_DIR/next-level.env"
+  env | grep '^INCEPTION_' | grep -v -e '^INCEPTION_LEVEL=' -e '^INCEPTION_PRIVILEGE_USED=' >"$STATE_DIR/next-level.env"
   printf 'INCEPTION_LEVEL=%s\nINCEPTION_PRIVILEGE_USED=%s\n' "$NEXT_LEVEL" "$privilege" \
     >>"$STATE_DIR/next-level.env"
 
   set -- --detach --name "$NEXT_NAME" --cgroupns private \
-    --label "io.inception.nest=$INCEPTION_NEST" --label "io.inception.level=$NEXT_LEVEL" \
-    --label "io.inception.version=$INCEPTION_VERSION" \
+    --label "$LABEL_NEST=$INCEPTION_NEST" --label "$LABEL_LEVEL=$NEXT_LEVEL" \
+    --label "$LABEL_VERSION=$INCEPTION_VERSION" \
     --env-file "$STATE_DIR/next-level.env" \
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --volume /usr:/usr:ro \
     --volume "$NEXT_NAME:/var/lib/docker" \
-    --volume "$BOARD:$BOARD"
+    --volume "$BOARD_DIR:$BOARD_DIR"
   [ -d "$TLS_DIR" ] && set -- "$@" --volume "$TLS_DIR:$TLS_DIR:ro"
   case "$privilege" in
     privileged) set -- "$@" --privileged ;;
     caps)
       set -- "$@" --cap-add ALL
       for cap in $(capabilities_to_drop); do set -- "$@" --cap-drop "$cap"; done
-      set -- "$@" --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-        --security-opt systempaths=unconfined --device-cgroup-rule 'a *:* rwm'
+      security=$CAPS_SECURITY
       ;;
     minimal)
       # The same set this level got, passed on as it is: a level never grants more than it has.
       set -- "$@" --cap-drop ALL
       for cap in $INCEPTION_CAPS; do set -- "$@" --cap-add "$cap"; done
-      for option in $INCEPTION_SECURITY; do
-        case "$option" in
-          devices=all) set -- "$@" --device-cgroup-rule 'a *:* rwm' ;;
-          *) set -- "$@" --security-opt "$option" ;;
-        esac
-      done
+      security=$INCEPTION_SECURITY
       ;;
     *) fail "unknown privilege mode '$privilege'" ;;
   esac
+  for option in ${security:-}; do
+    case "$option" in
+      devices=all) set -- "$@" --device-cgroup-rule 'a *:* rwm' ;;
+      *) set -- "$@" --security-opt "$option" ;;
+    esac
+  done
   # A port goes through every level down to the one it targets ("PORT@LEVEL").
   for entry in $INCEPTION_PORTS; do
     if [ "${entry#*@}" -ge "$NEXT_LEVEL" ]; then
@@ -563,7 +555,7 @@ launch_next_level() {
     fi
   done
 
-  docker volume create --label "io.inception.nest=$INCEPTION_NEST" "$NEXT_NAME" >/dev/null ||
+  docker volume create --label "$LABEL_NEST=$INCEPTION_NEST" "$NEXT_NAME" >/dev/null ||
     fail "cannot create the volume $NEXT_NAME"
   seed_next_level
   log "starting level $NEXT_LEVEL ($privilege)"
@@ -575,12 +567,12 @@ launch_next_level() {
 # unless this level is collapsing the nest on purpose.
 watch_next_level() {
   code=$(docker wait "$NEXT_NAME" 2>/dev/null) || return 0
-  [ -f "$STATE_DIR/collapsing" ] && return 0
-  state=$(cat "$BOARD/level-$NEXT_LEVEL" 2>/dev/null || :)
+  [ -f "$STATE_DIR/collapse-started" ] && return 0
+  state=$(cat "$BOARD_DIR/$BOARD_STATE_PREFIX$NEXT_LEVEL" 2>/dev/null || :)
   case "$state" in
     failed*) ;;
     *) printf 'failed level %s exited with status %s\n' "$NEXT_LEVEL" "$code" \
-         >"$BOARD/level-$NEXT_LEVEL" ;;
+         >"$BOARD_DIR/$BOARD_STATE_PREFIX$NEXT_LEVEL" ;;
   esac
 }
 
@@ -594,14 +586,14 @@ watch_next_level() {
 collapse() {
   [ -n "$COLLAPSING" ] && return 0
   COLLAPSING=1
-  : >"$STATE_DIR/collapsing"
+  : >"$STATE_DIR/collapse-started"
   report "stopping"
   if [ -n "$DOCKERD_PID" ] && docker container inspect "$NEXT_NAME" >/dev/null 2>&1; then
-    docker stop --time "$INCEPTION_STOP_TIMEOUT" "$NEXT_NAME" >/dev/null 2>&1 || :
+    docker stop --time $(((INCEPTION_DEPTH - INCEPTION_LEVEL) * STOP_SECONDS_PER_LEVEL)) "$NEXT_NAME" >/dev/null 2>&1 || :
     docker rm --force --volumes "$NEXT_NAME" >/dev/null 2>&1 || :
     docker volume rm --force "$NEXT_NAME" >/dev/null 2>&1 || :
   fi
-  rm -f "$BOARD/level-$INCEPTION_LEVEL" "$BOARD/info-$INCEPTION_LEVEL"
+  rm -f "$BOARD_DIR/$BOARD_STATE_PREFIX$INCEPTION_LEVEL" "$BOARD_DIR/$BOARD_INFO_PREFIX$INCEPTION_LEVEL"
   log "level $INCEPTION_LEVEL collapsed"
   exit 0
 }
@@ -614,20 +606,20 @@ publish_level_info() {
     printf 'hostname=%s\n' "$(hostname)"
     printf 'dockerd=%s\n' "$DOCKERD_VERSION"
     printf 'storage=%s\n' "$STORAGE_DRIVER"
-    printf 'privilege=%s\n' "${INCEPTION_PRIVILEGE_USED:-unknown}"
+    printf 'privilege=%s\n' "$INCEPTION_PRIVILEGE_USED"
     # The bridge as the kernel has it, not as planned: ps shows what is, and a difference shows.
     printf 'bridge=%s\n' "$(busybox ip -4 addr show docker0 2>/dev/null | awk '$1 == "inet" { print $2; exit }')"
     printf 'mtu=%s\n' "$MTU"
     printf 'iptables=%s\n' "$INCEPTION_IPTABLES"
     printf 'capeff=%s\n' "$(awk '/^CapEff:/ { print $2 }' /proc/1/status)"
-  } >"$BOARD/.info-$INCEPTION_LEVEL.tmp"
-  mv -f "$BOARD/.info-$INCEPTION_LEVEL.tmp" "$BOARD/info-$INCEPTION_LEVEL"
+  } >"$BOARD_DIR/.$BOARD_INFO_PREFIX$INCEPTION_LEVEL.tmp"
+  mv -f "$BOARD_DIR/.$BOARD_INFO_PREFIX$INCEPTION_LEVEL.tmp" "$BOARD_DIR/$BOARD_INFO_PREFIX$INCEPTION_LEVEL"
 }
 
 main() {
   close_inherited_descriptors "$@"
   trap collapse TERM INT
-  mkdir -p "$STATE_DIR" "$BOARD"
+  mkdir -p "$STATE_DIR" "$BOARD_DIR"
   report "starting"
   setup_cgroups || fail "cannot make the cgroup hierarchies writable"
   setup_devices

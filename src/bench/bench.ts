@@ -8,6 +8,7 @@ import {execa} from 'execa'
 import {writeFileSync} from 'node:fs'
 import {request as httpRequest} from 'node:http'
 
+import {boardStateFile} from '../nesting/contract.js'
 import {connectEngine} from '../nesting/dockerode-engine.js'
 import {Capture, type Engine} from '../nesting/engine.js'
 import {Nests} from '../nesting/nest.js'
@@ -75,7 +76,7 @@ async function baselineRun(engine: Engine, depth: number): Promise<{depth: numbe
   const chain = (level: number) => Array.from({length: level - 1}, (_, i) => ['docker', 'exec', '-i', `naive-l${i + 2}`]).flat()
   const waitReady = async (level: number) => {
     for (let i = 0; i < 600; i++) {
-      const probe = await execa('docker', ['exec', 'naive-l1', ...chain(level), 'cat', '/run/inception/board/level-' + level], {reject: false})
+      const probe = await execa('docker', ['exec', 'naive-l1', ...chain(level), 'cat', boardStateFile(level)], {reject: false})
       if (String(probe.stdout).startsWith('ready')) return
       await new Promise((r) => setTimeout(r, 100))
     }

@@ -10,7 +10,8 @@ import {Capture} from '../nesting/engine.js'
 import {LevelFailed} from '../nesting/errors.js'
 import {Nests} from '../nesting/nest.js'
 import {parseUpRequest} from '../nesting/plan.js'
-import {CAPABILITY_NAMES, decidePrivilege, minimalDecision, type SecurityOption} from '../nesting/privilege.js'
+import {CAPS_SECURITY, DOCKER_20_CAPABILITIES, type SecurityOption} from '../nesting/contract.js'
+import {decidePrivilege, minimalDecision} from '../nesting/privilege.js'
 
 const NEST = 'minimal-probe'
 const DEPTH = 3
@@ -20,8 +21,8 @@ async function main(): Promise<void> {
   const nests = new Nests(engine)
   const caps = await decidePrivilege(engine, 'inception:' + (await import('../nesting/version.js')).VERSION, 'caps')
   // Everything the engine grants: all capability names this dockerd knows, less what the host withholds.
-  let capabilities: string[] = CAPABILITY_NAMES.slice(0, 38).filter((c) => !caps.capDrop.includes(c))
-  let security: SecurityOption[] = ['seccomp=unconfined', 'apparmor=unconfined', 'systempaths=unconfined', 'devices=all']
+  let capabilities: string[] = DOCKER_20_CAPABILITIES.filter((c) => !(caps.mode === 'caps' && caps.capDrop.includes(c)))
+  let security: SecurityOption[] = [...CAPS_SECURITY]
 
   const trial = async (capSet: string[], securitySet: SecurityOption[]): Promise<string | undefined> => {
     await nests.down(NEST)

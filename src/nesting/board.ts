@@ -1,12 +1,11 @@
-/**
- * The nest's status board: a directory that level 1 owns and every level bind-mounts into the
- * next, where each level's init writes its state (`level-K`: "starting", "ready DRIVER",
- * "failed REASON", "stopping") and, once ready, its details (`info-K`: key=value lines).
- * One exec into level 1 reads the whole nest, however deep: no chain of execs to poll.
- */
-export const BOARD_DIR = '/run/inception/board'
+import {BOARD_DIR, BOARD_FILE, LEVEL_STATES, type LevelState} from './contract.js'
 
-export type LevelState = 'starting' | 'ready' | 'failed' | 'stopping' | 'absent'
+/**
+ * Reading the nest's status board (see contract.ts): each level's init writes its state
+ * ("starting", "ready DRIVER", "failed REASON", "stopping") and, once ready, its details
+ * (key=value lines). One exec into level 1 reads the whole nest, however deep: no chain of execs
+ * to poll.
+ */
 
 export interface LevelReport {
   level: number
@@ -25,8 +24,8 @@ export interface LevelReport {
  */
 export const BOARD_READ_SCRIPT = `
 cd ${BOARD_DIR} 2>/dev/null || exit 0
-for f in level-*; do [ -f "$f" ] && printf 'state %s %s\\n' "\${f#level-}" "$(cat "$f")"; done
-for f in info-*; do [ -f "$f" ] && sed "s/^/info \${f#info-} /" "$f"; done
+for f in ${BOARD_FILE.statePrefix}*; do [ -f "$f" ] && printf 'state %s %s\\n' "\${f#${BOARD_FILE.statePrefix}}" "$(cat "$f")"; done
+for f in ${BOARD_FILE.infoPrefix}*; do [ -f "$f" ] && sed "s/^/info \${f#${BOARD_FILE.infoPrefix}} /" "$f"; done
 memory_file() {
   for candidate in "/sys/fs/cgroup/memory$1/memory.usage_in_bytes" "/sys/fs/cgroup$1/memory.current"; do
     [ -f "$candidate" ] && { cat "$candidate"; return 0; }
@@ -42,16 +41,14 @@ procs_file() {
 m=$(memory_file "") && echo "memory 1 $m"
 path=""
 k=2
-while [ -f "info-$k" ]; do
-  id=$(sed -n 's/^id=//p' "info-$k")
+while [ -f "${BOARD_FILE.infoPrefix}$k" ]; do
+  id=$(sed -n 's/^id=//p' "${BOARD_FILE.infoPrefix}$k")
   path="$path/docker/$id"
   m=$(memory_file "$path") && echo "memory $k $m"
   procs=$(procs_file "$path") && [ -n "$(cat "$procs" 2>/dev/null)" ] && echo "alive $k yes" || echo "alive $k no"
   k=$((k + 1))
 done
 `
-
-const STATES: LevelState[] = ['starting', 'ready', 'failed', 'stopping']
 
 export function parseBoard(output: string, depth: number): LevelReport[] {
   const reports: LevelReport[] = Array.from({length: depth}, (_, i) => ({level: i + 1, state: 'absent', detail: '', info: {}}))
@@ -63,7 +60,7 @@ export function parseBoard(output: string, depth: number): LevelReport[] {
     if (!report) continue
     if (kind === 'state') {
       const [word = '', ...detail] = rest!.split(' ')
-      report.state = (STATES as string[]).includes(word) ? (word as LevelState) : 'absent'
+      report.state = (LEVEL_STATES as readonly string[]).includes(word) ? (word as LevelState) : 'absent'
       report.detail = detail.join(' ')
     } else if (kind === 'info') {
       const eq = rest!.indexOf('=')

@@ -1,7 +1,7 @@
 import {hostname} from 'node:os'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {BOARD_DIR} from './board.js'
+import {BOARD_DIR} from './contract.js'
 import {Capture, type Engine} from './engine.js'
 import type {DownReport, Nests} from './nest.js'
 

@@ -19,7 +19,7 @@ import {
   statusCode,
 } from './engine.js'
 import {EngineUnreachable} from './errors.js'
-import type {Labels} from './labels.js'
+import type {Labels} from './contract.js'
 
 /*
  * The Engine seam implemented with dockerode: one engine reached through its API, every request

@@ -1,6 +1,6 @@
 import {type Readable, Writable} from 'node:stream'
 
-import type {Labels} from './labels.js'
+import type {Labels} from './contract.js'
 
 /**
  * The seam between the domain and a Docker engine. Planning and orchestration talk only to this

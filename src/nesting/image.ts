@@ -5,6 +5,7 @@ import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {LABEL} from './contract.js'
 import type {Engine} from './engine.js'
 import {UsageError} from './errors.js'
 import {baseImageForSuite, bootstrappedBaseForSuite, type Suite} from './suites.js'
@@ -12,9 +13,9 @@ import {IMAGE_CONTEXT_DIR, VERSION} from './version.js'
 
 const PULL_TIMEOUT_MS = 60_000
 /** The image's label holding the hash of the image/ folder it was built from. */
-export const CONTEXT_LABEL = 'io.inception.context'
+export const CONTEXT_LABEL = LABEL.context
 /** The image's label naming the Debian suite it was built from. */
-export const SUITE_LABEL = 'io.inception.suite'
+export const SUITE_LABEL = LABEL.suite
 
 /** A hash of every file under `dir` (names, modes and contents), in a stable order. */
 export function contextHash(dir: string): string {

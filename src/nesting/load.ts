@@ -1,7 +1,7 @@
 import {randomUUID} from 'node:crypto'
 import {type Readable, Transform, type TransformCallback} from 'node:stream'
 
-import {BOARD_DIR} from './board.js'
+import {BOARD_DIR} from './contract.js'
 
 import {Capture, type Engine, type ImageDetails} from './engine.js'
 import {HostImageMissing, LevelFailed, LevelOutOfRange} from './errors.js'

@@ -2,7 +2,7 @@ import {isIP} from 'node:net'
 
 import type {ContainerSpec} from './engine.js'
 import {UsageError} from './errors.js'
-import {LABEL, type Labels, levelName} from './labels.js'
+import {DAEMON_INNER_PORT_BASE, daemonInnerPort, initEnvironment, LABEL, type Labels, type LevelOneInit, levelName} from './contract.js'
 import {checkPortMappings, parsePortMapping, type PortMapping, portsForInit, portsToLabel, targetLevel} from './ports.js'
 import {hostSettingsFor, parsePrivilege, type PrivilegeDecision, type PrivilegeRequest} from './privilege.js'
 import {
@@ -14,7 +14,7 @@ import {
   parseStorageDriver,
   type StorageChoice,
 } from './storage.js'
-import {allocatePools, allocateSubnets, bridgeAddress, type Cidr, DEFAULT_SUBNET_POOL, formatCidr, parseCidr, parseSubnetPool, POOL_NETWORK_PREFIX} from './subnets.js'
+import {allocatePools, allocateSubnets, bridgeAddress, type Cidr, DEFAULT_SUBNET_POOL, formatCidr, parseCidr, parseSubnetPool} from './subnets.js'
 import {DEFAULT_SUITE, imageForSuite, parseSuite, type Suite} from './suites.js'
 import {VERSION} from './version.js'
 
@@ -133,16 +133,6 @@ export function parseMtu(text: string): number {
 export function parseNetworkName(text: string): string {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(text)) throw new UsageError(`--network "${text}" is not a network name`, 'give the name of a network of this engine (see `docker network ls`)')
   return text
-}
-
-/**
- * Level K's engine listens on DAEMON_INNER_PORT_BASE + K inside the nest (with
- * --expose-daemons), chained to the host like a -p port. Far from common service ports.
- */
-export const DAEMON_INNER_PORT_BASE = 23_750
-
-export function daemonInnerPort(level: number): number {
-  return DAEMON_INNER_PORT_BASE + level
 }
 
 function checkDaemonPorts(request: UpRequest): void {
@@ -294,27 +284,28 @@ export function nestLabels(plan: NestPlan, decision: PrivilegeDecision): Labels 
   }
 }
 
-/** What the in-image init reads; each level passes it on to the next. */
-export function initEnvironment(plan: NestPlan): Record<string, string> {
+/** What level 1's init is told (the contract encodes it); each level passes it on to the next. */
+export function levelOneInit(plan: NestPlan, decision: PrivilegeDecision): LevelOneInit {
   const {request} = plan
+  const root = request.storage.dataRoot
   return {
-    INCEPTION_NEST: request.name,
-    INCEPTION_LEVEL: '1',
-    INCEPTION_DEPTH: String(request.depth),
-    INCEPTION_VERSION: VERSION,
-    INCEPTION_PRIVILEGE: request.privilege,
-    INCEPTION_STORAGE_DRIVER: request.storage.driver,
-    INCEPTION_DATA_ROOT: dataRootForInit(request.storage.dataRoot),
-    INCEPTION_BRIDGES: plan.levels.map((l) => l.bridge).join(' '),
-    INCEPTION_POOLS: plan.levels.map((l) => formatCidr(l.pool)).join(' '),
-    INCEPTION_POOL_NETWORK_PREFIX: String(POOL_NETWORK_PREFIX),
-    INCEPTION_MTU: request.mtu === undefined ? '' : String(request.mtu),
-    INCEPTION_PORTS: [portsForInit(request.ports, request.depth), ...daemonChain(request)].filter((s) => s.length > 0).join(' '),
-    INCEPTION_EXPOSE_DAEMONS: request.exposeDaemons ? '1' : '',
-    INCEPTION_DAEMON_PORT_BASE: String(DAEMON_INNER_PORT_BASE),
-    INCEPTION_READY_TIMEOUT: String(request.readyTimeoutSeconds),
-    INCEPTION_DOCKERD_ARGS: request.dockerdArgs.join(' '),
-    INCEPTION_LOOP_SIZES: request.storage.dataRoot.kind === 'loop' ? loopSizesByLevel(request.storage.dataRoot.bytes, request.depth).join(' ') : '',
+    nest: request.name,
+    depth: request.depth,
+    version: VERSION,
+    privilege: request.privilege,
+    privilegeUsed: decision.mode,
+    capabilities: decision.mode === 'minimal' ? decision.capAdd : [],
+    security: decision.mode === 'minimal' ? decision.security : [],
+    storageDriver: request.storage.driver,
+    dataRoot: dataRootForInit(root),
+    loopSizes: root.kind === 'loop' ? loopSizesByLevel(root.bytes, request.depth) : [],
+    bridges: plan.levels.map((l) => l.bridge),
+    pools: plan.levels.map((l) => formatCidr(l.pool)),
+    mtu: request.mtu,
+    ports: [portsForInit(request.ports, request.depth), ...daemonChain(request)].filter((s) => s.length > 0),
+    exposeDaemons: request.exposeDaemons,
+    readyTimeoutSeconds: request.readyTimeoutSeconds,
+    dockerdArgs: request.dockerdArgs,
   }
 }
 
@@ -342,12 +333,7 @@ export function levelOneSpec(plan: NestPlan, decision: PrivilegeDecision): Conta
   return {
     name,
     image: request.image,
-    env: Object.entries({
-      ...initEnvironment(plan),
-      INCEPTION_PRIVILEGE_USED: decision.mode,
-      INCEPTION_CAPS: (decision.capAdd ?? []).join(' '),
-      INCEPTION_SECURITY: (decision.security ?? []).join(' '),
-    }).map(([k, v]) => `${k}=${v}`),
+    env: Object.entries(initEnvironment(levelOneInit(plan, decision))).map(([k, v]) => `${k}=${v}`),
     labels: nestLabels(plan, decision),
     exposedPorts: Object.keys(portBindings),
     host: {

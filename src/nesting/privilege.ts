@@ -1,3 +1,4 @@
+import {CAPABILITY_NAMES, CAPS_SECURITY, LABEL, type SecurityOption} from './contract.js'
 import type {ContainerSpec, Engine, HostSettings, Ulimit} from './engine.js'
 import {LevelFailed, UsageError} from './errors.js'
 
@@ -15,13 +16,6 @@ import {LevelFailed, UsageError} from './errors.js'
 export const PRIVILEGE_REQUESTS = ['auto', 'privileged', 'caps', 'minimal'] as const
 export type PrivilegeRequest = (typeof PRIVILEGE_REQUESTS)[number]
 export type PrivilegeMode = Exclude<PrivilegeRequest, 'auto'>
-
-/**
- * Security options beyond capabilities, as the init passes them to `docker run`:
- * seccomp/apparmor unconfined, systempaths unconfined (no masked or read-only /proc and /sys
- * paths), devices=all (every device through the device cgroup).
- */
-export type SecurityOption = 'seccomp=unconfined' | 'apparmor=unconfined' | 'systempaths=unconfined' | 'devices=all'
 
 /**
  * --privilege minimal: the smallest set with which a level still runs dockerd, starts the next
@@ -64,22 +58,26 @@ export const MINIMAL_SECURITY: Array<{option: SecurityOption; why: string}> = [
   {option: 'apparmor=unconfined', why: "Docker's default AppArmor profile denies mount (no effect where AppArmor is off)"},
 ]
 
-export interface PrivilegeDecision {
-  mode: PrivilegeMode
-  /** Capabilities dropped from ALL in caps mode, because the host's bounding set lacks them. */
-  capDrop: string[]
-  /** minimal: the only capabilities granted (after dropping ALL), and the security options. */
-  capAdd?: string[]
-  security?: SecurityOption[]
+interface DecisionBasis {
+  /** Why this mode, for the user. */
+  reason: string
   /**
    * The limits level 1 gets explicitly: the hard limits of the engine's runtime, which it can
    * always apply. Podman otherwise asks for more open files and processes than it may raise
    * without CAP_SYS_RESOURCE, and every level fails with "error setting rlimits".
    */
   ulimits?: Ulimit[]
-  /** Why this mode, for the user. */
-  reason: string
 }
+
+/** How level 1 runs, as decided on this engine; each mode carries what only it needs. */
+export type PrivilegeDecision = DecisionBasis &
+  (
+    | {mode: 'privileged'}
+    /** capDrop: dropped from ALL, because the host's bounding set lacks them. */
+    | {mode: 'caps'; capDrop: string[]}
+    /** The only capabilities granted (after dropping ALL), and the security options. */
+    | {mode: 'minimal'; capAdd: string[]; security: SecurityOption[]}
+  )
 
 /**
  * What a probe is allowed: limits below anything an engine runs with, which lowering always
@@ -106,16 +104,6 @@ export function parsePrivilege(value: string): PrivilegeRequest {
   throw new UsageError(`unknown privilege mode "${value}"`, `use one of: ${PRIVILEGE_REQUESTS.join(', ')}`)
 }
 
-/** Capability names by bit number (linux/capability.h). */
-export const CAPABILITY_NAMES = [
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
-  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
-  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
-  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
-  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
-  'CHECKPOINT_RESTORE',
-] as const
-
 /** The capability names in a /proc/PID/status capability mask ("000001fffeffffff"). */
 export function capabilitiesInMask(hexMask: string): string[] {
   const mask = BigInt(`0x${hexMask.trim()}`)
@@ -133,7 +121,7 @@ export function readCapabilityMask(status: string, field: 'CapBnd' | 'CapEff' | 
 }
 
 export function minimalDecision(capabilities = MINIMAL_CAPABILITIES.map((c) => c.name), security = MINIMAL_SECURITY.map((s) => s.option)): PrivilegeDecision {
-  return {mode: 'minimal', capDrop: ['ALL'], capAdd: capabilities, security, reason: 'asked for: the smallest set that runs a nest'}
+  return {mode: 'minimal', capAdd: capabilities, security, reason: 'asked for: the smallest set that runs a nest'}
 }
 
 export function hostSettingsFor(decision: PrivilegeDecision): HostSettings {
@@ -141,26 +129,22 @@ export function hostSettingsFor(decision: PrivilegeDecision): HostSettings {
 }
 
 function privilegeSettings(decision: PrivilegeDecision): HostSettings {
-  if (decision.mode === 'privileged') return {privileged: true, cgroupnsMode: 'private'}
-  if (decision.mode === 'minimal') {
-    const security = decision.security ?? []
-    return {
-      capDrop: ['ALL'],
-      capAdd: decision.capAdd ?? [],
-      securityOpt: security.filter((s) => s.startsWith('seccomp=') || s.startsWith('apparmor=')),
-      ...(security.includes('systempaths=unconfined') ? {maskedPaths: [], readonlyPaths: []} : {}),
-      ...(security.includes('devices=all') ? {deviceCgroupRules: ['a *:* rwm']} : {}),
-      cgroupnsMode: 'private',
-    }
+  switch (decision.mode) {
+    case 'privileged':
+      return {privileged: true, cgroupnsMode: 'private'}
+    case 'minimal':
+      return {capDrop: ['ALL'], capAdd: decision.capAdd, ...securitySettings(decision.security), cgroupnsMode: 'private'}
+    case 'caps':
+      return {capAdd: ['ALL'], capDrop: decision.capDrop, ...securitySettings(CAPS_SECURITY), cgroupnsMode: 'private'}
   }
+}
+
+/** The security options as engine settings; the init turns the same list into `docker run` flags. */
+function securitySettings(security: readonly SecurityOption[]): HostSettings {
   return {
-    capAdd: ['ALL'],
-    capDrop: decision.capDrop,
-    securityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
-    maskedPaths: [],
-    readonlyPaths: [],
-    deviceCgroupRules: ['a *:* rwm'],
-    cgroupnsMode: 'private',
+    securityOpt: security.filter((s) => s.startsWith('seccomp=') || s.startsWith('apparmor=')),
+    ...(security.includes('systempaths=unconfined') ? {maskedPaths: [], readonlyPaths: []} : {}),
+    ...(security.includes('devices=all') ? {deviceCgroupRules: ['a *:* rwm']} : {}),
   }
 }
 
@@ -184,7 +168,7 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
     image,
     entrypoint,
     cmd,
-    labels: {'io.inception.probe': 'privilege'},
+    labels: {[LABEL.probe]: 'privilege'},
     // The image declares /var/lib/docker a volume: a tmpfs there keeps a probe from making one.
     host: {...host, ulimits: PROBE_ULIMITS, tmpfs: {'/var/lib/docker': ''}},
   })
@@ -194,7 +178,7 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
   // limits are the ones the runtime can give level 1. Started alongside the --privileged probe,
   // since auto needs it whenever that one fails.
   const readHostStatus = () => engine.probe(probeSpec({pidMode: 'host'}, ['sh', '-c'], ['cat /proc/1/status /proc/sys/kernel/cap_last_cap && cat "/proc/$PPID/limits"']), 20_000)
-  const hostStatus = readHostStatus()
+  let hostStatus = readHostStatus()
   const withLimits = async (decision: PrivilegeDecision): Promise<PrivilegeDecision> => {
     const ulimits = ulimitsFrom((await hostStatus.catch(() => ({output: ''}))).output)
     return ulimits ? {...decision, ulimits} : decision
@@ -207,7 +191,7 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
   }
   if (request !== 'caps') {
     const privileged = await engine.probe(probeSpec({privileged: true, cgroupnsMode: 'private'}), 20_000)
-    if (privileged.ok) return withLimits({mode: 'privileged', capDrop: [], reason: 'the engine allows --privileged'})
+    if (privileged.ok) return withLimits({mode: 'privileged', reason: 'the engine allows --privileged'})
     if (request === 'privileged') {
       // The other probe is still running: let it remove its container before this process ends.
       await hostStatus.catch(() => undefined)
@@ -219,8 +203,8 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
   }
   // Without the bounding set, "caps" would ask for capabilities the host may not have, and level
   // 1 would fail to start. Seen once under load: the probe gave no CapBnd. Try again, then stop.
-  let status = await hostStatus
-  if (!readCapabilityMask(status.output, 'CapBnd')) status = await readHostStatus()
+  if (!readCapabilityMask((await hostStatus).output, 'CapBnd')) hostStatus = readHostStatus()
+  const status = await hostStatus
   const bounding = readCapabilityMask(status.output, 'CapBnd')
   if (!bounding) {
     throw new LevelFailed(
@@ -233,17 +217,15 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
   const lastCap = Number(/^(\d+)$/m.exec(status.output)?.[1] ?? CAPABILITY_NAMES.length - 1)
   let capDrop = capabilitiesMissing(bounding, lastCap)
   // An older engine rejects the names it does not know; those it would not grant anyway.
-  const ulimits = ulimitsFrom(status.output)
   for (let attempt = 0; attempt < CAPABILITY_NAMES.length; attempt++) {
-    const decision: PrivilegeDecision = {
-      ...(ulimits ? {ulimits} : {}),
+    const decision = await withLimits({
       mode: 'caps',
       capDrop,
       reason:
         request === 'caps'
           ? 'asked for'
           : `the engine refuses --privileged${capDrop.length > 0 ? ` (its host withholds ${capDrop.join(', ')})` : ''}`,
-    }
+    })
     // Capability names are checked when a container is created: no need to start one.
     const outcome = await engine.check(probeSpec(hostSettingsFor(decision)))
     if (outcome.ok) return decision

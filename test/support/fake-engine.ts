@@ -1,7 +1,7 @@
 import {Readable, type Writable} from 'node:stream'
 
 import type {ContainerDetails, ContainerSpec, ContainerSummary, Engine, EngineInfo, ExecIo, ImageDetails, ProbeOutcome, PullOutcome} from '../../src/nesting/engine.js'
-import type {Labels} from '../../src/nesting/labels.js'
+import type {Labels} from '../../src/nesting/contract.js'
 
 /**
  * An in-memory engine for unit tests of planning and orchestration: it records what is asked

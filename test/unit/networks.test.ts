@@ -1,11 +1,12 @@
 import {describe, expect, it} from 'vitest'
 
 import {NetworkMissing, UsageError} from '../../src/nesting/errors.js'
-import {LABEL} from '../../src/nesting/labels.js'
+import {LABEL} from '../../src/nesting/contract.js'
 import {Nests} from '../../src/nesting/nest.js'
-import {initEnvironment, levelOneSpec, nestLabels, parseUpRequest, planNest, subnetsFromLabels} from '../../src/nesting/plan.js'
+import {levelOneSpec, nestLabels, parseUpRequest, planNest, subnetsFromLabels} from '../../src/nesting/plan.js'
 import {minimalDecision} from '../../src/nesting/privilege.js'
-import {allocatePools, type Cidr, formatCidr, overlaps, parseCidr, parseSubnetPool} from '../../src/nesting/subnets.js'
+import {allocatePools, type Cidr, formatCidr, overlaps, parseCidr, parseSubnetPool, POOL_NETWORK_PREFIX} from '../../src/nesting/subnets.js'
+import {shellContract} from '../../src/nesting/contract.js'
 import {FakeEngine} from '../support/fake-engine.js'
 
 const cidr = (text: string) => parseCidr(text)!
@@ -40,11 +41,12 @@ describe('network pools', () => {
   })
 
   it('passes pools, their network size and the MTU to the init', () => {
-    const env = initEnvironment(planNest(parseUpRequest({depth: '2', mtu: '1400'}), []))
+    const envOf = (plan: ReturnType<typeof planNest>) => Object.fromEntries(levelOneSpec(plan, minimalDecision()).env!.map((e) => e.split(/=(.*)/s).slice(0, 2)))
+    const env = envOf(planNest(parseUpRequest({depth: '2', mtu: '1400'}), []))
     expect(env.INCEPTION_POOLS).toBe('172.31.8.0/21 172.31.16.0/21')
-    expect(env.INCEPTION_POOL_NETWORK_PREFIX).toBe('26')
+    expect(shellContract()).toContain(`POOL_NETWORK_PREFIX='${POOL_NETWORK_PREFIX}'`)
     expect(env.INCEPTION_MTU).toBe('1400')
-    expect(initEnvironment(planNest(parseUpRequest({}), [])).INCEPTION_MTU).toBe('')
+    expect(envOf(planNest(parseUpRequest({}), [])).INCEPTION_MTU).toBe('')
   })
 })
 

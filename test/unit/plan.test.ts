@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {UsageError} from '../../src/nesting/errors.js'
-import {LABEL} from '../../src/nesting/labels.js'
+import {LABEL} from '../../src/nesting/contract.js'
 import {
   checkMemory,
   LEVEL_MEMORY_BYTES,

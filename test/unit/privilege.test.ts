@@ -63,7 +63,7 @@ describe('privilege decision', () => {
       if (spec.host.pidMode === 'host') return ++reads === 1 ? {ok: false, output: '', error: 'transient'} : {ok: true, output: HOST_STATUS}
       return {ok: true, output: ''}
     }
-    expect((await decidePrivilege(engine, 'inception:test', 'auto')).capDrop).toEqual(['SYS_RESOURCE'])
+    expect(await decidePrivilege(engine, 'inception:test', 'auto')).toMatchObject({mode: 'caps', capDrop: ['SYS_RESOURCE']})
     expect(reads).toBe(2)
 
     engine.probeAnswer = (spec) => (spec.host.privileged ? REFUSED : spec.host.pidMode === 'host' ? {ok: false, output: '', error: 'no such thing'} : {ok: true, output: ''})
@@ -77,8 +77,7 @@ describe('privilege decision', () => {
       if (spec.host.capDrop?.includes('CHECKPOINT_RESTORE')) return {ok: false, output: '', error: 'invalid CapDrop: unknown capability: "CAP_CHECKPOINT_RESTORE"'}
       return {ok: true, output: ''}
     }
-    const decision = await decidePrivilege(engine, 'inception:test', 'caps')
-    expect(decision.capDrop).toEqual(['SYS_RESOURCE'])
+    expect(await decidePrivilege(engine, 'inception:test', 'caps')).toMatchObject({mode: 'caps', capDrop: ['SYS_RESOURCE']})
   })
 
   it('privileged: says to use caps when the engine refuses it', async () => {

@@ -1,0 +1,256 @@
+/**
+ * The level contract: every fact that the CLI and the in-image init must agree on, in one place.
+ *
+ * The CLI starts level 1; from there each level's init (image/init.sh) starts the next. Both
+ * sides name the same environment variables, board files, labels, container names, stop
+ * timeouts and privilege options. This module owns them. The init reads the shell half,
+ * image/contract.sh, which `npm run contract` writes from `shellContract()` below;
+ * test/unit/contract.test.ts fails when that file is stale, when the CLI sets a variable the
+ * init does not read (or the reverse), or when the init spells one of these facts out itself.
+ */
+import {POOL_NETWORK_PREFIX} from './subnets.js'
+
+/** Where a level keeps its own state; the board and the TLS material live under it. */
+export const STATE_DIR = '/run/inception'
+
+/**
+ * The nest's status board: a directory that level 1 owns and every level bind-mounts into the
+ * next. One exec into level 1 reads the whole nest, however deep.
+ */
+export const BOARD_DIR = `${STATE_DIR}/board`
+
+/** The daemons' TLS material (CA, server certificate and key): put into level 1 by the CLI, passed down read-only. */
+export const TLS_DIR = `${STATE_DIR}/tls`
+
+/** The files on the board. */
+export const BOARD_FILE = {
+  /** Level K's state, one line: "STATE [detail]". */
+  statePrefix: 'level-',
+  /** Level K's details once ready: key=value lines (INFO_KEYS). */
+  infoPrefix: 'info-',
+  /** What the demo page shows of the host: name= and engine= lines. */
+  host: 'host',
+  /** Present while the demo's dream collapses (the page reads it). */
+  collapsing: 'collapsing',
+  /** Where `inception load` spools an image that several levels load. */
+  spool: 'spool',
+} as const
+
+export const boardStateFile = (level: number) => `${BOARD_DIR}/${BOARD_FILE.statePrefix}${level}`
+
+/** The states a level reports on the board; `absent` is what a reader sees when there is no line. */
+export const LEVEL_STATES = ['starting', 'ready', 'failed', 'stopping'] as const
+export type LevelState = (typeof LEVEL_STATES)[number] | 'absent'
+
+/** The keys of a level's info lines on the board, as its init writes them once the level is ready. */
+export const INFO_KEYS = ['id', 'hostname', 'dockerd', 'storage', 'privilege', 'bridge', 'mtu', 'iptables', 'capeff'] as const
+export type InfoKey = (typeof INFO_KEYS)[number]
+
+/**
+ * A nest's state lives on its containers as labels: `ps`, `exec` and `down` find a nest by them.
+ * There is no state file to lose or corrupt. Levels below the first carry nest, level and version.
+ */
+export const LABEL = {
+  nest: 'io.inception.nest',
+  level: 'io.inception.level',
+  depth: 'io.inception.depth',
+  version: 'io.inception.version',
+  privilege: 'io.inception.privilege',
+  storageDriver: 'io.inception.storage-driver',
+  dataRoot: 'io.inception.data-root',
+  subnets: 'io.inception.subnets',
+  /** Each level's pool for the networks users create there. */
+  pools: 'io.inception.pools',
+  /** The host network level 1 joined (--network), when not the default bridge. */
+  network: 'io.inception.network',
+  /** The MTU asked for every level (--mtu); absent: each level takes its uplink's. */
+  mtu: 'io.inception.mtu',
+  ports: 'io.inception.ports',
+  /** The host address the published ports are bound to. */
+  bind: 'io.inception.bind',
+  /** "on" when every level's engine listens with mutual TLS on a port chained to the host. */
+  daemons: 'io.inception.daemons',
+  /** The Debian suite of the level image, which decides the Docker every level runs. */
+  suite: 'io.inception.suite',
+  /** On the short-lived container that serialises subnet choice between concurrent `up`s. */
+  lock: 'io.inception.lock',
+  /** On the throwaway containers that probe what the engine allows. */
+  probe: 'io.inception.probe',
+  /** On the level image: the hash of the image/ folder it was built from. */
+  context: 'io.inception.context',
+} as const
+
+export type Labels = Record<string, string>
+
+const LEVEL_NAME_INFIX = '-l'
+
+/** The name of level K's container (and of its volume), in the engine of level K-1. */
+export function levelName(nest: string, level: number): string {
+  return `${nest}${LEVEL_NAME_INFIX}${level}`
+}
+
+/**
+ * How long a level gives the level below it to collapse, for each level under it: `down` gives
+ * level 1 this times the depth, and level K gives level K+1 this times (depth - K).
+ */
+export const STOP_SECONDS_PER_LEVEL = 5
+
+export function stopSeconds(levelsToCollapse: number): number {
+  return Math.max(1, levelsToCollapse) * STOP_SECONDS_PER_LEVEL
+}
+
+/**
+ * Level K's engine listens on DAEMON_INNER_PORT_BASE + K inside the nest (with
+ * --expose-daemons), chained to the host like a -p port. Far from common service ports.
+ */
+export const DAEMON_INNER_PORT_BASE = 23_750
+
+export function daemonInnerPort(level: number): number {
+  return DAEMON_INNER_PORT_BASE + level
+}
+
+/**
+ * Security options beyond capabilities: seccomp/apparmor unconfined, systempaths unconfined (no
+ * masked or read-only /proc and /sys paths), devices=all (every device through the device cgroup).
+ */
+export const SECURITY_OPTIONS = ['seccomp=unconfined', 'apparmor=unconfined', 'systempaths=unconfined', 'devices=all'] as const
+export type SecurityOption = (typeof SECURITY_OPTIONS)[number]
+
+/** The caps mode grants every capability the host allows, plus all of these. */
+export const CAPS_SECURITY: readonly SecurityOption[] = SECURITY_OPTIONS
+
+/** Capability names by bit number (linux/capability.h). */
+export const CAPABILITY_NAMES = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
+  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
+  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
+  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
+  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
+  'CHECKPOINT_RESTORE',
+] as const
+
+/**
+ * The names dockerd 20.10 knows (bits 0 to 37). It rejects the newer ones (PERFMON, BPF,
+ * CHECKPOINT_RESTORE) and never grants them with "--cap-add ALL" either, so only these can be
+ * worth dropping where the bounding set lacks them.
+ */
+export const DOCKER_20_CAPABILITIES = CAPABILITY_NAMES.slice(0, 38)
+
+/**
+ * The environment of a level's init, by variable: who sets it and what it holds. `cli`: the CLI
+ * sets it for level 1 and every level passes it on; `level`: a level sets it for the next;
+ * `internal`: the init's own; `root`: a root a test may move (the real default otherwise).
+ */
+export const INIT_VARIABLES = {
+  INCEPTION_NEST: {from: 'cli', holds: 'the nest name'},
+  INCEPTION_LEVEL: {from: 'cli', holds: 'this level, from 1; each level sets the next'},
+  INCEPTION_DEPTH: {from: 'cli', holds: 'how many levels'},
+  INCEPTION_VERSION: {from: 'cli', holds: "the CLI's version: the tag of the level image levels start"},
+  INCEPTION_PRIVILEGE: {from: 'cli', holds: 'the privilege asked for: auto, privileged, caps or minimal'},
+  INCEPTION_PRIVILEGE_USED: {from: 'cli', holds: 'the privilege this level got; each level sets it for the next'},
+  INCEPTION_CAPS: {from: 'cli', holds: 'minimal: the capabilities every level gets, space-separated'},
+  INCEPTION_SECURITY: {from: 'cli', holds: 'minimal: the security options every level gets, space-separated'},
+  INCEPTION_STORAGE_DRIVER: {from: 'cli', holds: "each level's storage driver"},
+  INCEPTION_DATA_ROOT: {from: 'cli', holds: 'volume, tmpfs or loop:BYTES'},
+  INCEPTION_LOOP_SIZES: {from: 'cli', holds: "loop data roots: each level's file size in bytes, outermost first"},
+  INCEPTION_BRIDGES: {from: 'cli', holds: "each level's bridge address (--bip), outermost first"},
+  INCEPTION_POOLS: {from: 'cli', holds: "each level's pool for users' networks, outermost first"},
+  INCEPTION_MTU: {from: 'cli', holds: "every level's MTU; empty: each level takes its uplink's"},
+  INCEPTION_PORTS: {from: 'cli', holds: 'INNER@LEVEL entries: each port goes down to its level'},
+  INCEPTION_EXPOSE_DAEMONS: {from: 'cli', holds: "1: every level's engine listens with mutual TLS"},
+  INCEPTION_READY_TIMEOUT: {from: 'cli', holds: "seconds a level's engine has to answer"},
+  INCEPTION_DOCKERD_ARGS: {from: 'cli', holds: "extra options for every level's dockerd, space-separated"},
+  INCEPTION_IPTABLES: {from: 'level', holds: 'legacy or nft: decided at level 1, followed below'},
+  INCEPTION_DESCRIPTORS_CLOSED: {from: 'internal', holds: 'set while the init re-executes itself with inherited descriptors closed'},
+  INCEPTION_INIT_SOURCED: {from: 'root', holds: '1: the init only defines its steps (tests run them one by one)'},
+  INCEPTION_LIB: {from: 'root', holds: 'where the contract and the init steps are (default /usr/local/lib/inception)'},
+  INCEPTION_CGROUP_ROOT: {from: 'root', holds: 'the cgroup file system (default /sys/fs/cgroup)'},
+  INCEPTION_PROC_NET: {from: 'root', holds: "the kernel's /proc/net (default /proc/net)"},
+  INCEPTION_SYS_NET: {from: 'root', holds: 'network interfaces (default /sys/class/net)'},
+} as const satisfies Record<string, {from: 'cli' | 'level' | 'internal' | 'root'; holds: string}>
+
+export type InitVariable = keyof typeof INIT_VARIABLES
+type CliVariable = {[K in InitVariable]: (typeof INIT_VARIABLES)[K]['from'] extends 'cli' ? K : never}[InitVariable]
+
+/** What level 1's init is told, already decided; `initEnvironment` encodes it for the init. */
+export interface LevelOneInit {
+  nest: string
+  depth: number
+  version: string
+  privilege: string
+  privilegeUsed: string
+  /** minimal: the capabilities and security options every level gets. */
+  capabilities: string[]
+  security: SecurityOption[]
+  storageDriver: string
+  /** In the init's form: volume, tmpfs, loop:BYTES. */
+  dataRoot: string
+  loopSizes: number[]
+  bridges: string[]
+  pools: string[]
+  mtu?: number
+  /** INNER@LEVEL: every -p port and, with exposed daemons, every level's engine port. */
+  ports: string[]
+  exposeDaemons: boolean
+  readyTimeoutSeconds: number
+  dockerdArgs: string[]
+}
+
+/** Level 1's environment: every `cli` variable, and no other. */
+export function initEnvironment(init: LevelOneInit): Record<CliVariable, string> {
+  return {
+    INCEPTION_NEST: init.nest,
+    INCEPTION_LEVEL: '1',
+    INCEPTION_DEPTH: String(init.depth),
+    INCEPTION_VERSION: init.version,
+    INCEPTION_PRIVILEGE: init.privilege,
+    INCEPTION_PRIVILEGE_USED: init.privilegeUsed,
+    INCEPTION_CAPS: init.capabilities.join(' '),
+    INCEPTION_SECURITY: init.security.join(' '),
+    INCEPTION_STORAGE_DRIVER: init.storageDriver,
+    INCEPTION_DATA_ROOT: init.dataRoot,
+    INCEPTION_LOOP_SIZES: init.loopSizes.join(' '),
+    INCEPTION_BRIDGES: init.bridges.join(' '),
+    INCEPTION_POOLS: init.pools.join(' '),
+    INCEPTION_MTU: init.mtu === undefined ? '' : String(init.mtu),
+    INCEPTION_PORTS: init.ports.join(' '),
+    INCEPTION_EXPOSE_DAEMONS: init.exposeDaemons ? '1' : '',
+    INCEPTION_READY_TIMEOUT: String(init.readyTimeoutSeconds),
+    INCEPTION_DOCKERD_ARGS: init.dockerdArgs.join(' '),
+  }
+}
+
+/** Where the shell half is installed in the level image (image/contract.sh in this repository). */
+export const SHELL_CONTRACT_PATH = '/usr/local/lib/inception/contract.sh'
+
+/** The shell half of the contract: plain assignments the init sources. */
+export function shellContract(): string {
+  const values: Array<[string, string | number, string]> = [
+    ['STATE_DIR', STATE_DIR, "a level's own state"],
+    ['BOARD_DIR', BOARD_DIR, "the nest's status board, shared by every level"],
+    ['TLS_DIR', TLS_DIR, "the daemons' TLS material, passed down read-only"],
+    ['BOARD_STATE_PREFIX', BOARD_FILE.statePrefix, "level K's state line is BOARD_DIR/BOARD_STATE_PREFIX<K>"],
+    ['BOARD_INFO_PREFIX', BOARD_FILE.infoPrefix, "level K's key=value details"],
+    ['BOARD_HOST', BOARD_FILE.host, 'what the demo page shows of the host'],
+    ['BOARD_COLLAPSING', BOARD_FILE.collapsing, "present while the demo's dream collapses"],
+    ['LABEL_NEST', LABEL.nest, 'labels on every level container and volume'],
+    ['LABEL_LEVEL', LABEL.level, ''],
+    ['LABEL_VERSION', LABEL.version, ''],
+    ['LEVEL_NAME_INFIX', LEVEL_NAME_INFIX, "level K's container and volume: NEST<infix>K"],
+    ['STOP_SECONDS_PER_LEVEL', STOP_SECONDS_PER_LEVEL, 'a level gives the one below this long per level under it'],
+    ['DAEMON_INNER_PORT_BASE', DAEMON_INNER_PORT_BASE, "level K's engine listens on base + K (--expose-daemons)"],
+    ['POOL_NETWORK_PREFIX', POOL_NETWORK_PREFIX, "the size of each network carved from a level's pool"],
+    ['CAPS_SECURITY', CAPS_SECURITY.join(' '), 'the caps mode: security options beyond capabilities'],
+    ['DOCKER_20_CAPABILITIES', DOCKER_20_CAPABILITIES.join(' '), 'the capability names dockerd 20.10 knows, by bit'],
+  ]
+  const lines = [
+    '# The level contract, shell half. Generated from src/nesting/contract.ts by `npm run contract`:',
+    '# do not edit (test/unit/contract.test.ts fails when this file and the module differ).',
+    '# shellcheck shell=sh disable=SC2034 # sourced by the init, which uses what it needs',
+  ]
+  for (const [name, value, comment] of values) {
+    if (comment) lines.push(`# ${comment}`)
+    lines.push(`${name}='${String(value)}'`)
+  }
+  return `${lines.join('\n')}\n`
+}
