@@ -7,7 +7,7 @@ import {BOARD_READ_SCRIPT, firstFailure, type LevelReport, parseBoard, readyDept
 import {connectEndpoint} from './dockerode-engine.js'
 import {Capture, type ContainerSummary, type Engine, engineMessage, type ExecIo, statusCode} from './engine.js'
 import {DaemonsNotExposed, ImageMissing, NetworkMissing, InceptionError, Interrupted, LevelFailed, LevelOutOfRange, NestExists, NestNotFound, PortTaken} from './errors.js'
-import {daemonInnerPort, LABEL, levelName} from './contract.js'
+import {daemonInnerPort, LABEL, levelName, stopSeconds, TLS_DIR} from './contract.js'
 import {checkMemory, levelOneSpec, planNest, subnetsFromLabels, type UpRequest} from './plan.js'
 import {certificateFolder, clientFolderExists, issueNestCertificates, type NestCertificates, readClientMaterial, removeClientFolder, serverFiles, writeClientFolder} from './tls.js'
 import {formatPortMapping, portsFromLabel} from './ports.js'
@@ -83,14 +83,10 @@ export interface DownReport {
   seconds: number
 }
 
-/** Where level 1 holds the daemons' TLS material (the init reads it there and passes it down). */
-const TLS_DIR = '/run/inception/tls'
 const SUBNET_LOCK = 'inception-subnet-lock'
 const SUBNET_LOCK_WAIT_MS = 30_000
 const SUBNET_LOCK_STALE_MS = 60_000
 
-/** Level 1's stop timeout: each level gives the one below this long to collapse. */
-const STOP_SECONDS_PER_LEVEL = 5
 const BOARD_POLL_MS = 50
 
 const hasLabel = (key: string, value?: string) => (value === undefined ? key : `${key}=${value}`)
@@ -307,7 +303,7 @@ export class Nests {
     const depth = Math.max(1, ...containers.map((c) => Number(c.labels[LABEL.depth] ?? 1)))
     await Promise.all(
       containers.map(async (c) => {
-        await this.engine.stopContainer(c.id, depth * STOP_SECONDS_PER_LEVEL)
+        await this.engine.stopContainer(c.id, stopSeconds(depth))
         await this.engine.removeContainer(c.id)
       }),
     )
