@@ -13,6 +13,7 @@ import {connectEngine} from '../nesting/dockerode-engine.js'
 import {Capture, type Engine} from '../nesting/engine.js'
 import {Nests} from '../nesting/nest.js'
 import {parseUpRequest} from '../nesting/plan.js'
+import {pollUntil} from '../nesting/poll.js'
 import {decidePrivilege, hostSettingsFor} from '../nesting/privilege.js'
 import {DEFAULT_IMAGE} from '../nesting/suites.js'
 
@@ -38,12 +39,8 @@ function httpGet(port: number): Promise<string> {
 }
 
 async function waitForHttp(port: number, limitMs: number): Promise<boolean> {
-  const deadline = Date.now() + limitMs
-  while (Date.now() < deadline) {
-    if (await httpGet(port).then(() => true, () => false)) return true
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return false
+  const answered = async () => ((await httpGet(port).then(() => true, () => false)) ? true : undefined)
+  return pollUntil(answered, {intervalMs: 50, timeoutMs: limitMs}).catch(() => false)
 }
 
 /** inception: depth D ready, then a server at level D answering through the -p chain. */
@@ -75,12 +72,8 @@ async function baselineRun(engine: Engine, depth: number): Promise<{depth: numbe
   const run = (level: number) => ['run', '-d', '--name', `naive-l${level}`, '--cgroupns', 'private', ...(level === 1 ? flags : innerFlags), '-v', '/var/lib/docker', '-e', `INCEPTION_LEVEL=${level}`, '-e', `INCEPTION_DEPTH=${level}`, '-e', `INCEPTION_NEST=naive`, '-e', `INCEPTION_BRIDGES=${Array.from({length: level}, (_, i) => `10.213.${i}.1/24`).join(' ')}`, DEFAULT_IMAGE]
   const chain = (level: number) => Array.from({length: level - 1}, (_, i) => ['docker', 'exec', '-i', `naive-l${i + 2}`]).flat()
   const waitReady = async (level: number) => {
-    for (let i = 0; i < 600; i++) {
-      const probe = await execa('docker', ['exec', 'naive-l1', ...chain(level), 'cat', boardStateFile(level)], {reject: false})
-      if (String(probe.stdout).startsWith('ready')) return
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    throw new Error(`naive level ${level} never became ready`)
+    const ready = async () => (String((await execa('docker', ['exec', 'naive-l1', ...chain(level), 'cat', boardStateFile(level)], {reject: false})).stdout).startsWith('ready') ? true : undefined)
+    await pollUntil(ready, {intervalMs: 100, timeoutMs: 60_000, onTimeout: () => new Error(`naive level ${level} never became ready`)})
   }
   await execa('docker', ['rm', '-f', '-v', 'naive-l1'], {reject: false})
   const started = Date.now()

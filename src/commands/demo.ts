@@ -1,13 +1,14 @@
 import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
-import {DEMO_INNER_PORT, DEMO_NEST, SpinningTop} from '../nesting/demo.js'
+import {climbOut, spinTheTop} from '../demo/shell.js'
+import {DEMO_INNER_PORT, DEMO_NEST, SpinningTop} from '../demo/spinning-top.js'
 import {ImageBuilder} from '../nesting/image.js'
 import {Nests} from '../nesting/nest.js'
 import {parseNestName, parseUpRequest} from '../nesting/plan.js'
 import {DEFAULT_SUITE, SUITES} from '../nesting/suites.js'
+import {pollUntil} from '../nesting/poll.js'
 import {upWithProgress} from '../progress.js'
-import {climbOut, spinTheTop} from '../shell-demo.js'
 
 export default class Demo extends InceptionCommand {
   static override summary = 'The spinning top: a nest whose innermost level serves a page on your host'
@@ -61,19 +62,11 @@ export default class Demo extends InceptionCommand {
       return
     }
     this.log('  Press Ctrl-C to wake up (collapse the nest), or run `inception demo --down` elsewhere.')
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve)
-      process.once('SIGTERM', resolve)
-      // `inception demo --down` from another terminal removes the nest: stop waiting then too.
-      const watch = setInterval(() => {
-        nests.status(name).catch(() => {
-          clearInterval(watch)
-          resolve()
-        })
-      }, 2000)
-      process.once('SIGINT', () => clearInterval(watch))
-      process.once('SIGTERM', () => clearInterval(watch))
-    })
+    // Until Ctrl-C, or until `inception demo --down` from another terminal removes the nest.
+    const interrupted = new AbortController()
+    process.once('SIGINT', () => interrupted.abort())
+    process.once('SIGTERM', () => interrupted.abort())
+    await pollUntil(async () => (interrupted.signal.aborted || !(await nests.names().catch(() => [] as string[])).includes(name) ? true : undefined), {intervalMs: 2000, signal: interrupted.signal})
     if ((await nests.names()).includes(name)) await this.wakeUp(top, name, request.depth)
   }
 

@@ -8,6 +8,8 @@
  * test/unit/contract.test.ts fails when that file is stale, when the CLI sets a variable the
  * init does not read (or the reverse), or when the init spells one of these facts out itself.
  */
+import type {ContainerSummary} from './engine.js'
+import {type PortMapping, portsFromLabel, portsToLabel} from './ports.js'
 import {POOL_NETWORK_PREFIX} from './subnets.js'
 
 /** Where a level keeps its own state; the board and the TLS material live under it. */
@@ -81,6 +83,75 @@ export const LABEL = {
 } as const
 
 export type Labels = Record<string, string>
+
+/** What a nest's level-1 labels record: the nest as `up` made it. */
+export interface NestFacts {
+  name: string
+  depth: number
+  version: string
+  /** As asked, with what auto chose: "auto:caps", or the mode asked for. */
+  privilege: string
+  storageDriver: string
+  dataRoot: string
+  suite: string
+  /** Each level's bridge subnet and its pool for users' networks, outermost first. */
+  subnets: string[]
+  pools: string[]
+  network?: string
+  mtu?: number
+  ports: PortMapping[]
+  bind: string
+  daemonsExposed: boolean
+}
+
+/** A nest found on an engine: its facts and its level-1 container. */
+export interface NestRecord extends NestFacts {
+  levelOne: {id: string; state: string}
+}
+
+const words = (text: string | undefined) => (text ?? '').split(' ').filter((w) => w.length > 0)
+
+export function nestLabels(facts: NestFacts): Labels {
+  return {
+    [LABEL.nest]: facts.name,
+    [LABEL.level]: '1',
+    [LABEL.depth]: String(facts.depth),
+    [LABEL.version]: facts.version,
+    [LABEL.privilege]: facts.privilege,
+    [LABEL.storageDriver]: facts.storageDriver,
+    [LABEL.dataRoot]: facts.dataRoot,
+    [LABEL.subnets]: facts.subnets.join(' '),
+    [LABEL.pools]: facts.pools.join(' '),
+    ...(facts.network ? {[LABEL.network]: facts.network} : {}),
+    ...(facts.mtu ? {[LABEL.mtu]: String(facts.mtu)} : {}),
+    [LABEL.ports]: portsToLabel(facts.ports, facts.depth),
+    [LABEL.bind]: facts.bind,
+    [LABEL.daemons]: facts.daemonsExposed ? 'on' : 'off',
+    [LABEL.suite]: facts.suite,
+  }
+}
+
+/** The one place a level-1 container's labels are read back. */
+export function nestRecord(levelOne: ContainerSummary): NestRecord {
+  const labels = levelOne.labels
+  return {
+    name: labels[LABEL.nest] ?? '',
+    depth: Number(labels[LABEL.depth] ?? 1),
+    version: labels[LABEL.version] ?? '',
+    privilege: labels[LABEL.privilege] ?? '',
+    storageDriver: labels[LABEL.storageDriver] ?? '',
+    dataRoot: labels[LABEL.dataRoot] ?? '',
+    suite: labels[LABEL.suite] ?? '',
+    subnets: words(labels[LABEL.subnets]),
+    pools: words(labels[LABEL.pools]),
+    network: labels[LABEL.network],
+    mtu: labels[LABEL.mtu] ? Number(labels[LABEL.mtu]) : undefined,
+    ports: portsFromLabel(labels[LABEL.ports]),
+    bind: labels[LABEL.bind] ?? '127.0.0.1',
+    daemonsExposed: labels[LABEL.daemons] === 'on',
+    levelOne: {id: levelOne.id, state: levelOne.state},
+  }
+}
 
 const LEVEL_NAME_INFIX = '-l'
 

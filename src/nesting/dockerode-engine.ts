@@ -1,7 +1,6 @@
 import Docker from 'dockerode'
 import {readdirSync} from 'node:fs'
 import {type Readable, Writable} from 'node:stream'
-import tarStream from 'tar-stream'
 
 import {dockerodeOptions, type EngineEndpoint, resolveEndpoint} from './endpoint.js'
 import {
@@ -17,7 +16,9 @@ import {
   type ProbeOutcome,
   type PullOutcome,
   statusCode,
+  type VolumeSummary,
 } from './engine.js'
+import {attachStreams, demuxBuffer, ENGINE_CALL_TIMEOUT_MS, errorText, hostConfig, isConnectionError, progressEvents, tarOfFiles, withTimeout} from './dockerode-wire.js'
 import {EngineUnreachable} from './errors.js'
 import type {Labels} from './contract.js'
 
@@ -25,19 +26,6 @@ import type {Labels} from './contract.js'
  * The Engine seam implemented with dockerode: one engine reached through its API, every request
  * bounded in time, and the engine's errors turned into the domain's.
  */
-
-function errorText(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as NodeJS.ErrnoException).code
-    return code ? `${code}` : error.message.split('\n')[0]!
-  }
-  return String(error)
-}
-
-function isConnectionError(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code
-  return ['ECONNREFUSED', 'ENOENT', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EPIPE', 'ENOTFOUND'].includes(code ?? '')
-}
 
 /**
  * Connects to the engine named by --context or the environment (as the docker CLI chooses it)
@@ -57,17 +45,6 @@ export async function connectEndpoint(endpoint: EngineEndpoint, timeoutMs = 5000
   const engine = new DockerodeEngine(docker, endpoint.address)
   await engine.ping(timeoutMs)
   return engine
-}
-
-/** How long one engine request may take; stop requests get their own stop timeout on top. */
-export const ENGINE_CALL_TIMEOUT_MS = 60_000
-
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`${what} took longer than ${timeoutMs} ms`), {code: 'ETIMEDOUT'})), timeoutMs)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 export class DockerodeEngine implements Engine {
@@ -148,13 +125,7 @@ export class DockerodeEngine implements Engine {
   async pullImage(reference: string, timeoutMs: number): Promise<PullOutcome> {
     try {
       const stream = await withTimeout(this.call('pull', () => this.docker.pull(reference)), timeoutMs, 'pull')
-      const events = await withTimeout(
-        new Promise<Array<{error?: string; errorDetail?: {message?: string}}>>((resolve, reject) =>
-          this.docker.modem.followProgress(stream, (error: Error | null, output: Array<{error?: string}>) => (error ? reject(error) : resolve(output))),
-        ),
-        timeoutMs,
-        'pull',
-      )
+      const events = await withTimeout(progressEvents(this.docker.modem, stream), timeoutMs, 'pull')
       const failed = events.find((event) => event.error ?? event.errorDetail?.message)
       if (failed) return {ok: false, error: failed.error ?? failed.errorDetail?.message}
       return {ok: true}
@@ -168,7 +139,7 @@ export class DockerodeEngine implements Engine {
     // The whole reference as `repo` (the API allows a tag in it): Podman ignores a separate `tag`
     // and would name the image REPO:latest.
     const stream = await this.call('import', () => this.docker.importImage(tarPath, {repo: reference}), 600_000)
-    await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve())))
+    await progressEvents(this.docker.modem, stream)
   }
 
   async buildImage(contextDir: string, tag: string, buildArgs: Record<string, string>, onLine: (line: string) => void): Promise<void> {
@@ -228,9 +199,9 @@ export class DockerodeEngine implements Engine {
     }
   }
 
-  async listVolumes(labelFilters: string[]): Promise<string[]> {
+  async listVolumes(labelFilters: string[]): Promise<VolumeSummary[]> {
     const result = await this.call('list volumes', () => this.docker.listVolumes({filters: JSON.stringify({label: labelFilters})}))
-    return (result.Volumes ?? []).map((v) => v.Name)
+    return (result.Volumes ?? []).map((v) => ({name: v.Name, labels: v.Labels ?? {}}))
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
@@ -243,35 +214,14 @@ export class DockerodeEngine implements Engine {
         Env: spec.env,
         Labels: spec.labels,
         ExposedPorts: Object.fromEntries((spec.exposedPorts ?? []).map((p) => [p, {}])),
-        // CgroupnsMode is in the engine API since 1.41; the type definitions lag behind.
-        HostConfig: {
-          Privileged: spec.host.privileged,
-          CapAdd: spec.host.capAdd,
-          CapDrop: spec.host.capDrop,
-          SecurityOpt: spec.host.securityOpt,
-          DeviceCgroupRules: spec.host.deviceCgroupRules,
-          CgroupnsMode: spec.host.cgroupnsMode,
-          Binds: spec.host.binds,
-          PortBindings: spec.host.portBindings,
-          PidMode: spec.host.pidMode,
-          AutoRemove: spec.host.autoRemove,
-          MaskedPaths: spec.host.maskedPaths,
-          ReadonlyPaths: spec.host.readonlyPaths,
-          Tmpfs: spec.host.tmpfs,
-          NetworkMode: spec.host.networkMode,
-          Ulimits: spec.host.ulimits?.map((u) => ({Name: u.name, Soft: u.soft, Hard: u.hard})),
-        } as Docker.HostConfig,
+        HostConfig: hostConfig(spec.host),
       }),
     )
     return container.id
   }
 
   async putFiles(id: string, directory: string, files: Record<string, {content: string; mode: number}>): Promise<void> {
-    const pack = tarStream.pack()
-    const name = directory.replace(/^\/+/, '')
-    pack.entry({name, type: 'directory', mode: 0o700})
-    for (const [file, {content, mode}] of Object.entries(files)) pack.entry({name: `${name}/${file}`, mode}, content)
-    pack.finalize()
+    const pack = tarOfFiles(directory, files)
     await this.call('put files', () => this.docker.getContainer(id).putArchive(pack as unknown as NodeJS.ReadableStream, {path: '/'}))
   }
 
@@ -332,21 +282,7 @@ export class DockerodeEngine implements Engine {
     if (io.tty && io.size) {
       await exec.resize({h: io.size.rows, w: io.size.columns}).catch(() => undefined)
     }
-    const finished = new Promise<void>((resolve, reject) => {
-      stream.on('end', resolve)
-      stream.on('close', resolve)
-      stream.on('error', reject)
-    })
-    if (io.tty) {
-      stream.pipe(io.stdout, {end: false})
-    } else {
-      this.docker.modem.demuxStream(stream, io.stdout, io.stderr)
-    }
-    if (io.stdin) {
-      io.stdin.pipe(stream)
-      // The hijacked connection is half-closed when stdin ends, which the engine passes on as EOF.
-      io.stdin.on('end', () => stream.end())
-    }
+    const finished = attachStreams(this.docker.modem, stream, io)
     const timeout = io.timeoutMs
     await (timeout === undefined ? finished : withTimeout(finished, timeout, `exec ${cmd.join(' ')}`))
     if (io.stdin) io.stdin.unpipe(stream)
@@ -403,14 +339,3 @@ export class DockerodeEngine implements Engine {
   }
 }
 
-/** Splits a non-TTY log buffer (8-byte frame headers) into stdout and stderr. */
-function demuxBuffer(buffer: Buffer, out: Writable, err: Writable): void {
-  let offset = 0
-  while (offset + 8 <= buffer.length) {
-    const streamType = buffer[offset]
-    const length = buffer.readUInt32BE(offset + 4)
-    const payload = buffer.subarray(offset + 8, offset + 8 + length)
-    ;(streamType === 2 ? err : out).write(payload)
-    offset += 8 + length
-  }
-}

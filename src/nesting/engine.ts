@@ -29,7 +29,7 @@ export interface Engine {
   networkExists(name: string): Promise<boolean>
   createVolume(name: string, labels: Labels): Promise<void>
   removeVolume(name: string): Promise<void>
-  listVolumes(labelFilters: string[]): Promise<string[]>
+  listVolumes(labelFilters: string[]): Promise<VolumeSummary[]>
   createContainer(spec: ContainerSpec): Promise<string>
   startContainer(id: string): Promise<void>
   /** Writes files into a created container, before it starts. */
@@ -60,6 +60,11 @@ export interface ImageDetails {
   id: string
   sizeBytes: number
   tags: string[]
+  labels: Labels
+}
+
+export interface VolumeSummary {
+  name: string
   labels: Labels
 }
 

@@ -2,8 +2,8 @@ import {isIP} from 'node:net'
 
 import type {ContainerSpec} from './engine.js'
 import {UsageError} from './errors.js'
-import {DAEMON_INNER_PORT_BASE, daemonInnerPort, initEnvironment, LABEL, type Labels, type LevelOneInit, levelName} from './contract.js'
-import {checkPortMappings, parsePortMapping, type PortMapping, portsForInit, portsToLabel, targetLevel} from './ports.js'
+import {DAEMON_INNER_PORT_BASE, daemonInnerPort, initEnvironment, LABEL, type Labels, type LevelOneInit, levelName, type NestFacts, nestLabels} from './contract.js'
+import {checkPortMappings, parsePortMapping, type PortMapping, portsForInit, targetLevel} from './ports.js'
 import {hostSettingsFor, parsePrivilege, type PrivilegeDecision, type PrivilegeRequest} from './privilege.js'
 import {
   dataRootForInit,
@@ -237,14 +237,9 @@ export interface NestPlan {
   levels: LevelPlan[]
 }
 
-/** The subnets other nests hold (bridges and network pools), from their level-1 labels. */
-export function subnetsFromLabels(labels: Labels[]): Cidr[] {
-  return labels.flatMap((l) =>
-    `${l[LABEL.subnets] ?? ''} ${l[LABEL.pools] ?? ''}`
-      .split(' ')
-      .map((text) => parseCidr(text))
-      .filter((c): c is Cidr => c !== undefined),
-  )
+/** The subnets other nests hold (bridges and network pools), as their level-1 labels record them. */
+export function subnetsOfNests(records: NestFacts[]): Cidr[] {
+  return records.flatMap((r) => [...r.subnets, ...r.pools].map((text) => parseCidr(text)).filter((c): c is Cidr => c !== undefined))
 }
 
 /** Every level's bridge (a /24) and network pool (a /21), disjoint from each other and from `takenSubnets`. */
@@ -263,24 +258,24 @@ export function planNest(request: UpRequest, takenSubnets: Cidr[]): NestPlan {
   }
 }
 
-export function nestLabels(plan: NestPlan, decision: PrivilegeDecision): Labels {
+/** What level 1's labels record of the nest (the contract encodes them). */
+export function nestFacts(plan: NestPlan, decision: PrivilegeDecision): NestFacts {
   const {request} = plan
   return {
-    [LABEL.nest]: request.name,
-    [LABEL.level]: '1',
-    [LABEL.depth]: String(request.depth),
-    [LABEL.version]: VERSION,
-    [LABEL.privilege]: request.privilege === 'auto' ? `auto:${decision.mode}` : decision.mode,
-    [LABEL.storageDriver]: request.storage.driver,
-    [LABEL.dataRoot]: describeDataRoot(request.storage.dataRoot),
-    [LABEL.subnets]: plan.levels.map((l) => formatCidr(l.subnet)).join(' '),
-    [LABEL.pools]: plan.levels.map((l) => formatCidr(l.pool)).join(' '),
-    ...(request.network ? {[LABEL.network]: request.network} : {}),
-    ...(request.mtu ? {[LABEL.mtu]: String(request.mtu)} : {}),
-    [LABEL.ports]: portsToLabel(request.ports, request.depth),
-    [LABEL.bind]: request.bind,
-    [LABEL.daemons]: request.exposeDaemons ? 'on' : 'off',
-    [LABEL.suite]: request.suite,
+    name: request.name,
+    depth: request.depth,
+    version: VERSION,
+    privilege: request.privilege === 'auto' ? `auto:${decision.mode}` : decision.mode,
+    storageDriver: request.storage.driver,
+    dataRoot: describeDataRoot(request.storage.dataRoot),
+    suite: request.suite,
+    subnets: plan.levels.map((l) => formatCidr(l.subnet)),
+    pools: plan.levels.map((l) => formatCidr(l.pool)),
+    network: request.network,
+    mtu: request.mtu,
+    ports: request.ports,
+    bind: request.bind,
+    daemonsExposed: request.exposeDaemons,
   }
 }
 
@@ -334,7 +329,7 @@ export function levelOneSpec(plan: NestPlan, decision: PrivilegeDecision): Conta
     name,
     image: request.image,
     env: Object.entries(initEnvironment(levelOneInit(plan, decision))).map(([k, v]) => `${k}=${v}`),
-    labels: nestLabels(plan, decision),
+    labels: nestLabels(nestFacts(plan, decision)),
     exposedPorts: Object.keys(portBindings),
     host: {
       ...hostSettingsFor(decision),

@@ -1,6 +1,7 @@
 import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
+import {LABEL} from '../../src/nesting/contract.js'
 import {cli, integrationEngine, psLevels, ROOT, snapshot} from '../support/integration.js'
 
 const engine = await integrationEngine()
@@ -98,6 +99,18 @@ describe.skipIf(!engine)('faults', () => {
     expect(more.stderr).toMatch(/No space left on device/)
     expect((await cli(['exec', '--name', NEST, '--level', '2', '--', 'docker', 'version', '--format', '{{.Server.Version}}'])).exitCode).toBe(0)
     expect((await cli(['down', '--name', NEST])).exitCode).toBe(0)
+    expect(await snapshot()).toEqual(before)
+  })
+
+  it('down --all finds and removes the volume of a nest whose container never came', async () => {
+    const before = await snapshot()
+    { const up = await cli(['up', '--name', 'itest-all', '--depth', '1']); expect(up.exitCode, up.stderr).toBe(0) }
+    // What a CLI killed between creating level 1's volume and its container leaves: a labelled volume alone.
+    await execa('docker', ['volume', 'create', '--label', `${LABEL.nest}=itest-orphan`, 'itest-orphan-l1'])
+    const down = await cli(['down', '--all'])
+    expect(down.exitCode, down.stderr).toBe(0)
+    expect(down.stdout).toMatch(/removed nest "itest-all" \(1 container, 1 volume\)/)
+    expect(down.stdout).toMatch(/removed nest "itest-orphan" \(0 container, 1 volume\)/)
     expect(await snapshot()).toEqual(before)
   })
 })

@@ -1,6 +1,6 @@
 import {Readable, type Writable} from 'node:stream'
 
-import type {ContainerDetails, ContainerSpec, ContainerSummary, Engine, EngineInfo, ExecIo, ImageDetails, ProbeOutcome, PullOutcome} from '../../src/nesting/engine.js'
+import type {ContainerDetails, ContainerSpec, ContainerSummary, Engine, EngineInfo, ExecIo, ImageDetails, ProbeOutcome, PullOutcome, VolumeSummary} from '../../src/nesting/engine.js'
 import type {Labels} from '../../src/nesting/contract.js'
 
 /**
@@ -89,8 +89,8 @@ export class FakeEngine implements Engine {
     this.volumes.delete(name)
   }
 
-  async listVolumes(filters: string[]): Promise<string[]> {
-    return [...this.volumes.entries()].filter(([, labels]) => this.matches(labels, filters)).map(([name]) => name)
+  async listVolumes(filters: string[]): Promise<VolumeSummary[]> {
+    return [...this.volumes.entries()].filter(([, labels]) => this.matches(labels, filters)).map(([name, labels]) => ({name, labels}))
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {

@@ -2,8 +2,8 @@ import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {INFO_KEYS, INIT_VARIABLES, LEVEL_STATES, shellContract} from '../../src/nesting/contract.js'
-import {levelOneSpec, planNest, parseUpRequest} from '../../src/nesting/plan.js'
+import {INFO_KEYS, INIT_VARIABLES, LEVEL_STATES, nestLabels, nestRecord, shellContract} from '../../src/nesting/contract.js'
+import {levelOneSpec, nestFacts, planNest, parseUpRequest} from '../../src/nesting/plan.js'
 import {minimalDecision} from '../../src/nesting/privilege.js'
 import {ROOT} from '../support/integration.js'
 
@@ -67,5 +67,15 @@ describe('the level contract', () => {
       const text = readFileSync(join(srcDir, file), 'utf8')
       for (const fact of facts.slice(0, 3)) expect(text, `src/${file} spells out ${fact}`).not.toMatch(fact)
     }
+  })
+})
+
+describe('nest labels', () => {
+  it('read back as the facts they were written from', () => {
+    const plan = planNest(parseUpRequest({name: 'n', depth: '3', mtu: '1400', ports: ['18080:80@2'], exposeDaemons: true, network: 'ci'}), [])
+    const facts = nestFacts(plan, minimalDecision())
+    const record = nestRecord({id: 'c1', name: 'n-l1', state: 'running', labels: nestLabels(facts)})
+    expect(record).toEqual({...facts, levelOne: {id: 'c1', state: 'running'}})
+    expect(record.ports).toHaveLength(1)
   })
 })

@@ -1,8 +1,10 @@
 import {describe, expect, it} from 'vitest'
 
+import {LABEL} from '../../src/nesting/contract.js'
 import {Capture} from '../../src/nesting/engine.js'
 import {LevelFailed, LevelOutOfRange, NestExists, NestNotFound} from '../../src/nesting/errors.js'
-import {chainCommand, initError, Nests} from '../../src/nesting/nest.js'
+import {Nests} from '../../src/nesting/nest.js'
+import {chainCommand, initError} from '../../src/nesting/reach.js'
 import {parseUpRequest} from '../../src/nesting/plan.js'
 import {FakeEngine} from '../support/fake-engine.js'
 
@@ -124,5 +126,24 @@ describe('nest orchestration against a fake engine', () => {
     expect(report).toMatchObject({removedContainers: 1, removedVolumes: 2})
     expect(engine.containers.size).toBe(0)
     expect(engine.volumes.size).toBe(0)
+  })
+})
+
+describe('down --all', () => {
+  it('finds what removed nests left behind: a volume without its container, a deeper container without level 1', async () => {
+    const engine = new FakeEngine()
+    engine.execAnswer = boardSaying('state 1 ready overlay2\nstate 2 ready overlay2\n')
+    const nests = new Nests(engine)
+    await nests.up(request({name: 'alive'}))
+    // A CLI killed between creating level 1's volume and its container leaves the volume alone.
+    await engine.createVolume('orphan-l1', {[LABEL.nest]: 'orphan'})
+    await engine.createVolume('unrelated', {})
+    const reports = await nests.downAll()
+    expect(reports.map((r) => [r.name, r.removedContainers, r.removedVolumes])).toEqual([
+      ['alive', 1, 1],
+      ['orphan', 0, 1],
+    ])
+    expect([...engine.volumes.keys()]).toEqual(['unrelated'])
+    expect(engine.containers.size).toBe(0)
   })
 })

@@ -3,10 +3,10 @@ import {describe, expect, it} from 'vitest'
 import {NetworkMissing, UsageError} from '../../src/nesting/errors.js'
 import {LABEL} from '../../src/nesting/contract.js'
 import {Nests} from '../../src/nesting/nest.js'
-import {levelOneSpec, nestLabels, parseUpRequest, planNest, subnetsFromLabels} from '../../src/nesting/plan.js'
+import {levelOneSpec, nestFacts, parseUpRequest, planNest, subnetsOfNests} from '../../src/nesting/plan.js'
 import {minimalDecision} from '../../src/nesting/privilege.js'
 import {allocatePools, type Cidr, formatCidr, overlaps, parseCidr, parseSubnetPool, POOL_NETWORK_PREFIX} from '../../src/nesting/subnets.js'
-import {shellContract} from '../../src/nesting/contract.js'
+import {nestLabels, nestRecord, shellContract} from '../../src/nesting/contract.js'
 import {FakeEngine} from '../support/fake-engine.js'
 
 const cidr = (text: string) => parseCidr(text)!
@@ -27,9 +27,9 @@ describe('network pools', () => {
 
   it('records the pools on the labels, and other nests plan around them', () => {
     const first = planNest(parseUpRequest({depth: '2'}), [])
-    const labels = nestLabels(first, minimalDecision())
+    const labels = nestLabels(nestFacts(first, minimalDecision()))
     expect(labels[LABEL.pools]).toBe('172.31.8.0/21 172.31.16.0/21')
-    const taken = subnetsFromLabels([labels])
+    const taken = subnetsOfNests([nestRecord({id: 'x', name: 'x', state: 'running', labels})])
     expect(taken.map(formatCidr)).toEqual(['172.31.0.0/24', '172.31.1.0/24', '172.31.8.0/21', '172.31.16.0/21'])
     const second = planNest(parseUpRequest({depth: '2', name: 'other'}), taken)
     expect(second.levels.flatMap((l) => [l.subnet, l.pool]).some((c) => taken.some((t) => overlaps(c, t)))).toBe(false)

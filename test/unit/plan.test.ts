@@ -11,8 +11,9 @@ import {
   parseNestName,
   parseUpRequest,
   planNest,
-  subnetsFromLabels,
+  subnetsOfNests,
 } from '../../src/nesting/plan.js'
+import {nestRecord} from '../../src/nesting/contract.js'
 import {parseCidr} from '../../src/nesting/subnets.js'
 import {thrown} from '../support/thrown.js'
 
@@ -92,7 +93,7 @@ describe('the plan', () => {
   it('keeps a second nest clear of the first one, read back from its labels', () => {
     const first = planNest(parseUpRequest({depth: '3'}), [])
     const firstLabels = levelOneSpec(first, capsDecision).labels!
-    const second = planNest(parseUpRequest({name: 'other', depth: '3'}), subnetsFromLabels([firstLabels]))
+    const second = planNest(parseUpRequest({name: 'other', depth: '3'}), subnetsOfNests([nestRecord({id: 'l1', name: 'inception-l1', state: 'running', labels: firstLabels})]))
     const firstSubnets = first.levels.map((l) => l.bridge)
     for (const level of second.levels) expect(firstSubnets).not.toContain(level.bridge)
   })

@@ -1,9 +1,16 @@
 import {hostname} from 'node:os'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {BOARD_DIR} from './contract.js'
-import {Capture, type Engine} from './engine.js'
-import type {DownReport, Nests} from './nest.js'
+import {BOARD_FILE} from '../nesting/contract.js'
+import {Capture, type Engine} from '../nesting/engine.js'
+import type {DownReport, Nests} from '../nesting/nest.js'
+
+/**
+ * The spinning-top demo lives here (this file and shell.ts), with its page and CGI in image/demo/
+ * (they ship in the level image, so every level can serve them) and its command in
+ * src/commands/demo.ts. The page reads the nest's status board; this file writes to the board
+ * only through the nest's own API.
+ */
 
 /** The page and its CGI ship in the image under /usr, so every level has them. */
 export const DEMO_ROOT = '/usr/local/share/inception/demo'
@@ -27,8 +34,7 @@ export class SpinningTop {
   /** Writes what the page shows of the host onto the board (level 1 owns it). */
   async describeHost(name: string): Promise<void> {
     const engine = (await this.engine.info()).serverVersion
-    const script = `printf 'name=%s\\nengine=%s\\n' "$1" "$2" > ${BOARD_DIR}/host`
-    await this.nests.exec(name, 1, ['sh', '-c', script, 'sh', hostname(), engine], quiet())
+    await this.nests.writeBoard(name, BOARD_FILE.host, `name=${hostname()}\nengine=${engine}\n`)
   }
 
   /** Starts busybox httpd (from the image's own tools) in the innermost level. */
@@ -43,11 +49,11 @@ export class SpinningTop {
    * then the nest is removed for real, innermost first, as `down` always does.
    */
   async collapse(name: string, depth: number, onLevel: (level: number) => void = () => undefined): Promise<DownReport> {
-    await this.nests.exec(name, 1, ['sh', '-c', `: > ${BOARD_DIR}/collapsing`], quiet()).catch(() => undefined)
+    await this.nests.writeBoard(name, BOARD_FILE.collapsing, '').catch(() => undefined)
     for (let level = 1; level <= depth; level++) {
       await sleep(COLLAPSE_PAUSE_MS)
       onLevel(level)
-      await this.nests.exec(name, 1, ['sh', '-c', `echo stopping > ${BOARD_DIR}/level-${level}`], quiet()).catch(() => undefined)
+      await this.nests.writeBoard(name, `${BOARD_FILE.statePrefix}${level}`, 'stopping\n').catch(() => undefined)
     }
     return this.nests.down(name)
   }

@@ -1,7 +1,7 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import type {Nests} from './nesting/nest.js'
-import {bothEndsAreTerminals, withTerminal} from './terminal.js'
+import type {Nests} from '../nesting/nest.js'
+import {bothEndsAreTerminals, withTerminal} from '../terminal.js'
 
 /**
  * `inception demo --shell`: a shell at the innermost level; each `exit` climbs one level, the

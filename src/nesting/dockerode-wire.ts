@@ -1,0 +1,100 @@
+import type Docker from 'dockerode'
+import type {Duplex, Writable} from 'node:stream'
+import tarStream from 'tar-stream'
+
+import type {ExecIo, HostSettings} from './engine.js'
+
+/*
+ * The engine API's side of the dockerode adapter: request bounds, error shapes, the host settings
+ * as the API spells them, and the stream formats it speaks.
+ */
+
+export function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return code ? `${code}` : error.message.split('\n')[0]!
+  }
+  return String(error)
+}
+
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  return ['ECONNREFUSED', 'ENOENT', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EPIPE', 'ENOTFOUND'].includes(code ?? '')
+}
+
+/** How long one engine request may take; stop requests get their own stop timeout on top. */
+export const ENGINE_CALL_TIMEOUT_MS = 60_000
+
+export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`${what} took longer than ${timeoutMs} ms`), {code: 'ETIMEDOUT'})), timeoutMs)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** The container-spec vocabulary's host settings, as the engine API names them. */
+export function hostConfig(host: HostSettings): Docker.HostConfig {
+  // CgroupnsMode is in the engine API since 1.41; the type definitions lag behind.
+  return {
+    Privileged: host.privileged,
+    CapAdd: host.capAdd,
+    CapDrop: host.capDrop,
+    SecurityOpt: host.securityOpt,
+    DeviceCgroupRules: host.deviceCgroupRules,
+    CgroupnsMode: host.cgroupnsMode,
+    Binds: host.binds,
+    PortBindings: host.portBindings,
+    PidMode: host.pidMode,
+    AutoRemove: host.autoRemove,
+    MaskedPaths: host.maskedPaths,
+    ReadonlyPaths: host.readonlyPaths,
+    Tmpfs: host.tmpfs,
+    NetworkMode: host.networkMode,
+    Ulimits: host.ulimits?.map((u) => ({Name: u.name, Soft: u.soft, Hard: u.hard})),
+  } as Docker.HostConfig
+}
+
+/** A tar stream of one directory holding `files`, for the engine's archive upload. */
+export function tarOfFiles(directory: string, files: Record<string, {content: string; mode: number}>): tarStream.Pack {
+  const pack = tarStream.pack()
+  const name = directory.replace(/^\/+/, '')
+  pack.entry({name, type: 'directory', mode: 0o700})
+  for (const [file, {content, mode}] of Object.entries(files)) pack.entry({name: `${name}/${file}`, mode}, content)
+  pack.finalize()
+  return pack
+}
+
+/** Splits a non-TTY log buffer (8-byte frame headers) into stdout and stderr. */
+export function demuxBuffer(buffer: Buffer, out: Writable, err: Writable): void {
+  let offset = 0
+  while (offset + 8 <= buffer.length) {
+    const streamType = buffer[offset]
+    const length = buffer.readUInt32BE(offset + 4)
+    const payload = buffer.subarray(offset + 8, offset + 8 + length)
+    ;(streamType === 2 ? err : out).write(payload)
+    offset += 8 + length
+  }
+}
+
+/** The events of a progress stream (pull, import), once it ends; they may carry an error. */
+export function progressEvents(modem: Docker['modem'], stream: NodeJS.ReadableStream): Promise<Array<{error?: string; errorDetail?: {message?: string}}>> {
+  return new Promise((resolve, reject) => modem.followProgress(stream, (error: Error | null, output: Array<{error?: string}>) => (error ? reject(error) : resolve(output))))
+}
+
+/** Connects an exec's hijacked stream to the caller's streams; resolves when the command's output ends. */
+export function attachStreams(modem: Docker['modem'], stream: Duplex, io: ExecIo): Promise<void> {
+  const finished = new Promise<void>((resolve, reject) => {
+    stream.on('end', resolve)
+    stream.on('close', resolve)
+    stream.on('error', reject)
+  })
+  if (io.tty) stream.pipe(io.stdout, {end: false})
+  else modem.demuxStream(stream, io.stdout, io.stderr)
+  if (io.stdin) {
+    io.stdin.pipe(stream)
+    // The hijacked connection is half-closed when stdin ends, which the engine passes on as EOF.
+    io.stdin.on('end', () => stream.end())
+  }
+  return finished
+}

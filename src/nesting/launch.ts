@@ -1,0 +1,224 @@
+import {createServer} from 'node:net'
+import {networkInterfaces} from 'node:os'
+
+import {firstFailure, type LevelReport, readyDepth} from './board.js'
+import {LABEL, type LevelState, TLS_DIR} from './contract.js'
+import type {NestDirectory} from './directory.js'
+import {engineMessage, statusCode} from './engine.js'
+import {ImageMissing, InceptionError, Interrupted, LevelFailed, NestExists, NetworkMissing, PortTaken} from './errors.js'
+import {checkMemory, levelOneSpec, planNest, subnetsOfNests, type UpRequest} from './plan.js'
+import {pollUntil} from './poll.js'
+import {decidePrivilege, type PrivilegeDecision} from './privilege.js'
+import {initError, type NestReach} from './reach.js'
+import type {NestStatus, NestStatusReader} from './status.js'
+import {type Cidr, parseCidr} from './subnets.js'
+import {imageForSuite} from './suites.js'
+import type {NestTeardown} from './teardown.js'
+import {issueNestCertificates, type NestCertificates, serverFiles, writeClientFolder} from './tls.js'
+
+/** What `prepare` checked and decided; the subnets are chosen again, under the lock, by `launch`. */
+export interface PreparedNest {
+  request: UpRequest
+  decision: PrivilegeDecision
+  certificates?: NestCertificates
+}
+
+/** What `up` reports as it goes, for a progress display. */
+export interface UpEvents {
+  levelState?(level: number, state: LevelState, elapsedMs: number): void
+}
+
+const SUBNET_LOCK = 'inception-subnet-lock'
+const SUBNET_LOCK_WAIT_MS = 30_000
+const SUBNET_LOCK_STALE_MS = 60_000
+const BOARD_POLL_MS = 50
+
+/** Brings nests up: checks first, then level 1 on this engine; each level's init starts the next. */
+export class NestLauncher {
+  constructor(
+    private readonly directory: NestDirectory,
+    private readonly reach: NestReach,
+    private readonly statusReader: NestStatusReader,
+    private readonly teardown: NestTeardown,
+  ) {}
+
+  private get engine() {
+    return this.directory.engine
+  }
+
+  /**
+   * Everything `up` checks before it creates anything: the name is free, the image is there, the
+   * engine's memory holds the depth, subnets and host ports are free, and how level 1 may run.
+   */
+  async prepare(request: UpRequest): Promise<PreparedNest> {
+    if ((await this.directory.records(request.name)).length > 0) throw new NestExists(request.name)
+    if (request.network && !(await this.engine.networkExists(request.network))) throw new NetworkMissing(request.network)
+    if (!(await this.engine.imageExists(request.image))) {
+      const own = request.image === imageForSuite(request.suite)
+      throw new ImageMissing(request.image, `inception build --suite ${request.suite}${own ? '' : ` --tag ${request.image}`}`)
+    }
+    checkMemory(request.depth, (await this.engine.info()).memTotalBytes)
+    // Planned here only to refuse a pool that cannot hold the nest before anything is made.
+    planNest(request, await this.takenSubnets())
+    await this.checkHostPortsFree(request)
+    const decision = await decidePrivilege(this.engine, request.image, request.privilege)
+    const addresses = [...new Set(['127.0.0.1', request.bind].filter((a) => a !== '0.0.0.0'))]
+    const certificates = request.exposeDaemons ? await issueNestCertificates(request.name, addresses) : undefined
+    return {request, decision, certificates}
+  }
+
+  /**
+   * Brings a prepared nest up: level 1 on this engine, the rest started by each level's init.
+   * Resolves when every level's engine answers. Any failure, or an abort, removes everything
+   * this call created.
+   */
+  async launch({request, decision, certificates}: PreparedNest, events: UpEvents = {}, signal?: AbortSignal): Promise<NestStatus> {
+    throwIfAborted(signal, request.name)
+    const started = Date.now()
+    // Rollback removes what carries this nest's name: only once this call has made something.
+    let created = false
+    try {
+      const id = await this.withSubnetLock(request.image, async () => {
+        // Checked again under the lock: another `up` of the same name may have won the race,
+        // and its nest is not ours to roll back.
+        if ((await this.directory.records(request.name)).length > 0) throw new NestExists(request.name)
+        // Planned again under the lock: another nest may have taken subnets since `prepare`.
+        const spec = levelOneSpec(planNest(request, await this.takenSubnets()), decision)
+        created = true
+        await this.engine.createVolume(spec.name!, {[LABEL.nest]: request.name})
+        return this.engine.createContainer(spec)
+      })
+      if (certificates) {
+        const files = Object.fromEntries(Object.entries(serverFiles(certificates)).map(([file, content]) => [file, {content, mode: file.endsWith('key.pem') ? 0o600 : 0o644}]))
+        await this.engine.putFiles(id, TLS_DIR, files)
+        writeClientFolder(await this.directory.certificateFolder(request.name), certificates)
+      }
+      await this.start(id, request)
+      await this.waitUntilReady(id, request, events, started, signal)
+      return await this.statusReader.status(request.name)
+    } catch (error) {
+      if (created) await this.teardown.down(request.name).catch(() => undefined)
+      if (signal?.aborted && !(error instanceof Interrupted)) throw new Interrupted(`up of nest "${request.name}" was rolled back`)
+      throw error
+    }
+  }
+
+  private async start(id: string, request: UpRequest): Promise<void> {
+    try {
+      await this.engine.startContainer(id)
+    } catch (error) {
+      const port = /(?:0\.0\.0\.0|127\.0\.0\.1|[\d.]+):(\d+).*(?:already allocated|address already in use)/.exec(engineMessage(error))
+      if (port) throw new PortTaken(request.bind, Number(port[1]), 'another container or process')
+      throw error
+    }
+  }
+
+  /** Every subnet the new nest must stay clear of: the engine's networks, other nests, this host's interfaces. */
+  private async takenSubnets(): Promise<Cidr[]> {
+    const cidrs = (texts: string[]) => texts.map((text) => parseCidr(text)).filter((c): c is Cidr => c !== undefined)
+    const engineSubnets = cidrs(await this.engine.listNetworkSubnets())
+    const nests = subnetsOfNests(await this.directory.records())
+    // The engine's host is this machine when it is reached through a local socket.
+    const local = this.engine.address.startsWith('unix://')
+      ? cidrs(
+          Object.values(networkInterfaces())
+            .flat()
+            .filter((i) => i !== undefined && i.family === 'IPv4' && !i.internal)
+            .map((i) => i!.cidr ?? ''),
+        )
+      : []
+    return [...engineSubnets, ...nests, ...local]
+  }
+
+  private async checkHostPortsFree(request: UpRequest): Promise<void> {
+    if (!this.engine.address.startsWith('unix://')) return
+    for (const mapping of request.ports) {
+      const holder = await portHolder(request.bind, mapping.hostPort)
+      if (holder) throw new PortTaken(request.bind, mapping.hostPort, holder)
+    }
+  }
+
+  /**
+   * Choosing subnets and creating level 1 (whose labels record them) must not interleave with
+   * another `up` on the same engine, or two nests get the same subnets. The engine is the lock:
+   * container names are unique, so creating a never-started container with a fixed name
+   * succeeds for one caller at a time. A lock left by a killed CLI expires.
+   */
+  private async withSubnetLock<T>(image: string, critical: () => Promise<T>): Promise<T> {
+    const lockId = await pollUntil(
+      async () => {
+        try {
+          // Never started; the tmpfs keeps it from making an anonymous volume for /var/lib/docker.
+          return await this.engine.createContainer({name: SUBNET_LOCK, image, entrypoint: ['true'], labels: {[LABEL.lock]: 'subnets'}, host: {tmpfs: {'/var/lib/docker': ''}}})
+        } catch (error) {
+          if (statusCode(error) !== 409) throw error
+          const holder = await this.engine.inspectContainer(SUBNET_LOCK)
+          if (holder && Date.now() - holder.createdMs > SUBNET_LOCK_STALE_MS) await this.engine.removeContainer(holder.id)
+          return undefined
+        }
+      },
+      {intervalMs: 100, timeoutMs: SUBNET_LOCK_WAIT_MS, onTimeout: () => new LevelFailed(1, 'another `inception up` on this engine held the subnet lock for too long')},
+    )
+    try {
+      return await critical()
+    } finally {
+      await this.engine.removeContainer(lockId).catch(() => undefined)
+    }
+  }
+
+  private async waitUntilReady(id: string, request: UpRequest, events: UpEvents, started: number, signal?: AbortSignal): Promise<void> {
+    const seen = new Map<number, LevelState>()
+    let lastProgress = Date.now()
+    // A level has readyTimeoutSeconds to answer once the one above it is ready; its init enforces
+    // the same bound from the inside and reports the failure on the board.
+    const stallLimitMs = (request.readyTimeoutSeconds + 15) * 1000
+    await pollUntil(
+      async () => {
+        throwIfAborted(signal, request.name)
+        const details = await this.engine.inspectContainer(id)
+        if (!details?.running) {
+          const tail = await this.reach.logTail(request.name, 1)
+          throw new LevelFailed(1, initError(tail) ?? `its container ${details ? `exited with status ${details.exitCode}` : 'disappeared'}`, tail)
+        }
+        let reports: LevelReport[] = []
+        try {
+          reports = await this.reach.readBoard(id, request.depth)
+        } catch (error) {
+          if (error instanceof InceptionError) throw error
+          // The container may be between start and its first process: try again.
+        }
+        for (const report of reports) {
+          if (report.state !== 'absent' && seen.get(report.level) !== report.state) {
+            seen.set(report.level, report.state)
+            lastProgress = Date.now()
+            events.levelState?.(report.level, report.state, Date.now() - started)
+          }
+        }
+        const failure = firstFailure(reports)
+        if (failure) throw new LevelFailed(failure.level, failure.detail || 'its init failed', await this.reach.logTail(request.name, failure.level))
+        if (readyDepth(reports) === request.depth) return true
+        if (Date.now() - lastProgress > stallLimitMs) {
+          const stuck = readyDepth(reports) + 1
+          throw new LevelFailed(stuck, `no progress for ${Math.round(stallLimitMs / 1000)}s`, await this.reach.logTail(request.name, stuck))
+        }
+        return undefined
+      },
+      {intervalMs: BOARD_POLL_MS, signal},
+    )
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined, name: string): void {
+  if (signal?.aborted) throw new Interrupted(`up of nest "${name}" was rolled back`)
+}
+
+/** Whether something on this machine holds ADDRESS:PORT; returns who, as far as we can tell. */
+async function portHolder(address: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      resolve(error.code === 'EADDRINUSE' ? 'another process listens there' : error.code === 'EACCES' ? 'a privileged port this user cannot bind' : undefined)
+    })
+    server.listen({host: address, port, exclusive: true}, () => server.close(() => resolve(undefined)))
+  })
+}

@@ -1,0 +1,139 @@
+import type {LevelReport} from './board.js'
+import {levelName, type NestRecord} from './contract.js'
+import type {NestDirectory} from './directory.js'
+import {formatPortMapping} from './ports.js'
+import {capabilitiesInMask} from './privilege.js'
+import type {NestReach} from './reach.js'
+
+/**
+ * How `ps` sees a level: running (its engine answers), on its way (starting, stopping), failed or
+ * exited, unreachable (a level above it is not running, so nothing can be read), or, for level 1
+ * only, whatever its container's state is on the host engine (created, paused, restarting, dead).
+ */
+export type LevelRunState = 'running' | 'starting' | 'stopping' | 'failed' | 'exited' | 'unreachable' | 'created' | 'paused' | 'restarting' | 'removing' | 'dead'
+
+export interface LevelStatus {
+  level: number
+  name: string
+  containerId: string
+  hostname: string
+  state: LevelRunState
+  dockerdReady: boolean
+  dockerdVersion: string
+  storageDriver: string
+  privilege: string
+  /** CapEff of the level's PID 1, and the same by name. */
+  capEff: string
+  capabilities: string[]
+  /** As the level's kernel has it (its init reads docker0), never the plan: '' when unknown. */
+  bridge: string
+  /** The MTU of the level's networks, as its init chose it. */
+  mtu?: number
+  ports: string[]
+  memoryBytes?: number
+  detail: string
+  /** tcp://127.0.0.1:PORT of this level's engine, when the nest exposes its daemons. */
+  endpoint?: string
+}
+
+export interface NestStatus {
+  name: string
+  depth: number
+  version: string
+  requestedPrivilege: string
+  storageDriver: string
+  dataRoot: string
+  /** The Debian suite of the level image (which decides every level's Docker). */
+  suite: string
+  subnets: string[]
+  /** Each level's pool for the networks users create there. */
+  pools: string[]
+  /** The host network level 1 joined, when not the default bridge. */
+  network?: string
+  ports: string[]
+  levels: LevelStatus[]
+}
+
+const CONTAINER_STATES: readonly LevelRunState[] = ['running', 'created', 'paused', 'restarting', 'removing', 'exited', 'dead']
+
+/** What `ps` shows: each nest's record with every level's state as its board has it. */
+export class NestStatusReader {
+  constructor(
+    private readonly directory: NestDirectory,
+    private readonly reach: NestReach,
+  ) {}
+
+  async status(name: string): Promise<NestStatus> {
+    return this.describe(await this.directory.find(name))
+  }
+
+  async statusAll(): Promise<NestStatus[]> {
+    return Promise.all((await this.directory.records()).map((record) => this.describe(record)))
+  }
+
+  private async describe(record: NestRecord): Promise<NestStatus> {
+    const {name, depth, bind, ports} = record
+    const running = record.levelOne.state === 'running'
+    let reports: LevelReport[] = Array.from({length: depth}, (_, i) => ({level: i + 1, state: 'absent' as const, detail: '', info: {}}))
+    if (running) {
+      try {
+        reports = await this.reach.readBoard(record.levelOne.id, depth)
+      } catch {
+        // Level 1 runs but does not answer an exec: every level is shown unreachable below.
+      }
+    }
+    const endpoints = await this.directory.daemonAddresses(record)
+    let above = running
+    const levels = reports.map((report): LevelStatus => {
+      const level = report.level
+      const state = level === 1 ? levelOneState(record.levelOne.state, report) : above ? deeperLevelState(report) : 'unreachable'
+      above = above && state === 'running'
+      return {
+        level,
+        name: levelName(name, level),
+        containerId: level === 1 ? record.levelOne.id : (report.info.id ?? ''),
+        hostname: report.info.hostname ?? (level === 1 ? record.levelOne.id.slice(0, 12) : ''),
+        state,
+        dockerdReady: state === 'running',
+        dockerdVersion: report.info.dockerd ?? '',
+        storageDriver: report.info.storage ?? '',
+        privilege: report.info.privilege ?? '',
+        capEff: report.info.capeff ?? '',
+        capabilities: report.info.capeff ? capabilitiesInMask(report.info.capeff) : [],
+        bridge: report.info.bridge ?? '',
+        mtu: report.info.mtu ? Number(report.info.mtu) : undefined,
+        ports: ports.filter((p) => (p.level ?? depth) >= level).map((p) => formatPortMapping(p, depth, bind)),
+        memoryBytes: report.memoryBytes,
+        detail: report.detail,
+        endpoint: endpoints.get(level),
+      }
+    })
+    return {
+      name,
+      depth,
+      version: record.version,
+      requestedPrivilege: record.privilege,
+      storageDriver: record.storageDriver,
+      dataRoot: record.dataRoot,
+      suite: record.suite,
+      subnets: record.subnets,
+      pools: record.pools,
+      network: record.network,
+      ports: ports.map((p) => formatPortMapping(p, depth, bind)),
+      levels,
+    }
+  }
+}
+
+/** Level 1: its container's state on the host engine, refined by the board while it runs. */
+function levelOneState(containerState: string, report: LevelReport): LevelRunState {
+  if (containerState !== 'running') return CONTAINER_STATES.find((s) => s === containerState) ?? 'exited'
+  // No line on the board: level 1 did not answer the read.
+  return report.state === 'ready' ? 'running' : report.state === 'absent' ? 'unreachable' : report.state
+}
+
+/** A deeper level, seen from a running level above it. */
+function deeperLevelState(report: LevelReport): LevelRunState {
+  if (report.alive === false) return report.state === 'stopping' ? 'stopping' : 'exited'
+  return report.state === 'ready' ? 'running' : report.state === 'absent' ? 'unreachable' : report.state
+}
