@@ -54,6 +54,13 @@ INCEPTION_LIB=${INCEPTION_LIB:-/usr/local/lib/inception}
 : "${INCEPTION_SECURITY:=}"
 : "${INCEPTION_PRIVILEGE_USED:=unknown}"
 
+# The roots the steps read and write: the real ones, unless a test points them at a fake tree
+# (INCEPTION_PROC, INCEPTION_DATA_DIR; the cgroup and network steps have their own).
+PROC=${INCEPTION_PROC:-/proc}
+# This engine's data directory, where the data root is mounted: dockerd's and containerd's
+# default, so neither is told.
+DATA_DIR=${INCEPTION_DATA_DIR:-/var/lib/docker}
+
 log() { printf 'inception-init[level %s]: %s\n' "$INCEPTION_LEVEL" "$*" >&2; }
 
 report() {

@@ -3,6 +3,10 @@
 # the root cgroup, controllers enabled for the children). Sourced by init.sh.
 # shellcheck shell=sh
 
+# The cgroup file system; INCEPTION_CGROUP_ROOT moves it, so that tests can run these steps on a
+# fake tree (with a fake mount table, $PROC/self/mounts, for cgroup v1).
+CGROUP_ROOT=${INCEPTION_CGROUP_ROOT:-/sys/fs/cgroup}
+
 # On cgroup v1 a container that is not --privileged gets every hierarchy mounted read-only, and
 # dockerd cannot create its own cgroups ("mkdir /sys/fs/cgroup/cpuset/docker: read-only file
 # system"). Mounting each hierarchy again inside the container's own cgroup namespace makes it
@@ -10,12 +14,12 @@
 # detached lazily (umount -l): a plain unmount failed now and then with "umount:
 # /sys/fs/cgroup/memory: target is busy", and the kernel refuses a second mount on top.
 setup_cgroup_v1() {
-  if ! mountpoint -q /sys/fs/cgroup; then
-    mount -t tmpfs -o uid=0,gid=0,mode=0755 cgroup /sys/fs/cgroup
-  elif ! touch /sys/fs/cgroup/.inception-rw 2>/dev/null; then
-    mount -o remount,rw /sys/fs/cgroup
+  if ! mountpoint -q "$CGROUP_ROOT"; then
+    mount -t tmpfs -o uid=0,gid=0,mode=0755 cgroup "$CGROUP_ROOT"
+  elif ! touch "$CGROUP_ROOT/.inception-rw" 2>/dev/null; then
+    mount -o remount,rw "$CGROUP_ROOT"
   fi
-  rm -f /sys/fs/cgroup/.inception-rw
+  rm -f "$CGROUP_ROOT/.inception-rw"
   # /proc/self/mounts lines: "cgroup /sys/fs/cgroup/cpu cgroup ro,nosuid,...,cpu 0 0". One awk
   # prints "DIR SUBSYSTEMS" for each read-only hierarchy (this runs at every level: keep it cheap).
   # The list is read whole before anything is remounted: a remount moves its entry to the end
@@ -27,14 +31,14 @@ setup_cgroup_v1() {
       if (opts[i] !~ /^(ro|rw|nosuid|nodev|noexec|relatime|noatime|nodiratime|clone_children)$/)
         subsystems = subsystems (subsystems == "" ? "" : ",") opts[i]
     print $2, subsystems
-  }' /proc/self/mounts)
+  }' "$PROC/self/mounts")
   printf '%s\n' "$read_only_hierarchies" | while read -r dir subsystems; do
     [ -n "$dir" ] || continue
     # Errors are checked by hand: this runs as `setup_cgroups || fail`, where set -e is off.
     umount -l "$dir" || exit 1
     mount -t cgroup -o "$subsystems" cgroup "$dir" || exit 1
   done || return 1
-  read_only=$(awk '$3 == "cgroup" && ("," $4 ",") ~ /,ro,/ { print $2 }' /proc/self/mounts)
+  read_only=$(awk '$3 == "cgroup" && ("," $4 ",") ~ /,ro,/ { print $2 }' "$PROC/self/mounts")
   if [ -n "$read_only" ]; then
     log "cgroup hierarchies still read-only: $read_only"
     return 1
@@ -48,9 +52,8 @@ setup_cgroup_v1() {
 # (and still exists) or a refused controller is an error. An empty controller list is not (a
 # hierarchy may have none, as the controller-less cgroup2 beside v1 controllers); nothing is
 # written then, since the kernel refuses a lone "+".
-# The root comes from INCEPTION_CGROUP_ROOT so that tests can run this step on a fake tree.
 setup_cgroup_v2() {
-  root=${INCEPTION_CGROUP_ROOT:-/sys/fs/cgroup}
+  root=$CGROUP_ROOT
   if ! touch "$root/.inception-rw" 2>/dev/null; then
     mount -o remount,rw "$root" || return 1
   fi
@@ -60,7 +63,7 @@ setup_cgroup_v2() {
   pids=$(cat "$root/cgroup.procs") || return 1
   for pid in $pids; do
     # A process that ended since the list was read needs no moving.
-    echo "$pid" >>"$root/init/cgroup.procs" 2>/dev/null || [ ! -d "/proc/$pid" ] || {
+    echo "$pid" >>"$root/init/cgroup.procs" 2>/dev/null || [ ! -d "$PROC/$pid" ] || {
       log "cannot move process $pid into $root/init"
       return 1
     }
@@ -78,7 +81,7 @@ setup_cgroup_v2() {
 }
 
 setup_cgroups() {
-  if [ -f "${INCEPTION_CGROUP_ROOT:-/sys/fs/cgroup}/cgroup.controllers" ]; then
+  if [ -f "$CGROUP_ROOT/cgroup.controllers" ]; then
     setup_cgroup_v2
   else
     setup_cgroup_v1

@@ -66,7 +66,7 @@ start_dockerd() {
   # later cannot turn IPv6 off on a new container's interface and refuse to start it ("failed to
   # disable IPv6 on container's interface eth0"). This lets them go on: such interfaces keep
   # their IPv6 link-local address, nothing more.
-  if awk '$2 == "/proc/sys" && ("," $4 ",") ~ /,ro,/ { found = 1 } END { exit !found }' /proc/self/mounts; then
+  if awk '$2 == "/proc/sys" && ("," $4 ",") ~ /,ro,/ { found = 1 } END { exit !found }' "$PROC/self/mounts"; then
     export DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1
   fi
   log "starting dockerd $*"

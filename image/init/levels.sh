@@ -14,8 +14,8 @@ COLLAPSING=
 # holds every capability the kernel knows, --privileged works; when it lacks some (as when the
 # host itself withholds one), runc fails to apply --privileged and "caps" grants the rest.
 bounding_set_is_full() {
-  bounding=$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)
-  last=$(cat /proc/sys/kernel/cap_last_cap)
+  bounding=$(awk '/^CapBnd:/ { print $2 }' "$PROC/self/status")
+  last=$(cat "$PROC/sys/kernel/cap_last_cap")
   [ $((0x$bounding)) -eq $(((1 << (last + 1)) - 1)) ]
 }
 
@@ -26,7 +26,7 @@ bounding_set_is_full() {
 # by your kernel or not available in the current environment").
 capabilities_to_drop() {
   [ "$DOCKERD_MAJOR" -lt 23 ] || return 0
-  bounding=$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)
+  bounding=$(awk '/^CapBnd:/ { print $2 }' "$PROC/self/status")
   bit=0
   for name in $DOCKER_20_CAPABILITIES; do
     if [ $(((0x$bounding >> bit) & 1)) -eq 0 ]; then
@@ -86,9 +86,9 @@ ensure_images() {
 # images and imports them itself.
 seed_next_level() {
   [ "$INCEPTION_DATA_ROOT" = volume ] || return 0
-  [ -d "/var/lib/docker/image/$STORAGE_DRIVER" ] || return 0
+  [ -d "$DATA_DIR/image/$STORAGE_DRIVER" ] || return 0
   target=$(docker volume inspect --format '{{.Mountpoint}}' "$NEXT_NAME")
-  set -- /var/lib/docker/image "/var/lib/docker/$STORAGE_DRIVER"
+  set -- "$DATA_DIR/image" "$DATA_DIR/$STORAGE_DRIVER"
   cp -al "$@" "$target/" 2>/dev/null && return 0
   rm -rf "${target:?}/image" "${target:?}/$STORAGE_DRIVER"
   cp -a "$@" "$target/" && return 0
@@ -184,7 +184,7 @@ collapse() {
 
 # What `inception ps` shows of this level, on the board next to its state: key=value lines.
 publish_level_info() {
-  id=$(grep -o 'containers/[0-9a-f]\{64\}' /proc/self/mountinfo | head -n 1 | cut -d/ -f2)
+  id=$(grep -o 'containers/[0-9a-f]\{64\}' "$PROC/self/mountinfo" | head -n 1 | cut -d/ -f2)
   {
     printf 'id=%s\n' "$id"
     printf 'hostname=%s\n' "$(hostname)"
@@ -195,7 +195,7 @@ publish_level_info() {
     printf 'bridge=%s\n' "$(busybox ip -4 addr show docker0 2>/dev/null | awk '$1 == "inet" { print $2; exit }')"
     printf 'mtu=%s\n' "$MTU"
     printf 'iptables=%s\n' "$INCEPTION_IPTABLES"
-    printf 'capeff=%s\n' "$(awk '/^CapEff:/ { print $2 }' /proc/1/status)"
+    printf 'capeff=%s\n' "$(awk '/^CapEff:/ { print $2 }' "$PROC/1/status")"
   } >"$BOARD_DIR/.$BOARD_INFO_PREFIX$INCEPTION_LEVEL.tmp"
   mv -f "$BOARD_DIR/.$BOARD_INFO_PREFIX$INCEPTION_LEVEL.tmp" "$BOARD_DIR/$BOARD_INFO_PREFIX$INCEPTION_LEVEL"
 }

@@ -32,18 +32,18 @@ setup_data_root() {
   case "$INCEPTION_DATA_ROOT" in
     volume) ;;
     tmpfs)
-      mount -t tmpfs -o mode=0711 inception-data-root /var/lib/docker
+      mount -t tmpfs -o mode=0711 inception-data-root "$DATA_DIR"
       ;;
     loop:*)
       size=$(nth_for_level "$INCEPTION_LOOP_SIZES")
       [ -n "$size" ] || size=${INCEPTION_DATA_ROOT#loop:}
-      disk=/var/lib/docker/inception-disk.ext4
+      disk=$DATA_DIR/inception-disk.ext4
       if [ ! -f "$disk" ]; then
         truncate -s "$size" "$disk"
         mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1 "$disk"
       fi
       # The loop device is released by the kernel when this mount goes away (autoclear).
-      mount -o loop "$disk" /var/lib/docker || fail "cannot mount the loop data root $disk"
+      mount -o loop "$disk" "$DATA_DIR" || fail "cannot mount the loop data root $disk"
       ;;
     *) fail "unknown data root '$INCEPTION_DATA_ROOT' (use volume, tmpfs or loop:SIZE)" ;;
   esac
@@ -52,7 +52,7 @@ setup_data_root() {
 # Tries the mount a storage driver needs, on the data root's own file system, in a scratch
 # directory, so an unusable driver is caught before dockerd refuses to start.
 storage_driver_works() {
-  probe=/var/lib/docker/.inception-probe
+  probe=$DATA_DIR/.inception-probe
   rm -rf "$probe"
   mkdir -p "$probe/lower" "$probe/upper" "$probe/work" "$probe/merged"
   status=0
@@ -80,7 +80,7 @@ choose_storage_driver() {
   for driver in "$INCEPTION_STORAGE_DRIVER" overlay2 fuse-overlayfs vfs; do
     if storage_driver_works "$driver"; then
       if [ "$driver" != "$INCEPTION_STORAGE_DRIVER" ]; then
-        backing=$(stat -f -c %T /var/lib/docker)
+        backing=$(stat -f -c %T "$DATA_DIR")
         log "warning: storage driver $INCEPTION_STORAGE_DRIVER does not work on $backing here; using $driver"
       fi
       # shellcheck disable=SC2034 # read by the engine and levels steps
@@ -88,5 +88,5 @@ choose_storage_driver() {
       return 0
     fi
   done
-  fail "no storage driver works on $(stat -f -c %T /var/lib/docker)"
+  fail "no storage driver works on $(stat -f -c %T "$DATA_DIR")"
 }
