@@ -45,6 +45,45 @@ effective_privilege() {
   esac
 }
 
+# The privilege arguments of `docker run` for the next level, from the mode it gets (see
+# effective_privilege), one per line. Fails on a mode it does not know.
+privilege_arguments() {
+  case "$1" in
+    privileged)
+      echo --privileged
+      security=
+      ;;
+    caps)
+      printf '%s\n' --cap-add ALL
+      for cap in $(capabilities_to_drop); do printf '%s\n' --cap-drop "$cap"; done
+      security=$CAPS_SECURITY
+      ;;
+    minimal)
+      # The same set this level got, passed on as it is: a level never grants more than it has.
+      printf '%s\n' --cap-drop ALL
+      for cap in $INCEPTION_CAPS; do printf '%s\n' --cap-add "$cap"; done
+      security=$INCEPTION_SECURITY
+      ;;
+    *) return 1 ;;
+  esac
+  for option in $security; do
+    case "$option" in
+      devices=all) printf '%s\n' --device-cgroup-rule 'a *:* rwm' ;;
+      *) printf '%s\n' --security-opt "$option" ;;
+    esac
+  done
+}
+
+# The `docker run` arguments that publish ports on the next level, one per line: a port goes
+# through every level down to the one it targets ("PORT@LEVEL").
+publish_arguments() {
+  for entry in $INCEPTION_PORTS; do
+    if [ "${entry#*@}" -ge "$NEXT_LEVEL" ]; then
+      printf '%s\n' --publish "${entry%@*}:${entry%@*}"
+    fi
+  done
+}
+
 # Imports a root file system tar as TAG unless this engine has it already (seeded from above).
 # Usage: import_image TAG TAR CHANGE
 import_image() {
@@ -111,33 +150,18 @@ launch_next_level() {
     --volume "$NEXT_NAME:/var/lib/docker" \
     --volume "$BOARD_DIR:$BOARD_DIR"
   [ -d "$TLS_DIR" ] && set -- "$@" --volume "$TLS_DIR:$TLS_DIR:ro"
-  case "$privilege" in
-    privileged) set -- "$@" --privileged ;;
-    caps)
-      set -- "$@" --cap-add ALL
-      for cap in $(capabilities_to_drop); do set -- "$@" --cap-drop "$cap"; done
-      security=$CAPS_SECURITY
-      ;;
-    minimal)
-      # The same set this level got, passed on as it is: a level never grants more than it has.
-      set -- "$@" --cap-drop ALL
-      for cap in $INCEPTION_CAPS; do set -- "$@" --cap-add "$cap"; done
-      security=$INCEPTION_SECURITY
-      ;;
-    *) fail "unknown privilege mode '$privilege'" ;;
-  esac
-  for option in ${security:-}; do
-    case "$option" in
-      devices=all) set -- "$@" --device-cgroup-rule 'a *:* rwm' ;;
-      *) set -- "$@" --security-opt "$option" ;;
-    esac
-  done
-  # A port goes through every level down to the one it targets ("PORT@LEVEL").
-  for entry in $INCEPTION_PORTS; do
-    if [ "${entry#*@}" -ge "$NEXT_LEVEL" ]; then
-      set -- "$@" --publish "${entry%@*}:${entry%@*}"
-    fi
-  done
+  privilege_args=$(privilege_arguments "$privilege") || fail "unknown privilege mode '$privilege'"
+  publish_args=$(publish_arguments)
+  # One argument per line: split on newlines only, and without globbing (the device cgroup rule
+  # is 'a *:* rwm').
+  ifs=$IFS
+  IFS='
+'
+  set -f
+  # shellcheck disable=SC2086 # one argument per line
+  set -- "$@" $privilege_args $publish_args
+  set +f
+  IFS=$ifs
 
   docker volume create --label "$LABEL_NEST=$INCEPTION_NEST" "$NEXT_NAME" >/dev/null ||
     fail "cannot create the volume $NEXT_NAME"
