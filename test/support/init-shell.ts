@@ -33,7 +33,10 @@ export interface InitSandbox {
   path(...parts: string[]): string
   /** Writes a file inside the sandbox (parents made), returning its path. */
   write(relative: string, text: string): string
-  /** Runs `script` after sourcing the init, with these variables (on top of INCEPTION_INIT_SOURCED and INCEPTION_LIB). */
+  /**
+   * Runs `script` after sourcing the init, with these variables on top of INCEPTION_INIT_SOURCED,
+   * INCEPTION_LIB, and the data directory and cgroup root moved to the sandbox's data/ and cgroup/.
+   */
   run(script: string, env?: Record<string, string>): Promise<InitRun>
   remove(): void
 }
@@ -68,7 +71,16 @@ export function initSandbox(fakes: Partial<Record<(typeof FAKED)[number], string
         cwd: ROOT,
         reject: false,
         extendEnv: false,
-        env: {PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, SANDBOX: dir, INCEPTION_INIT_SOURCED: '1', INCEPTION_LIB: join(ROOT, 'image'), ...env},
+        env: {
+          PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+          SANDBOX: dir,
+          INCEPTION_INIT_SOURCED: '1',
+          INCEPTION_LIB: join(ROOT, 'image'),
+          // Roots a step writes to are the sandbox's unless a test says otherwise.
+          INCEPTION_DATA_DIR: path('data'),
+          INCEPTION_CGROUP_ROOT: path('cgroup'),
+          ...env,
+        },
       })
       const log = path('calls.log')
       const calls = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []
