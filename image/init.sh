@@ -96,12 +96,15 @@ close_inherited_descriptors() {
   ' /bin/sh "$0" "$@"
 }
 
-# This level's entry in a space-separated list with one entry per level, outermost first.
+# This level's entry in a space-separated list with one entry per level, outermost first; empty
+# past the list's end. (The count is checked first: in dash, shifting more than there is ends
+# the shell.)
 nth_for_level() {
   # shellcheck disable=SC2086 # the list is space-separated
   set -- $1
-  shift $((INCEPTION_LEVEL - 1)) 2>/dev/null || return 0
-  printf '%s' "${1:-}"
+  [ "$INCEPTION_LEVEL" -le "$#" ] || return 0
+  shift $((INCEPTION_LEVEL - 1))
+  printf '%s' "$1"
 }
 
 # shellcheck source=image/init/cgroups.sh

@@ -57,14 +57,14 @@ describe("the init's data root", () => {
   it("loop: each level's file takes its size from INCEPTION_LOOP_SIZES, and the data root's size where the list ends", async () => {
     const {sandbox, env} = sandboxWithData()
     const sizes: string[] = []
-    for (const level of [1, 2, 3, 4]) {
+    for (const level of [1, 2, 3, 4, 5]) {
       const result = await sandbox.run('setup_data_root', {
         ...env, INCEPTION_LEVEL: String(level), INCEPTION_DATA_ROOT: 'loop:1000', INCEPTION_LOOP_SIZES: '3000 2000 1500',
       })
       expect(result.exitCode, result.stderr).toBe(0)
       sizes.push(result.calls.find((call) => call.startsWith('truncate'))!.split(' ')[2])
     }
-    expect(sizes).toEqual(['3000', '2000', '1500', '1000'])
+    expect(sizes).toEqual(['3000', '2000', '1500', '1000', '1000'])
   })
 
   it('loop: a file that cannot be mounted fails the level, on the board too', async () => {
