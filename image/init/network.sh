@@ -3,8 +3,6 @@
 # shellcheck shell=sh
 
 # Debian's iptables defaults to the nf_tables backend; some kernels only have the legacy one.
-# Each level has its own network namespace, so each level may choose for itself. /etc is the
-# level's own (not the shared read-only /usr), so the alternatives link can be switched.
 # Which iptables backend the levels use. Every level shares one kernel, so level 1 decides, as
 # the official dind entrypoint does: legacy when the kernel already holds legacy tables (rules
 # made through the two backends would not see each other), else nf_tables when it works, else
