@@ -48,7 +48,7 @@ describe("the init's descriptor step", () => {
     const above = [...descriptors].filter(([fd]) => fd > 2)
     // All that is left above 2 is the directory ls lists.
     expect(above).toHaveLength(1)
-    expect(above[0][1]).toMatch(/^\/proc\/\d+\/fd$/)
+    expect(above[0]?.[1]).toMatch(/^\/proc\/\d+\/fd$/)
     expect([...descriptors.values()]).not.toContain(marker)
     expect([0, 1, 2].every((fd) => descriptors.has(fd))).toBe(true)
   })

@@ -62,7 +62,7 @@ describe("the init's data root", () => {
         ...env, INCEPTION_LEVEL: String(level), INCEPTION_DATA_ROOT: 'loop:1000', INCEPTION_LOOP_SIZES: '3000 2000 1500',
       })
       expect(result.exitCode, result.stderr).toBe(0)
-      sizes.push(result.calls.find((call) => call.startsWith('truncate'))!.split(' ')[2])
+      sizes.push(result.calls.find((call) => call.startsWith('truncate'))!.split(' ')[2]!)
     }
     expect(sizes).toEqual(['3000', '2000', '1500', '1000', '1000'])
   })
