@@ -1,0 +1,88 @@
+# The init's engine steps: containerd, dockerd with its options (TLS listener included), and the
+# wait until it answers. Sourced by init.sh.
+# shellcheck shell=sh
+
+DOCKERD_PID=
+CONTAINERD_PID=
+DOCKERD_VERSION=
+DOCKERD_MAJOR=0
+
+# This image's dockerd version, read once from the binary ("Docker version 26.1.5+dfsg1, build
+# ...", before it starts): some steps depend on its major version, and the board shows it.
+read_dockerd_version() {
+  DOCKERD_VERSION=$(dockerd --version | sed -n 's/^Docker version \([^,]*\),.*/\1/p')
+  DOCKERD_MAJOR=${DOCKERD_VERSION%%.*}
+  [ -n "$DOCKERD_MAJOR" ] || DOCKERD_MAJOR=0
+}
+
+# With --expose-daemons, each level's engine also listens on its own TCP port (base + level),
+# with mutual TLS: the port is chained to the host like any -p port, so the host's docker
+# CLI can talk to this level directly. Without a client certificate from the nest's CA, the
+# connection is refused.
+daemon_tcp_options() {
+  [ "$INCEPTION_EXPOSE_DAEMONS" = 1 ] || return 0
+  [ -f "$TLS_DIR/server-key.pem" ] || fail "--expose-daemons, but no TLS material in $TLS_DIR"
+  printf '%s\n' "--host=tcp://0.0.0.0:$((DAEMON_INNER_PORT_BASE + INCEPTION_LEVEL))" --tlsverify \
+    "--tlscacert=$TLS_DIR/ca.pem" "--tlscert=$TLS_DIR/server-cert.pem" "--tlskey=$TLS_DIR/server-key.pem"
+}
+
+# dockerd 26 and later dial the containerd they start before its socket exists, and gRPC's
+# reconnect backoff then holds them for a second (measured: 0.9 s of every level's start). So
+# the init starts containerd itself, with the settings dockerd would give it (its data on the
+# data root, the CRI plugin off), and hands dockerd the socket once it is there.
+CONTAINERD_SOCKET=/var/run/docker/containerd/containerd.sock
+
+start_containerd() {
+  # dockerd 20.10 waits for its own containerd without that backoff: there, a handover would
+  # only put containerd's start before dockerd's instead of beside it (0.3 s a level, measured).
+  [ "$DOCKERD_MAJOR" -ge 23 ] || return 0
+  mkdir -p /var/run/docker/containerd
+  printf '%s\n' 'version = 2' 'root = "/var/lib/docker/containerd/daemon"' \
+    'state = "/var/run/docker/containerd/daemon"' 'disabled_plugins = ["io.containerd.grpc.v1.cri"]' \
+    '[grpc]' "  address = \"$CONTAINERD_SOCKET\"" >"$STATE_DIR/containerd.toml"
+  containerd --config "$STATE_DIR/containerd.toml" &
+  CONTAINERD_PID=$!
+  ticks=$((INCEPTION_READY_TIMEOUT * 50))
+  until [ -S "$CONTAINERD_SOCKET" ]; do
+    kill -0 "$CONTAINERD_PID" 2>/dev/null || fail "containerd exited while starting (see the log above)"
+    ticks=$((ticks - 1))
+    [ "$ticks" -gt 0 ] || fail "containerd did not listen within ${INCEPTION_READY_TIMEOUT}s"
+    sleep 0.02
+  done
+}
+
+start_dockerd() {
+  set -- --host=unix:///var/run/docker.sock --storage-driver="$STORAGE_DRIVER"
+  [ -z "$CONTAINERD_PID" ] || set -- "$@" --containerd="$CONTAINERD_SOCKET"
+  # shellcheck disable=SC2046 # one option per line, none with spaces
+  set -- "$@" $(network_options)
+  tcp_options=$(daemon_tcp_options)
+  # shellcheck disable=SC2086 # one option per line, none with spaces
+  set -- "$@" $tcp_options
+  # shellcheck disable=SC2086 # extra daemon options are a space-separated list
+  set -- "$@" $INCEPTION_DOCKERD_ARGS
+  rm -f /var/run/docker.pid
+  # Where /proc/sys is read-only (the minimal privilege mode leaves it masked), dockerd 26 and
+  # later cannot turn IPv6 off on a new container's interface and refuse to start it ("failed to
+  # disable IPv6 on container's interface eth0"). This lets them go on: such interfaces keep
+  # their IPv6 link-local address, nothing more.
+  if awk '$2 == "/proc/sys" && ("," $4 ",") ~ /,ro,/ { found = 1 } END { exit !found }' "$PROC/self/mounts"; then
+    export DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1
+  fi
+  log "starting dockerd $*"
+  dockerd "$@" &
+  DOCKERD_PID=$!
+  printf '%s\n' "$DOCKERD_PID" >"$STATE_DIR/dockerd.pid"
+}
+
+wait_for_dockerd() {
+  # Twentieths of a second, so the wait ends as soon as the engine answers (each level waits
+  # here, so every tick is paid once per level); the socket is checked first, as it is cheap.
+  ticks=$((INCEPTION_READY_TIMEOUT * 20))
+  until [ -S /var/run/docker.sock ] && docker version >/dev/null 2>&1; do
+    kill -0 "$DOCKERD_PID" 2>/dev/null || fail "dockerd exited while starting (see the log above)"
+    ticks=$((ticks - 1))
+    [ "$ticks" -gt 0 ] || fail "dockerd did not answer within ${INCEPTION_READY_TIMEOUT}s"
+    sleep 0.05
+  done
+}

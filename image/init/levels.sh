@@ -1,0 +1,225 @@
+# The init's steps towards the next level: its privilege, the images every level needs, seeding
+# its engine, starting it and watching it, collapsing the nest on SIGTERM, and publishing this
+# level's details on the board. Sourced by init.sh.
+# shellcheck shell=sh
+
+LEVEL_IMAGE_TAR=/usr/local/lib/inception/level-rootfs.tar
+BUSYBOX_IMAGE_TAR=/usr/local/lib/inception/busybox-rootfs.tar
+LEVEL_IMAGE=inception-level:$INCEPTION_VERSION
+NEXT_LEVEL=$((INCEPTION_LEVEL + 1))
+NEXT_NAME=$INCEPTION_NEST$LEVEL_NAME_INFIX$NEXT_LEVEL
+COLLAPSING=
+
+# Privilege of the next level. "auto" decides here, from this level's own bounding set: when it
+# holds every capability the kernel knows, --privileged works; when it lacks some (as when the
+# host itself withholds one), runc fails to apply --privileged and "caps" grants the rest.
+bounding_set_is_full() {
+  bounding=$(awk '/^CapBnd:/ { print $2 }' "$PROC/self/status")
+  last=$(cat "$PROC/sys/kernel/cap_last_cap")
+  [ $((0x$bounding)) -eq $(((1 << (last + 1)) - 1)) ]
+}
+
+# Capabilities "--cap-add ALL" would ask for that this level cannot pass on, among those dockerd
+# 20.10 can name (DOCKER_20_CAPABILITIES, by bit). Only dockerd 20.10 (the bookworm suite) needs
+# them dropped: from 23 on, ALL means what the bounding set holds, and
+# dropping a capability that is not there is refused ("invalid CapDrop: capability not supported
+# by your kernel or not available in the current environment").
+capabilities_to_drop() {
+  [ "$DOCKERD_MAJOR" -lt 23 ] || return 0
+  bounding=$(awk '/^CapBnd:/ { print $2 }' "$PROC/self/status")
+  bit=0
+  for name in $DOCKER_20_CAPABILITIES; do
+    if [ $(((0x$bounding >> bit) & 1)) -eq 0 ]; then
+      printf '%s\n' "$name"
+    fi
+    bit=$((bit + 1))
+  done
+}
+
+effective_privilege() {
+  case "$INCEPTION_PRIVILEGE" in
+    auto)
+      if bounding_set_is_full; then echo privileged; else echo caps; fi
+      ;;
+    *) echo "$INCEPTION_PRIVILEGE" ;;
+  esac
+}
+
+# The privilege arguments of `docker run` for the next level, from the mode it gets (see
+# effective_privilege), one per line. Fails on a mode it does not know.
+privilege_arguments() {
+  case "$1" in
+    privileged)
+      echo --privileged
+      security=
+      ;;
+    caps)
+      printf '%s\n' --cap-add ALL
+      for cap in $(capabilities_to_drop); do printf '%s\n' --cap-drop "$cap"; done
+      security=$CAPS_SECURITY
+      ;;
+    minimal)
+      # The same set this level got, passed on as it is: a level never grants more than it has.
+      printf '%s\n' --cap-drop ALL
+      for cap in $INCEPTION_CAPS; do printf '%s\n' --cap-add "$cap"; done
+      security=$INCEPTION_SECURITY
+      ;;
+    *) return 1 ;;
+  esac
+  for option in $security; do
+    case "$option" in
+      devices=all) printf '%s\n' --device-cgroup-rule 'a *:* rwm' ;;
+      *) printf '%s\n' --security-opt "$option" ;;
+    esac
+  done
+}
+
+# The `docker run` arguments that publish ports on the next level, one per line: a port goes
+# through every level down to the one it targets ("PORT@LEVEL").
+publish_arguments() {
+  for entry in $INCEPTION_PORTS; do
+    if [ "${entry#*@}" -ge "$NEXT_LEVEL" ]; then
+      printf '%s\n' --publish "${entry%@*}:${entry%@*}"
+    fi
+  done
+}
+
+# Imports a root file system tar as TAG unless this engine has it already (seeded from above).
+# Usage: import_image TAG TAR CHANGE
+import_image() {
+  docker image inspect "$1" >/dev/null 2>&1 && return 0
+  docker import --change "$3" "$2" "$1" >/dev/null
+}
+
+# Every level has a small image to run without a registry: `docker run --rm busybox ...`.
+import_busybox_image() {
+  import_image busybox:latest "$BUSYBOX_IMAGE_TAR" 'CMD ["sh"]'
+}
+
+import_level_image() {
+  import_image "$LEVEL_IMAGE" "$LEVEL_IMAGE_TAR" 'ENTRYPOINT ["/usr/local/bin/inception-init"]'
+}
+
+# The images every level needs in its own engine: the level image (to start the next level)
+# and busybox. Imported once, at level 1, in parallel: an import costs about half a second on a
+# volume, mostly dockerd's fsyncs, whatever its size. Deeper levels get them by seeding.
+ensure_images() {
+  if [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ]; then
+    import_level_image &
+    level_import=$!
+  fi
+  import_busybox_image || fail "cannot import the busybox image from $BUSYBOX_IMAGE_TAR"
+  if [ -n "${level_import:-}" ]; then
+    wait "$level_import" || fail "cannot import the level image from $LEVEL_IMAGE_TAR"
+  fi
+}
+
+# Gives the next level's engine this engine's images before it starts: this engine's image store
+# (image metadata and the storage driver's layers) is copied into the next level's empty
+# volume, which becomes that engine's data root. Nothing else is in the store yet (no container
+# exists before the next level's), so the copy is consistent. Hard links, because the volume is
+# on this data root's file system and a real copy of some 850 small files costs 0.7 s here
+# against 0.07 s: image layers are never written after they are committed, and dockerd replaces
+# its metadata files by renaming, so sharing their inodes is safe. It only fits when the next
+# level keeps its data root on that volume with the same driver; otherwise that level finds no
+# images and imports them itself.
+seed_next_level() {
+  [ "$INCEPTION_DATA_ROOT" = volume ] || return 0
+  [ -d "$DATA_DIR/image/$STORAGE_DRIVER" ] || return 0
+  target=$(docker volume inspect --format '{{.Mountpoint}}' "$NEXT_NAME")
+  set -- "$DATA_DIR/image" "$DATA_DIR/$STORAGE_DRIVER"
+  cp -al "$@" "$target/" 2>/dev/null && return 0
+  rm -rf "${target:?}/image" "${target:?}/$STORAGE_DRIVER"
+  cp -a "$@" "$target/" && return 0
+  log "warning: could not seed level $NEXT_LEVEL's images; it will import them"
+  rm -rf "${target:?}/image" "${target:?}/$STORAGE_DRIVER"
+}
+
+launch_next_level() {
+  privilege=$(effective_privilege)
+  env | grep '^INCEPTION_' | grep -v -e '^INCEPTION_LEVEL=' -e '^INCEPTION_PRIVILEGE_USED=' >"$STATE_DIR/next-level.env"
+  printf 'INCEPTION_LEVEL=%s\nINCEPTION_PRIVILEGE_USED=%s\n' "$NEXT_LEVEL" "$privilege" \
+    >>"$STATE_DIR/next-level.env"
+
+  set -- --detach --name "$NEXT_NAME" --cgroupns private \
+    --label "$LABEL_NEST=$INCEPTION_NEST" --label "$LABEL_LEVEL=$NEXT_LEVEL" \
+    --label "$LABEL_VERSION=$INCEPTION_VERSION" \
+    --env-file "$STATE_DIR/next-level.env" \
+    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --volume /usr:/usr:ro \
+    --volume "$NEXT_NAME:/var/lib/docker" \
+    --volume "$BOARD_DIR:$BOARD_DIR"
+  [ -d "$TLS_DIR" ] && set -- "$@" --volume "$TLS_DIR:$TLS_DIR:ro"
+  privilege_args=$(privilege_arguments "$privilege") || fail "unknown privilege mode '$privilege'"
+  publish_args=$(publish_arguments)
+  # One argument per line: split on newlines only, and without globbing (the device cgroup rule
+  # is 'a *:* rwm').
+  ifs=$IFS
+  IFS='
+'
+  set -f
+  # shellcheck disable=SC2086 # one argument per line
+  set -- "$@" $privilege_args $publish_args
+  set +f
+  IFS=$ifs
+
+  docker volume create --label "$LABEL_NEST=$INCEPTION_NEST" "$NEXT_NAME" >/dev/null ||
+    fail "cannot create the volume $NEXT_NAME"
+  seed_next_level
+  log "starting level $NEXT_LEVEL ($privilege)"
+  docker run "$@" "$LEVEL_IMAGE" >/dev/null || fail "cannot start level $NEXT_LEVEL"
+  watch_next_level &
+}
+
+# A level that ends on its own (its dockerd died, its init failed) is reported on the board,
+# unless this level is collapsing the nest on purpose.
+watch_next_level() {
+  code=$(docker wait "$NEXT_NAME" 2>/dev/null) || return 0
+  [ -f "$STATE_DIR/collapse-started" ] && return 0
+  state=$(cat "$BOARD_DIR/$BOARD_STATE_PREFIX$NEXT_LEVEL" 2>/dev/null || :)
+  case "$state" in
+    failed*) ;;
+    *) printf 'failed level %s exited with status %s\n' "$NEXT_LEVEL" "$code" \
+         >"$BOARD_DIR/$BOARD_STATE_PREFIX$NEXT_LEVEL" ;;
+  esac
+}
+
+# SIGTERM (docker stop, inception down): the nest collapses innermost first. This level removes
+# the level below (which does the same first), with its volume, through this level's engine, so
+# that engine takes down the child's network endpoints, cgroups and mounts. Then the init exits
+# without waiting for its own dockerd to shut down: PID 1 ending kills every process of the
+# level, and its data root is deleted with its volume by the level above, so a clean shutdown of
+# this engine would only cost time (about a second per level, measured).
+# shellcheck disable=SC2317 # reached through the trap in main
+collapse() {
+  [ -n "$COLLAPSING" ] && return 0
+  COLLAPSING=1
+  : >"$STATE_DIR/collapse-started"
+  report "stopping"
+  if [ -n "$DOCKERD_PID" ] && docker container inspect "$NEXT_NAME" >/dev/null 2>&1; then
+    docker stop --time $(((INCEPTION_DEPTH - INCEPTION_LEVEL) * STOP_SECONDS_PER_LEVEL)) "$NEXT_NAME" >/dev/null 2>&1 || :
+    docker rm --force --volumes "$NEXT_NAME" >/dev/null 2>&1 || :
+    docker volume rm --force "$NEXT_NAME" >/dev/null 2>&1 || :
+  fi
+  rm -f "$BOARD_DIR/$BOARD_STATE_PREFIX$INCEPTION_LEVEL" "$BOARD_DIR/$BOARD_INFO_PREFIX$INCEPTION_LEVEL"
+  log "level $INCEPTION_LEVEL collapsed"
+  exit 0
+}
+
+# What `inception ps` shows of this level, on the board next to its state: key=value lines.
+publish_level_info() {
+  id=$(grep -o 'containers/[0-9a-f]\{64\}' "$PROC/self/mountinfo" | head -n 1 | cut -d/ -f2)
+  {
+    printf 'id=%s\n' "$id"
+    printf 'hostname=%s\n' "$(hostname)"
+    printf 'dockerd=%s\n' "$DOCKERD_VERSION"
+    printf 'storage=%s\n' "$STORAGE_DRIVER"
+    printf 'privilege=%s\n' "$INCEPTION_PRIVILEGE_USED"
+    # The bridge as the kernel has it, not as planned: ps shows what is, and a difference shows.
+    printf 'bridge=%s\n' "$(busybox ip -4 addr show docker0 2>/dev/null | awk '$1 == "inet" { print $2; exit }')"
+    printf 'mtu=%s\n' "$MTU"
+    printf 'iptables=%s\n' "$INCEPTION_IPTABLES"
+    printf 'capeff=%s\n' "$(awk '/^CapEff:/ { print $2 }' "$PROC/1/status")"
+  } >"$BOARD_DIR/.$BOARD_INFO_PREFIX$INCEPTION_LEVEL.tmp"
+  mv -f "$BOARD_DIR/.$BOARD_INFO_PREFIX$INCEPTION_LEVEL.tmp" "$BOARD_DIR/$BOARD_INFO_PREFIX$INCEPTION_LEVEL"
+}

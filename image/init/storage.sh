@@ -1,0 +1,92 @@
+# The init's storage steps: the device nodes the data root needs, the data root itself (volume,
+# tmpfs or a loop file), and a storage driver that works on it. Sourced by init.sh.
+# shellcheck shell=sh
+
+# Without --privileged, /dev holds only Docker's defaults; the device cgroup rule allows the
+# rest, but the nodes must be made. Loop devices are host-wide: make a node for each one the
+# kernel has, plus room for new ones.
+ensure_device() {
+  [ -e "$1" ] || mknod "$1" "$2" "$3" "$4"
+}
+
+setup_devices() {
+  # Only what the data root needs: every node is a few processes, at every level. (/dev/fuse is
+  # made where fuse-overlayfs is tried.)
+  case "$INCEPTION_DATA_ROOT" in
+    loop:*)
+      ensure_device /dev/loop-control c 10 237 2>/dev/null || :
+      loops=$(find /sys/block -maxdepth 1 -name 'loop*' | wc -l)
+      i=0
+      while [ "$i" -lt $((loops + 8)) ]; do
+        ensure_device "/dev/loop$i" b 7 "$i" 2>/dev/null || :
+        i=$((i + 1))
+      done
+      ;;
+  esac
+}
+
+# Where this level's engine keeps its data. Never the container's own layered root: overlay2
+# cannot stack on overlayfs. "volume" is the volume the parent mounted at /var/lib/docker;
+# "tmpfs" is memory; "loop:SIZE" is an ext4 file system in a file on that volume.
+setup_data_root() {
+  case "$INCEPTION_DATA_ROOT" in
+    volume) ;;
+    tmpfs)
+      mount -t tmpfs -o mode=0711 inception-data-root "$DATA_DIR"
+      ;;
+    loop:*)
+      size=$(nth_for_level "$INCEPTION_LOOP_SIZES")
+      [ -n "$size" ] || size=${INCEPTION_DATA_ROOT#loop:}
+      disk=$DATA_DIR/inception-disk.ext4
+      if [ ! -f "$disk" ]; then
+        truncate -s "$size" "$disk"
+        mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1 "$disk"
+      fi
+      # The loop device is released by the kernel when this mount goes away (autoclear).
+      mount -o loop "$disk" "$DATA_DIR" || fail "cannot mount the loop data root $disk"
+      ;;
+    *) fail "unknown data root '$INCEPTION_DATA_ROOT' (use volume, tmpfs or loop:SIZE)" ;;
+  esac
+}
+
+# Tries the mount a storage driver needs, on the data root's own file system, in a scratch
+# directory, so an unusable driver is caught before dockerd refuses to start.
+storage_driver_works() {
+  probe=$DATA_DIR/.inception-probe
+  rm -rf "$probe"
+  mkdir -p "$probe/lower" "$probe/upper" "$probe/work" "$probe/merged"
+  status=0
+  case "$1" in
+    overlay2)
+      mount -t overlay overlay \
+        -o "lowerdir=$probe/lower,upperdir=$probe/upper,workdir=$probe/work" "$probe/merged" \
+        2>/dev/null || status=1
+      ;;
+    fuse-overlayfs)
+      ensure_device /dev/fuse c 10 229 2>/dev/null || :
+      [ -c /dev/fuse ] && command -v fuse-overlayfs >/dev/null &&
+        fuse-overlayfs -o "lowerdir=$probe/lower,upperdir=$probe/upper,workdir=$probe/work" \
+          "$probe/merged" 2>/dev/null || status=1
+      ;;
+    vfs) ;;
+    *) status=1 ;;
+  esac
+  umount "$probe/merged" 2>/dev/null || :
+  rm -rf "$probe"
+  return "$status"
+}
+
+choose_storage_driver() {
+  for driver in "$INCEPTION_STORAGE_DRIVER" overlay2 fuse-overlayfs vfs; do
+    if storage_driver_works "$driver"; then
+      if [ "$driver" != "$INCEPTION_STORAGE_DRIVER" ]; then
+        backing=$(stat -f -c %T "$DATA_DIR")
+        log "warning: storage driver $INCEPTION_STORAGE_DRIVER does not work on $backing here; using $driver"
+      fi
+      # shellcheck disable=SC2034 # read by the engine and levels steps
+      STORAGE_DRIVER=$driver
+      return 0
+    fi
+  done
+  fail "no storage driver works on $(stat -f -c %T "$DATA_DIR")"
+}

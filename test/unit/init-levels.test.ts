@@ -1,0 +1,144 @@
+import {readFileSync} from 'node:fs'
+import {afterEach, describe, expect, it} from 'vitest'
+
+import {CAPABILITY_NAMES, CAPS_SECURITY, DAEMON_INNER_PORT_BASE} from '../../src/nesting/contract.js'
+import {initSandbox, statusWithBoundingSet, type InitSandbox} from '../support/init-shell.js'
+
+/**
+ * What the init decides for the next level, run by `sh`: the ports it publishes (the port chain),
+ * its privilege arguments (the capabilities to drop read from a fake bounding set,
+ * INCEPTION_PROC), and the `docker run` that launch_next_level makes of them (docker is a fake).
+ */
+const sandboxes: InitSandbox[] = []
+
+afterEach(() => {
+  for (const sandbox of sandboxes.splice(0)) sandbox.remove()
+})
+
+function sandbox(fakes: Parameters<typeof initSandbox>[0] = {}) {
+  const made = initSandbox(fakes)
+  sandboxes.push(made)
+  return made
+}
+
+/** A printing step's output, one argument per line. */
+async function lines(box: InitSandbox, script: string, env: Record<string, string> = {}): Promise<string[]> {
+  const result = await box.run(script, env)
+  expect(result.exitCode, result.stderr).toBe(0)
+  return result.stdout === '' ? [] : result.stdout.split('\n')
+}
+
+const ALL_CAPS = (1n << 41n) - 1n // cap_last_cap 40
+const bit = (name: (typeof CAPABILITY_NAMES)[number]) => 1n << BigInt(CAPABILITY_NAMES.indexOf(name))
+
+/** A fake /proc with this bounding set and cap_last_cap 40. */
+function fakeProc(box: InitSandbox, bounding: bigint): Record<string, string> {
+  box.write('proc/self/status', statusWithBoundingSet(bounding))
+  box.write('proc/sys/kernel/cap_last_cap', '40\n')
+  return {INCEPTION_PROC: box.path('proc')}
+}
+
+const securityArguments = CAPS_SECURITY.flatMap((option) => (option === 'devices=all' ? ['--device-cgroup-rule', 'a *:* rwm'] : ['--security-opt', option]))
+
+describe('the port chain', () => {
+  // A 4-level nest: -p 8080 to level 4, 5432 to level 2, and each level's engine port (--expose-daemons).
+  const ports = ['8080@4', '5432@2', ...[1, 2, 3, 4].map((level) => `${DAEMON_INNER_PORT_BASE + level}@${level}`)].join(' ')
+  const published = async (level: number) => {
+    const args = await lines(sandbox(), 'publish_arguments', {INCEPTION_LEVEL: String(level), INCEPTION_DEPTH: '4', INCEPTION_PORTS: ports})
+    expect(args.filter((_, i) => i % 2 === 0).every((flag) => flag === '--publish')).toBe(true)
+    return args.filter((_, i) => i % 2 === 1)
+  }
+
+  it('each level publishes on the next one every port that goes at least that deep, as PORT:PORT', async () => {
+    const engine = (level: number) => `${DAEMON_INNER_PORT_BASE + level}:${DAEMON_INNER_PORT_BASE + level}`
+    expect(await published(1)).toEqual(['8080:8080', '5432:5432', engine(2), engine(3), engine(4)])
+    expect(await published(2)).toEqual(['8080:8080', engine(3), engine(4)])
+    expect(await published(3)).toEqual(['8080:8080', engine(4)])
+  })
+
+  it('no ports, no arguments', async () => {
+    expect(await lines(sandbox(), 'publish_arguments', {INCEPTION_LEVEL: '1', INCEPTION_PORTS: ''})).toEqual([])
+  })
+})
+
+describe("the next level's privilege", () => {
+  it('privileged: --privileged and nothing else', async () => {
+    expect(await lines(sandbox(), 'privilege_arguments privileged')).toEqual(['--privileged'])
+  })
+
+  it('caps: every capability, and the caps security options, the device rule as one argument', async () => {
+    const box = sandbox()
+    const env = fakeProc(box, ALL_CAPS & ~bit('SYS_MODULE'))
+    expect(await lines(box, 'DOCKERD_MAJOR=26\nprivilege_arguments caps', env)).toEqual(['--cap-add', 'ALL', ...securityArguments])
+  })
+
+  it('caps with dockerd 20.10: drops what the bounding set lacks, among the names 20.10 knows', async () => {
+    const box = sandbox()
+    // SYS_MODULE and SYS_TIME withheld; BPF too, which 20.10 cannot name, so it is not dropped.
+    const env = fakeProc(box, ALL_CAPS & ~bit('SYS_MODULE') & ~bit('SYS_TIME') & ~bit('BPF'))
+    expect(await lines(box, 'DOCKERD_MAJOR=20\ncapabilities_to_drop', env)).toEqual(['SYS_MODULE', 'SYS_TIME'])
+    expect(await lines(box, 'DOCKERD_MAJOR=23\ncapabilities_to_drop', env)).toEqual([])
+    expect(await lines(box, 'DOCKERD_MAJOR=20\nprivilege_arguments caps', env)).toEqual([
+      '--cap-add', 'ALL', '--cap-drop', 'SYS_MODULE', '--cap-drop', 'SYS_TIME', ...securityArguments,
+    ])
+  })
+
+  it('minimal: only the capabilities and security options this level got', async () => {
+    const env = {INCEPTION_CAPS: 'CHOWN NET_ADMIN SYS_ADMIN', INCEPTION_SECURITY: 'apparmor=unconfined devices=all'}
+    expect(await lines(sandbox(), 'privilege_arguments minimal', env)).toEqual([
+      '--cap-drop', 'ALL', '--cap-add', 'CHOWN', '--cap-add', 'NET_ADMIN', '--cap-add', 'SYS_ADMIN',
+      '--security-opt', 'apparmor=unconfined', '--device-cgroup-rule', 'a *:* rwm',
+    ])
+  })
+
+  it('an unknown mode is refused', async () => {
+    const result = await sandbox().run('privilege_arguments sudo')
+    expect(result.exitCode).not.toBe(0)
+    expect(result.stdout).toBe('')
+  })
+
+  it('auto: privileged with a full bounding set, caps when one capability is missing; a mode asked for stays', async () => {
+    const full = sandbox()
+    expect(await lines(full, 'effective_privilege', {...fakeProc(full, ALL_CAPS), INCEPTION_PRIVILEGE: 'auto'})).toEqual(['privileged'])
+    const short = sandbox()
+    expect(await lines(short, 'effective_privilege', {...fakeProc(short, ALL_CAPS & ~bit('CHECKPOINT_RESTORE')), INCEPTION_PRIVILEGE: 'auto'})).toEqual(['caps'])
+    expect(await lines(short, 'effective_privilege', {...fakeProc(short, ALL_CAPS), INCEPTION_PRIVILEGE: 'minimal'})).toEqual(['minimal'])
+  })
+})
+
+describe('launching the next level', () => {
+  // docker run's arguments one per line; no container to wait for; the volume in the sandbox.
+  const docker = 'case "$1" in run) shift; printf "%s\\n" "$@" >"$SANDBOX/docker-run.args" ;; wait) exit 1 ;; volume) [ "$2" != inspect ] || echo "$SANDBOX/volume" ;; esac'
+
+  it("runs the level image with the decided privilege and ports as whole arguments, and the next level's environment", async () => {
+    const box = sandbox({docker})
+    const env = {
+      ...fakeProc(box, ALL_CAPS & ~bit('SYS_MODULE')),
+      INCEPTION_LEVEL: '1', INCEPTION_DEPTH: '3', INCEPTION_NEST: 'dream', INCEPTION_VERSION: '9.9.9',
+      INCEPTION_PRIVILEGE: 'auto', INCEPTION_PRIVILEGE_USED: 'privileged', INCEPTION_PORTS: '8080@3 5432@1',
+    }
+    const result = await box.run('mkdir -p "$STATE_DIR"\nSTORAGE_DRIVER=overlay2\nDOCKERD_MAJOR=20\nlaunch_next_level\nwait', env)
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(result.stderr).toContain('starting level 2 (caps)')
+    const args = readFileSync(box.path('docker-run.args'), 'utf8').trimEnd().split('\n')
+    expect(args.slice(0, 3)).toEqual(['--detach', '--name', 'dream-l2'])
+    expect(args.at(-1)).toBe('inception-level:9.9.9')
+    const tail = args.slice(args.indexOf('--cap-add'), -1)
+    expect(tail).toEqual(['--cap-add', 'ALL', '--cap-drop', 'SYS_MODULE', ...securityArguments, '--publish', '8080:8080'])
+    expect(result.calls).toContain('docker volume create --label io.inception.nest=dream dream-l2')
+
+    const nextEnv = readFileSync(box.path('state/next-level.env'), 'utf8').split('\n')
+    expect(nextEnv).toContain('INCEPTION_LEVEL=2')
+    expect(nextEnv).toContain('INCEPTION_PRIVILEGE_USED=caps')
+    expect(nextEnv).toContain('INCEPTION_PORTS=8080@3 5432@1')
+    expect(nextEnv.filter((line) => line.startsWith('INCEPTION_LEVEL=') || line.startsWith('INCEPTION_PRIVILEGE_USED='))).toHaveLength(2)
+  })
+
+  it('an unknown privilege mode fails the level before anything is created', async () => {
+    const box = sandbox({docker})
+    const result = await box.run('mkdir -p "$STATE_DIR"\nSTORAGE_DRIVER=overlay2\nlaunch_next_level', {INCEPTION_DEPTH: '2', INCEPTION_PRIVILEGE: 'sudo'})
+    expect(result.exitCode).toBe(1)
+    expect(result.stderr).toContain("error: unknown privilege mode 'sudo'")
+    expect(result.calls).toEqual([])
+  })
+})
