@@ -9,7 +9,7 @@
 # legacy. Deeper levels get the decision in INCEPTION_IPTABLES (passed on with every INCEPTION_
 # variable). /etc is the level's own (not the shared read-only /usr), so the alternatives link
 # can be switched.
-PROC_NET=${INCEPTION_PROC_NET:-$PROC/net}
+PROC_NET=$PROC/net
 
 legacy_tables_loaded() {
   for table in "$PROC_NET/ip_tables_names" "$PROC_NET/ip6_tables_names" "$PROC_NET/arp_tables_names"; do

@@ -238,7 +238,6 @@ export const INIT_VARIABLES = {
   INCEPTION_CGROUP_ROOT: {from: 'root', holds: 'the cgroup file system (default /sys/fs/cgroup)'},
   INCEPTION_PROC: {from: 'root', holds: 'the proc file system: mount table, capabilities (default /proc)'},
   INCEPTION_DATA_DIR: {from: 'root', holds: "the engine's data directory, where the data root is mounted (default /var/lib/docker)"},
-  INCEPTION_PROC_NET: {from: 'root', holds: "the kernel's /proc/net (default /proc/net)"},
   INCEPTION_SYS_NET: {from: 'root', holds: 'network interfaces (default /sys/class/net)'},
 } as const satisfies Record<string, {from: 'cli' | 'level' | 'internal' | 'root'; holds: string}>
 

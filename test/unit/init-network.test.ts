@@ -7,7 +7,7 @@ import {initSandbox, type InitSandbox} from '../support/init-shell.js'
 /**
  * The init's per-level choices for the daemon, run by `sh`: this level's entry in the plan's
  * lists, the network options by dockerd version, the TLS listener, and the iptables backend
- * (from a fake /proc/net, INCEPTION_PROC_NET; iptables-nft is a fake).
+ * (from a fake /proc/net under INCEPTION_PROC; iptables-nft is a fake).
  */
 const sandboxes: InitSandbox[] = []
 
@@ -92,7 +92,7 @@ describe('the iptables backend', () => {
     const box = sandbox({'iptables-nft': nftWorks ? 'exit 0' : 'exit 1'})
     box.write('proc/net/ip_tables_names', legacyTables ? 'filter\n' : '')
     box.write('proc/net/ip6_tables_names', '')
-    return output(box, 'decide_iptables', {INCEPTION_PROC_NET: box.path('proc/net')})
+    return output(box, 'decide_iptables', {INCEPTION_PROC: box.path('proc')})
   }
 
   it('legacy when the kernel already holds legacy tables, else nf_tables when it works, else legacy', async () => {
