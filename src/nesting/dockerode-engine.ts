@@ -324,11 +324,21 @@ export class DockerodeEngine implements Engine {
     try {
       id = await this.createContainer(spec)
       const container = this.docker.getContainer(id)
+      // The output is read from the container's own streams, attached before it starts, as
+      // `docker run` does: the log file may still be empty when the wait returns (seen under
+      // load: a probe that printed its host's bounding set read back as nothing, twice running).
+      const out = new Capture()
+      const stream = await this.call('attach', () => container.attach({stream: true, stdout: true, stderr: true}))
+      const ended = new Promise<void>((resolve) => {
+        stream.on('end', resolve)
+        stream.on('close', resolve)
+        stream.on('error', () => resolve())
+      })
+      this.docker.modem.demuxStream(stream, out, out)
       const waited = container.wait() as Promise<{StatusCode: number}>
       await this.startContainer(id)
       const {StatusCode} = await withTimeout(waited, timeoutMs, 'probe')
-      const out = new Capture()
-      await this.logs(id, {follow: false}, out, out)
+      await withTimeout(ended, 5000, 'probe output')
       return {ok: StatusCode === 0, exitCode: StatusCode, output: out.text()}
     } catch (error) {
       if (error instanceof EngineUnreachable) throw error
