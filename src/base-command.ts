@@ -4,7 +4,7 @@ import {connectEngine} from './nesting/dockerode-engine.js'
 import type {Engine} from './nesting/engine.js'
 import {ExitCode, InceptionError} from './nesting/errors.js'
 import {Nests} from './nesting/nest.js'
-import {DEFAULT_NEST} from './nesting/plan.js'
+import {DEFAULT_NEST} from './nesting/request.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof InceptionCommand)['baseFlags'] & T['flags']>
 

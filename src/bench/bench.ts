@@ -11,7 +11,7 @@ import {request as httpRequest} from 'node:http'
 import {connectEngine} from '../nesting/dockerode-engine.js'
 import {Capture, type Engine} from '../nesting/engine.js'
 import {Nests} from '../nesting/nest.js'
-import {parseUpRequest} from '../nesting/plan.js'
+import {parseUpRequest} from '../nesting/request.js'
 import {decidePrivilege, hostSettingsFor} from '../nesting/privilege.js'
 import {DEFAULT_IMAGE} from '../nesting/suites.js'
 

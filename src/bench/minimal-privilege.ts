@@ -9,7 +9,7 @@ import {connectEngine} from '../nesting/dockerode-engine.js'
 import {Capture} from '../nesting/engine.js'
 import {LevelFailed} from '../nesting/errors.js'
 import {Nests} from '../nesting/nest.js'
-import {parseUpRequest} from '../nesting/plan.js'
+import {parseUpRequest} from '../nesting/request.js'
 import {CAPABILITY_NAMES, decidePrivilege, minimalDecision, type SecurityOption} from '../nesting/privilege.js'
 
 const NEST = 'minimal-probe'

@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {InceptionCommand} from '../base-command.js'
 import type {DownReport} from '../nesting/nest.js'
 import {NestNotFound} from '../nesting/errors.js'
-import {parseNestName} from '../nesting/plan.js'
+import {parseNestName} from '../nesting/request.js'
 
 export default class Down extends InceptionCommand {
   static override summary = 'Remove a nest completely: every level, innermost first, with its volumes'

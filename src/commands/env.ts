@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {InceptionCommand} from '../base-command.js'
 import {UsageError} from '../nesting/errors.js'
 import type {DaemonEndpoint} from '../nesting/nest.js'
-import {parseLevel, parseNestName} from '../nesting/plan.js'
+import {parseLevel, parseNestName} from '../nesting/request.js'
 
 /** Single-quotes a value for a POSIX shell. */
 const quote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
-import {parseLevel, parseNestName, parseTimeout} from '../nesting/plan.js'
+import {parseLevel, parseNestName, parseTimeout} from '../nesting/request.js'
 import {bothEndsAreTerminals, withTerminal} from '../terminal.js'
 
 export default class Exec extends InceptionCommand {

@@ -3,7 +3,7 @@ import {Listr} from 'listr2'
 
 import {InceptionCommand} from '../base-command.js'
 import {ImageLoader, type LoadReport, type LoadTarget} from '../nesting/load.js'
-import {parseLevel, parseNestName} from '../nesting/plan.js'
+import {parseLevel, parseNestName} from '../nesting/request.js'
 
 const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`
 

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
-import {parseLevel, parseNestName} from '../nesting/plan.js'
+import {parseLevel, parseNestName} from '../nesting/request.js'
 
 export default class Logs extends InceptionCommand {
   static override summary = "Show a level's output: its init and its dockerd"

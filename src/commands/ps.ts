@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
 import type {LevelStatus, NestStatus} from '../nesting/nest.js'
-import {parseNestName} from '../nesting/plan.js'
+import {parseNestName} from '../nesting/request.js'
 
 const megabytes = (bytes?: number) => (bytes === undefined ? '-' : `${Math.round(bytes / 2 ** 20)}MB`)
 

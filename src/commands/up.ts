@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
 import type {NestStatus} from '../nesting/nest.js'
-import {DEFAULT_MAX_DEPTH, parseUpRequest} from '../nesting/plan.js'
+import {DEFAULT_MAX_DEPTH, parseUpRequest} from '../nesting/request.js'
 import {STORAGE_DRIVERS} from '../nesting/storage.js'
 import {PRIVILEGE_REQUESTS} from '../nesting/privilege.js'
 import {DEFAULT_SUBNET_POOL} from '../nesting/subnets.js'

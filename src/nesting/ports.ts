@@ -12,6 +12,16 @@ export interface PortMapping {
   level?: number
 }
 
+/**
+ * Level K's engine listens on DAEMON_INNER_PORT_BASE + K inside the nest (with
+ * --expose-daemons), chained to the host like a -p port. Far from common service ports.
+ */
+export const DAEMON_INNER_PORT_BASE = 23_750
+
+export function daemonInnerPort(level: number): number {
+  return DAEMON_INNER_PORT_BASE + level
+}
+
 const PORT_FORM = /^(\d+):(\d+)(?:@(\d+))?$/
 
 function parsePortNumber(text: string, spec: string): number {

@@ -4,7 +4,7 @@ import {HostImageMissing, LevelOutOfRange, NestNotFound, UsageError} from '../..
 import {ImageBuilder} from '../../src/nesting/image.js'
 import {ImageLoader} from '../../src/nesting/load.js'
 import {Nests} from '../../src/nesting/nest.js'
-import {parseUpRequest} from '../../src/nesting/plan.js'
+import {parseUpRequest} from '../../src/nesting/request.js'
 import {bootstrappedBaseForSuite, DEFAULT_SUITE, imageForSuite, parseSuite} from '../../src/nesting/suites.js'
 import {FakeEngine} from '../support/fake-engine.js'
 

@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {Capture} from '../../src/nesting/engine.js'
 import {LevelFailed, LevelOutOfRange, NestExists, NestNotFound} from '../../src/nesting/errors.js'
 import {chainCommand, initError, Nests} from '../../src/nesting/nest.js'
-import {parseUpRequest} from '../../src/nesting/plan.js'
+import {parseUpRequest} from '../../src/nesting/request.js'
 import {FakeEngine} from '../support/fake-engine.js'
 
 const request = (extra: Record<string, string> = {}) => parseUpRequest({image: 'inception:test', depth: '2', timeout: '1', ...extra})

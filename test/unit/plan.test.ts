@@ -2,17 +2,8 @@ import {describe, expect, it} from 'vitest'
 
 import {UsageError} from '../../src/nesting/errors.js'
 import {LABEL} from '../../src/nesting/labels.js'
-import {
-  checkMemory,
-  LEVEL_MEMORY_BYTES,
-  levelOneSpec,
-  parseDepth,
-  parseLevel,
-  parseNestName,
-  parseUpRequest,
-  planNest,
-  subnetsFromLabels,
-} from '../../src/nesting/plan.js'
+import {checkMemory, LEVEL_MEMORY_BYTES, levelOneSpec, planNest, subnetsFromLabels} from '../../src/nesting/plan.js'
+import {parseDepth, parseLevel, parseNestName, parseUpRequest} from '../../src/nesting/request.js'
 import {parseCidr} from '../../src/nesting/subnets.js'
 import {thrown} from '../support/thrown.js'
 
