@@ -173,7 +173,8 @@ export function parseUpRequest(input: UpInput): UpRequest {
     suite,
     image: input.image ?? imageForSuite(suite),
     dockerdArgs: parseDockerdArgs(input.dockerdArgs ?? []),
-    exposeDaemons: input.exposeDaemons ?? input.daemonPorts !== undefined,
+    // `up` always passes its --expose-daemons (false unless given): --daemon-ports must turn it on regardless.
+    exposeDaemons: input.exposeDaemons === true || input.daemonPorts !== undefined,
     daemonHostPortBase: input.daemonPorts === undefined ? undefined : parseHostPort(input.daemonPorts, '--daemon-ports'),
     mtu: input.mtu === undefined ? undefined : parseMtu(input.mtu),
     network: input.network === undefined ? undefined : parseNetworkName(input.network),

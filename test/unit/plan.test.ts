@@ -52,6 +52,11 @@ describe('up request', () => {
     })
   })
 
+  it('exposes the engines when --daemon-ports is given, even with --expose-daemons left at false', () => {
+    expect(parseUpRequest({exposeDaemons: false, daemonPorts: '30000'})).toMatchObject({exposeDaemons: true, daemonHostPortBase: 30_000})
+    expect(parseUpRequest({exposeDaemons: false}).exposeDaemons).toBe(false)
+  })
+
   it.each([
     [{storageDriver: 'nope'}, /unknown storage driver "nope"/],
     [{dataRoot: 'loop:0'}, /out of range/],
