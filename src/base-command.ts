@@ -1,5 +1,6 @@
 import {Command, Flags, Interfaces} from '@oclif/core'
 
+import {nestNameFlag} from './flags.js'
 import {connectEngine} from './nesting/dockerode-engine.js'
 import type {Engine} from './nesting/engine.js'
 import {ExitCode, InceptionError} from './nesting/errors.js'
@@ -17,7 +18,7 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(type
  */
 export abstract class InceptionCommand extends Command {
   static override baseFlags = {
-    name: Flags.string({char: 'n', description: 'name of the nest', default: DEFAULT_NEST, helpGroup: 'GLOBAL'}),
+    name: nestNameFlag({char: 'n', description: 'name of the nest', default: DEFAULT_NEST, helpGroup: 'GLOBAL'}),
     context: Flags.string({description: 'docker context to use (default: DOCKER_HOST, else the current context)', helpGroup: 'GLOBAL'}),
   }
 

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
 
   const trial = async (capSet: string[], securitySet: SecurityOption[]): Promise<string | undefined> => {
     await nests.down(NEST)
-    const request = parseUpRequest({name: NEST, depth: String(DEPTH), privilege: 'minimal', timeout: '20'})
+    const request = parseUpRequest({name: NEST, depth: DEPTH, privilege: 'minimal', timeoutSeconds: 20})
     try {
       await nests.launch({request, decision: minimalDecision(capSet, securitySet)})
       const out = new Capture()

@@ -15,6 +15,7 @@ import {LevelFailed, UsageError} from './errors.js'
 export const PRIVILEGE_REQUESTS = ['auto', 'privileged', 'caps', 'minimal'] as const
 export type PrivilegeRequest = (typeof PRIVILEGE_REQUESTS)[number]
 export type PrivilegeMode = Exclude<PrivilegeRequest, 'auto'>
+export const DEFAULT_PRIVILEGE: PrivilegeRequest = 'auto'
 
 /**
  * Security options beyond capabilities, as the init passes them to `docker run`:
@@ -99,11 +100,6 @@ export function ulimitsFrom(limits: string): Ulimit[] | undefined {
     if (value !== undefined) found.push({name, soft: Number(value), hard: Number(value)})
   }
   return found.length > 0 ? found : undefined
-}
-
-export function parsePrivilege(value: string): PrivilegeRequest {
-  if ((PRIVILEGE_REQUESTS as readonly string[]).includes(value)) return value as PrivilegeRequest
-  throw new UsageError(`unknown privilege mode "${value}"`, `use one of: ${PRIVILEGE_REQUESTS.join(', ')}`)
 }
 
 /** Capability names by bit number (linux/capability.h). */

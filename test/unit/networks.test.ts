@@ -4,7 +4,7 @@ import {NetworkMissing, UsageError} from '../../src/nesting/errors.js'
 import {LABEL} from '../../src/nesting/labels.js'
 import {Nests} from '../../src/nesting/nest.js'
 import {initEnvironment, levelOneSpec, nestLabels, planNest, subnetsFromLabels} from '../../src/nesting/plan.js'
-import {parseUpRequest} from '../../src/nesting/request.js'
+import {parseMtu, parseUpRequest} from '../../src/nesting/request.js'
 import {minimalDecision} from '../../src/nesting/privilege.js'
 import {allocatePools, type Cidr, formatCidr, overlaps, parseCidr, parseSubnetPool} from '../../src/nesting/subnets.js'
 import {FakeEngine} from '../support/fake-engine.js'
@@ -14,7 +14,7 @@ const cidr = (text: string) => parseCidr(text)!
 describe('network pools', () => {
   it('gives every level a bridge and a pool, all disjoint, and clear of what is taken', () => {
     const taken = [cidr('172.31.8.0/22'), cidr('172.31.0.0/24')]
-    const plan = planNest(parseUpRequest({depth: '4'}), taken)
+    const plan = planNest(parseUpRequest({depth: 4}), taken)
     const all: Cidr[] = plan.levels.flatMap((l) => [l.subnet, l.pool])
     expect(plan.levels.map((l) => l.pool.prefix)).toEqual([21, 21, 21, 21])
     for (const [i, a] of all.entries()) {
@@ -26,22 +26,22 @@ describe('network pools', () => {
   })
 
   it('records the pools on the labels, and other nests plan around them', () => {
-    const first = planNest(parseUpRequest({depth: '2'}), [])
+    const first = planNest(parseUpRequest({depth: 2}), [])
     const labels = nestLabels(first, minimalDecision())
     expect(labels[LABEL.pools]).toBe('172.31.8.0/21 172.31.16.0/21')
     const taken = subnetsFromLabels([labels])
     expect(taken.map(formatCidr)).toEqual(['172.31.0.0/24', '172.31.1.0/24', '172.31.8.0/21', '172.31.16.0/21'])
-    const second = planNest(parseUpRequest({depth: '2', name: 'other'}), taken)
+    const second = planNest(parseUpRequest({depth: 2, name: 'other'}), taken)
     expect(second.levels.flatMap((l) => [l.subnet, l.pool]).some((c) => taken.some((t) => overlaps(c, t)))).toBe(false)
   })
 
   it('says when the pool is too small for the depth', () => {
     expect(() => allocatePools(parseSubnetPool('10.9.0.0/20'), 3, [cidr('10.9.0.0/24')])).toThrow(/has room for 1 free \/21 network pools besides the bridges, the nest needs 3 \(one a level, 32 networks of \/26 each\)/)
-    expect(() => planNest(parseUpRequest({depth: '3', subnetPool: '10.9.0.0/20'}), [])).toThrow(UsageError)
+    expect(() => planNest(parseUpRequest({depth: 3, subnetPool: parseSubnetPool('10.9.0.0/20')}), [])).toThrow(UsageError)
   })
 
   it('passes pools, their network size and the MTU to the init', () => {
-    const env = initEnvironment(planNest(parseUpRequest({depth: '2', mtu: '1400'}), []))
+    const env = initEnvironment(planNest(parseUpRequest({depth: 2, mtu: parseMtu('1400')}), []))
     expect(env.INCEPTION_POOLS).toBe('172.31.8.0/21 172.31.16.0/21')
     expect(env.INCEPTION_POOL_NETWORK_PREFIX).toBe('26')
     expect(env.INCEPTION_MTU).toBe('1400')
@@ -51,7 +51,7 @@ describe('network pools', () => {
 
 describe('--mtu and --network', () => {
   it.each([['100'], ['abc'], ['1400.5'], ['70000']])('refuses --mtu %s', (mtu) => {
-    expect(() => parseUpRequest({mtu})).toThrow(UsageError)
+    expect(() => parseMtu(mtu)).toThrow(UsageError)
   })
 
   it('puts level 1 on the network asked, and refuses one the engine does not have before creating anything', async () => {
