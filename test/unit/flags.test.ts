@@ -6,10 +6,11 @@ import Build from '../../src/commands/build.js'
 import Demo from '../../src/commands/demo.js'
 import Env from '../../src/commands/env.js'
 import Exec from '../../src/commands/exec.js'
+import Ps from '../../src/commands/ps.js'
 import Up from '../../src/commands/up.js'
 import {parseCidr} from '../../src/nesting/subnets.js'
 
-const commands = {build: Build, demo: Demo, env: Env, exec: Exec, up: Up} as const
+const commands = {build: Build, demo: Demo, env: Env, exec: Exec, ps: Ps, up: Up} as const
 
 /** A command's flags through oclif's own parser, as the command gets them (Command.parse puts the base flags in too). */
 async function parse(id: keyof typeof commands, argv: string[]) {
@@ -91,6 +92,19 @@ describe('typed flags', () => {
   it('give the demo its own nest, depth and port', async () => {
     expect((await parse('demo', [])).flags).toMatchObject({name: 'demo', depth: 4, port: 8080})
     expect((await parse('exec', ['--level', '3', '--timeout', '5'])).flags).toMatchObject({level: 3, timeout: 5})
+  })
+})
+
+describe('ps', () => {
+  // ps lists every nest unless --name is given, even --name with the default nest's name.
+  it.each([
+    [[], true],
+    [['--name', 'inception'], false],
+    [['-n', 'ci'], false],
+    [['--name=ci'], false],
+  ])('%j: --name set from its default is %s', async (argv, fromDefault) => {
+    const {metadata} = await parse('ps', argv)
+    expect(metadata.flags.name?.setFromDefault === true).toBe(fromDefault)
   })
 })
 
