@@ -1,10 +1,14 @@
 import {Command, Flags, Interfaces} from '@oclif/core'
 
+import {nestNameFlag} from './flags.js'
 import {connectEngine} from './nesting/dockerode-engine.js'
 import type {Engine} from './nesting/engine.js'
 import {ExitCode, InceptionError} from './nesting/errors.js'
 import {Nests} from './nesting/nest.js'
-import {DEFAULT_NEST} from './nesting/plan.js'
+import {DEFAULT_NEST} from './nesting/request.js'
+
+/** What can reach `catch`: our errors, oclif's (with an exit code; EEXIT is `this.exit` itself), bugs. */
+type CommandError = Error & {oclif?: {exit?: number}; code?: string}
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof InceptionCommand)['baseFlags'] & T['flags']>
 
@@ -14,7 +18,7 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(type
  */
 export abstract class InceptionCommand extends Command {
   static override baseFlags = {
-    name: Flags.string({char: 'n', description: 'name of the nest', default: DEFAULT_NEST, helpGroup: 'GLOBAL'}),
+    name: nestNameFlag({char: 'n', description: 'name of the nest', default: DEFAULT_NEST, helpGroup: 'GLOBAL'}),
     context: Flags.string({description: 'docker context to use (default: DOCKER_HOST, else the current context)', helpGroup: 'GLOBAL'}),
   }
 
@@ -36,22 +40,39 @@ export abstract class InceptionCommand extends Command {
     return new Nests(await this.engine())
   }
 
-  protected override async catch(error: Error & {oclif?: {exit?: number}; code?: string}): Promise<never> {
-    if (error instanceof InceptionError) {
-      this.logToStderr(`inception: ${error.message}; ${error.hint}`)
-      if (error.exitCode === ExitCode.levelFailed && 'logTail' in error && error.logTail) {
-        this.logToStderr(String(error.logTail).trimEnd())
-      }
-      this.exit(error.exitCode)
+  protected override async catch(error: CommandError): Promise<never> {
+    const report = failureReport(error, this.id)
+    if (!report) throw error
+    this.logToStderr(report.line)
+    if (error instanceof InceptionError && error.exitCode === ExitCode.levelFailed && 'logTail' in error && error.logTail) {
+      this.logToStderr(String(error.logTail).trimEnd())
     }
-    // oclif's own parse errors (unknown flag, missing value): one line, then the usage exit code.
-    if (error.oclif?.exit !== undefined && error.code !== 'EEXIT') {
-      // Some say what is wrong on the second line ("The following errors occurred:\n  --a cannot also be provided when using --b").
-      const lines = error.message.split('\n').map((line) => line.trim()).filter((line) => line.length > 0)
-      const first = (lines[0]!.endsWith(':') && lines[1] ? `${lines[0]!.slice(0, -1)}: ${lines[1]}` : lines[0]!).replace(/^Error: /, '')
-      this.logToStderr(`inception: ${first}; see \`inception ${this.id ?? ''} --help\``)
-      this.exit(ExitCode.usage)
-    }
-    throw error
+    this.exit(report.exitCode)
   }
+}
+
+/**
+ * oclif rewrites the message of an error thrown by a flag's parse function to
+ * "Parsing --depth \n\t<message>\nSee more help with --help" (on the same object: a UsageError
+ * stays one). The flag and the message, taken back out of that.
+ */
+const FLAG_PARSE_WRAPPING = /^Parsing (--[\w-]+) *\n\t([\s\S]*)\nSee more help with --help$/
+
+/**
+ * The single line a failure is reported with, `inception: WHAT; WHAT TO DO`, and its exit code;
+ * undefined for what is not the user's to fix (a bug, reported with its stack) or is an exit.
+ */
+export function failureReport(error: CommandError, commandId: string | undefined): {line: string; exitCode: number} | undefined {
+  const wrapped = FLAG_PARSE_WRAPPING.exec(error.message)
+  const flag = wrapped?.[1]
+  const message = wrapped ? wrapped[2]! : error.message
+  if (error instanceof InceptionError) return {line: `inception: ${message}; ${error.hint}`, exitCode: error.exitCode}
+  // oclif's own parse errors (unknown flag, missing value): one line, then the usage exit code.
+  if (error.oclif?.exit === undefined || error.code === 'EEXIT') return undefined
+  // Some say what is wrong on the second line ("The following errors occurred:\n  --a cannot also be provided when using --b").
+  const lines = message.split('\n').map((line) => line.trim()).filter((line) => line.length > 0)
+  let first = (lines[0]!.endsWith(':') && lines[1] ? `${lines[0]!.slice(0, -1)}: ${lines[1]}` : lines[0]!).replace(/^Error: /, '')
+  // oclif's own flag kinds do not name the flag ("Expected an integer but received: abc").
+  if (flag && !first.includes(flag)) first = `${flag}: ${first}`
+  return {line: `inception: ${first}; see \`inception ${commandId ?? ''} --help\``, exitCode: ExitCode.usage}
 }

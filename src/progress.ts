@@ -1,7 +1,7 @@
 import {Listr, type ListrTask} from 'listr2'
 
 import type {Nests, NestStatus} from './nesting/nest.js'
-import type {UpRequest} from './nesting/plan.js'
+import type {UpRequest} from './nesting/request.js'
 
 interface Deferred {
   promise: Promise<number>

@@ -12,8 +12,8 @@ import {boardStateFile} from '../nesting/contract.js'
 import {connectEngine} from '../nesting/dockerode-engine.js'
 import {Capture, type Engine} from '../nesting/engine.js'
 import {Nests} from '../nesting/nest.js'
-import {parseUpRequest} from '../nesting/plan.js'
 import {pollUntil} from '../nesting/poll.js'
+import {parseUpRequest} from '../nesting/request.js'
 import {decidePrivilege, hostSettingsFor} from '../nesting/privilege.js'
 import {DEFAULT_IMAGE} from '../nesting/suites.js'
 
@@ -47,7 +47,7 @@ async function waitForHttp(port: number, limitMs: number): Promise<boolean> {
 async function inceptionRun(nests: Nests, depth: number) {
   await nests.down(NEST)
   const started = Date.now()
-  const status = await nests.up(parseUpRequest({name: NEST, depth: String(depth), ports: [`${PORT}:8080`]}))
+  const status = await nests.up(parseUpRequest({name: NEST, depth, ports: [{hostPort: PORT, innerPort: 8080}]}))
   const readyMs = Date.now() - started
   const quiet = {stdout: new Capture(), stderr: new Capture()}
   await nests.exec(NEST, depth, ['busybox', 'httpd', '-p', '8080', '-h', '/usr/local/share/inception/demo'], quiet)
@@ -93,7 +93,7 @@ async function baselineRun(engine: Engine, depth: number): Promise<{depth: numbe
 /** Load at the bottom of a depth-4 nest: 100 containers four at a time, and a 1 GB write. */
 async function loadAtTheBottom(nests: Nests): Promise<{runs100Parallel4S: number; runsFailed: number; write1GbS: number}> {
   await nests.down(NEST)
-  await nests.up(parseUpRequest({name: NEST, depth: '4'}))
+  await nests.up(parseUpRequest({name: NEST, depth: 4}))
   const run = async (script: string) => {
     const out = new Capture()
     const started = Date.now()
@@ -129,7 +129,7 @@ async function loadImages(nests: Nests): Promise<Record<string, number>> {
   const tarBytes = Number((await execa('sh', ['-c', `docker save ${LOAD_IMAGE} | wc -c`])).stdout.trim())
   const rate = (s: number) => Math.round(tarBytes / 1e6 / s)
   await nests.down(NEST)
-  await nests.up(parseUpRequest({name: NEST, depth: '4'}))
+  await nests.up(parseUpRequest({name: NEST, depth: 4}))
   const remove = async (levels: number[]) => {
     for (const level of levels) await nests.exec(NEST, level, ['docker', 'rmi', LOAD_IMAGE], {stdout: new Capture(), stderr: new Capture()})
   }
@@ -164,7 +164,7 @@ async function deepest(nests: Nests): Promise<{tried: number; reached: number; s
   let reached = 0
   const started = Date.now()
   try {
-    await nests.up(parseUpRequest({name: NEST, depth: String(DEEPEST_TRY), maxDepth: String(DEEPEST_TRY)}), {
+    await nests.up(parseUpRequest({name: NEST, depth: DEEPEST_TRY, maxDepth: DEEPEST_TRY}), {
       levelState: (level, state) => {
         if (state === 'ready') reached = Math.max(reached, level)
       },

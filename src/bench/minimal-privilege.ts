@@ -9,9 +9,9 @@ import {connectEngine} from '../nesting/dockerode-engine.js'
 import {Capture} from '../nesting/engine.js'
 import {LevelFailed} from '../nesting/errors.js'
 import {Nests} from '../nesting/nest.js'
-import {parseUpRequest} from '../nesting/plan.js'
 import {CAPS_SECURITY, DOCKER_20_CAPABILITIES, type SecurityOption} from '../nesting/contract.js'
 import {decidePrivilege, minimalDecision} from '../nesting/privilege.js'
+import {parseUpRequest} from '../nesting/request.js'
 
 const NEST = 'minimal-probe'
 const DEPTH = 3
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
 
   const trial = async (capSet: string[], securitySet: SecurityOption[]): Promise<string | undefined> => {
     await nests.down(NEST)
-    const request = parseUpRequest({name: NEST, depth: String(DEPTH), privilege: 'minimal', timeout: '20'})
+    const request = parseUpRequest({name: NEST, depth: DEPTH, privilege: 'minimal', timeoutSeconds: 20})
     try {
       await nests.launch({request, decision: minimalDecision(capSet, securitySet)})
       const out = new Capture()

@@ -2,8 +2,9 @@ import {Flags} from '@oclif/core'
 import {Listr} from 'listr2'
 
 import {InceptionCommand} from '../base-command.js'
+import {suiteFlag} from '../flags.js'
 import {ImageBuilder} from '../nesting/image.js'
-import {baseImageForSuite, DEFAULT_SUITE, imageForSuite, parseSuite, SUITE_NOTES, SUITES} from '../nesting/suites.js'
+import {baseImageForSuite, imageForSuite, SUITE_NOTES, SUITES} from '../nesting/suites.js'
 
 export default class Build extends InceptionCommand {
   static override summary = 'Build the level image (dockerd, its tools and the init) from image/'
@@ -15,7 +16,7 @@ export default class Build extends InceptionCommand {
   static override examples = ['<%= config.bin %> build', '<%= config.bin %> build --suite forky', '<%= config.bin %> build --force']
 
   static override flags = {
-    suite: Flags.string({description: `Debian suite: ${SUITES.join(', ')}`, default: DEFAULT_SUITE}),
+    suite: suiteFlag({description: 'Debian suite'}),
     force: Flags.boolean({description: 'rebuild even if the image exists', default: false}),
     base: Flags.string({description: 'base image of that suite (default: debian:SUITE-slim, else bootstrapped)'}),
     tag: Flags.string({description: 'image tag (default: inception:VERSION-SUITE)'}),
@@ -23,7 +24,7 @@ export default class Build extends InceptionCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Build)
-    const suite = parseSuite(flags.suite)
+    const {suite} = flags
     const tag = flags.tag ?? imageForSuite(suite)
     const started = Date.now()
     const builder = new ImageBuilder(await this.engine())

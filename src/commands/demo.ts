@@ -3,11 +3,11 @@ import {Flags} from '@oclif/core'
 import {InceptionCommand} from '../base-command.js'
 import {climbOut, spinTheTop} from '../demo/shell.js'
 import {DEMO_INNER_PORT, DEMO_NEST, SpinningTop} from '../demo/spinning-top.js'
+import {depthFlag, hostPortFlag, nestNameFlag, suiteFlag} from '../flags.js'
 import {ImageBuilder} from '../nesting/image.js'
 import {Nests} from '../nesting/nest.js'
-import {parseNestName, parseUpRequest} from '../nesting/plan.js'
-import {DEFAULT_SUITE, SUITES} from '../nesting/suites.js'
 import {pollUntil} from '../nesting/poll.js'
+import {parseUpRequest} from '../nesting/request.js'
 import {upWithProgress} from '../progress.js'
 
 export default class Demo extends InceptionCommand {
@@ -19,18 +19,18 @@ export default class Demo extends InceptionCommand {
   static override examples = ['<%= config.bin %> demo', '<%= config.bin %> demo --depth 6 --port 9000', '<%= config.bin %> demo --shell', '<%= config.bin %> demo --down']
 
   static override flags = {
-    name: Flags.string({char: 'n', description: 'name of the demo nest', default: DEMO_NEST}),
-    depth: Flags.string({char: 'd', description: 'how many levels', default: '4'}),
-    port: Flags.string({description: 'host port for the page (on 127.0.0.1)', default: '8080'}),
-    suite: Flags.string({description: `Debian suite of the level image: ${SUITES.join(', ')}`, default: DEFAULT_SUITE}),
+    name: nestNameFlag({char: 'n', description: 'name of the demo nest', default: DEMO_NEST}),
+    depth: depthFlag({description: 'how many levels', default: 4}),
+    port: hostPortFlag({description: 'host port for the page (on 127.0.0.1)', default: 8080}),
+    suite: suiteFlag({description: 'Debian suite of the level image'}),
     shell: Flags.boolean({description: 'instead of waiting, open a shell at the innermost level; each exit climbs one level', default: false}),
     down: Flags.boolean({description: 'collapse a running demo nest and exit', default: false}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Demo)
-    const name = parseNestName(flags.name)
-    const request = parseUpRequest({name, depth: flags.depth, suite: flags.suite, ports: [`${flags.port}:${DEMO_INNER_PORT}`]})
+    const {name} = flags
+    const request = parseUpRequest({name, depth: flags.depth, suite: flags.suite, ports: [{hostPort: flags.port, innerPort: DEMO_INNER_PORT}]})
     const engine = await this.engine()
     const nests = new Nests(engine)
     const top = new SpinningTop(nests, engine)

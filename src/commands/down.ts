@@ -3,7 +3,6 @@ import {Flags} from '@oclif/core'
 import {InceptionCommand} from '../base-command.js'
 import type {DownReport} from '../nesting/nest.js'
 import {NestNotFound} from '../nesting/errors.js'
-import {parseNestName} from '../nesting/plan.js'
 
 export default class Down extends InceptionCommand {
   static override summary = 'Remove a nest completely: every level, innermost first, with its volumes'
@@ -16,7 +15,7 @@ export default class Down extends InceptionCommand {
 
   async run(): Promise<DownReport[]> {
     const {flags} = await this.parse(Down)
-    const name = parseNestName(flags.name)
+    const {name} = flags
     const nests = await this.nests()
     let reports: DownReport[]
     if (flags.all) {

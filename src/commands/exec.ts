@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
-import {parseLevel, parseNestName, parseTimeout} from '../nesting/plan.js'
+import {levelFlag, timeoutFlag} from '../flags.js'
 import {bothEndsAreTerminals, withTerminal} from '../terminal.js'
 
 export default class Exec extends InceptionCommand {
@@ -20,16 +20,15 @@ export default class Exec extends InceptionCommand {
   static override strict = false
 
   static override flags = {
-    level: Flags.string({char: 'l', description: 'level to run at (1 is the outermost)', default: '1'}),
+    level: levelFlag({description: 'level to run at (1 is the outermost)', default: 1}),
     interactive: Flags.boolean({char: 'i', description: 'stream standard input even from a terminal', default: false}),
     tty: Flags.boolean({char: 't', description: 'allocate a terminal (default: when stdin and stdout are terminals)', allowNo: true}),
-    timeout: Flags.string({description: 'give up after this many seconds (default: wait for the command)'}),
+    timeout: timeoutFlag({description: 'give up after this many seconds (default: wait for the command)'}),
   }
 
   async run(): Promise<void> {
     const {flags, raw} = await this.parse(Exec)
-    const name = parseNestName(flags.name)
-    const level = parseLevel(flags.level)
+    const {name, level} = flags
     // The command from the parser's raw tokens: its non-strict argv reorders repeated words
     // ("-p 8080:80 ... -p 80" came back as "-p -p 8080:80 ... 80").
     const words = raw.filter((token) => token.type === 'arg').map((token) => token.input)
@@ -37,7 +36,7 @@ export default class Exec extends InceptionCommand {
     const tty = flags.tty ?? bothEndsAreTerminals()
     // Piped input is always streamed; a terminal's only when the command gets a terminal or -i asks.
     const attachStdin = tty || flags.interactive || !process.stdin.isTTY
-    const timeoutMs = flags.timeout === undefined ? undefined : parseTimeout(flags.timeout) * 1000
+    const timeoutMs = flags.timeout === undefined ? undefined : flags.timeout * 1000
     const nests = await this.nests()
     const code = await withTerminal({tty, attachStdin}, (io) => nests.exec(name, level, cmd, {...io, timeoutMs}))
     this.exit(code)

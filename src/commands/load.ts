@@ -2,8 +2,8 @@ import {Args, Flags} from '@oclif/core'
 import {Listr} from 'listr2'
 
 import {InceptionCommand} from '../base-command.js'
+import {levelFlag} from '../flags.js'
 import {ImageLoader, type LoadReport, type LoadTarget} from '../nesting/load.js'
-import {parseLevel, parseNestName} from '../nesting/plan.js'
 
 const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`
 
@@ -28,14 +28,14 @@ export default class Load extends InceptionCommand {
   }
 
   static override flags = {
-    level: Flags.string({char: 'l', description: 'the level to load into (default: the innermost)', exclusive: ['all-levels']}),
+    level: levelFlag({description: 'the level to load into (default: the innermost)', exclusive: ['all-levels']}),
     'all-levels': Flags.boolean({description: 'load into every level of the nest', default: false, exclusive: ['level']}),
   }
 
   async run(): Promise<LoadReport> {
     const {flags, argv} = await this.parse(Load)
-    const name = parseNestName(flags.name)
-    const target: LoadTarget = flags['all-levels'] ? {kind: 'all'} : flags.level === undefined ? {kind: 'innermost'} : {kind: 'level', level: parseLevel(flags.level)}
+    const {name} = flags
+    const target: LoadTarget = flags['all-levels'] ? {kind: 'all'} : flags.level === undefined ? {kind: 'innermost'} : {kind: 'level', level: flags.level}
     const references = argv as string[]
     const engine = await this.engine()
     const loader = new ImageLoader(engine, await this.nests())

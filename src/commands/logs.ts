@@ -1,23 +1,21 @@
 import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
-import {parseLevel, parseNestName} from '../nesting/plan.js'
+import {levelFlag} from '../flags.js'
 
 export default class Logs extends InceptionCommand {
   static override summary = "Show a level's output: its init and its dockerd"
   static override examples = ['<%= config.bin %> logs --level 2', '<%= config.bin %> logs --level 4 -f --tail 20']
 
   static override flags = {
-    level: Flags.string({char: 'l', description: 'level (1 is the outermost)', default: '1'}),
+    level: levelFlag({description: 'level (1 is the outermost)', default: 1}),
     follow: Flags.boolean({char: 'f', description: 'keep following the output', default: false}),
     tail: Flags.integer({description: 'only the last N lines', min: 1}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Logs)
-    const name = parseNestName(flags.name)
-    const level = parseLevel(flags.level)
     const nests = await this.nests()
-    await nests.logs(name, level, {follow: flags.follow, tail: flags.tail}, process.stdout, process.stderr)
+    await nests.logs(flags.name, flags.level, {follow: flags.follow, tail: flags.tail}, process.stdout, process.stderr)
   }
 }

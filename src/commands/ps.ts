@@ -2,7 +2,6 @@ import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
 import type {LevelStatus, NestStatus} from '../nesting/nest.js'
-import {parseNestName} from '../nesting/plan.js'
 
 const megabytes = (bytes?: number) => (bytes === undefined ? '-' : `${Math.round(bytes / 2 ** 20)}MB`)
 
@@ -16,10 +15,11 @@ export default class Ps extends InceptionCommand {
   }
 
   async run(): Promise<NestStatus[]> {
-    const {flags} = await this.parse(Ps)
+    const {flags, metadata} = await this.parse(Ps)
+    // Without --name, ps shows every nest, not the default one: the parser says whether --name was given.
+    const oneNest = !flags.all && metadata.flags.name?.setFromDefault !== true
     const nests = await this.nests()
-    const named = this.argv.some((a) => a === '--name' || a === '-n' || a.startsWith('--name='))
-    const statuses = named && !flags.all ? [await nests.status(parseNestName(flags.name))] : await nests.statusAll()
+    const statuses = oneNest ? [await nests.status(flags.name)] : await nests.statusAll()
     if (statuses.length === 0) this.log('no nests; start one with `inception up`')
     for (const status of statuses) this.printTree(status)
     return statuses

@@ -1,12 +1,23 @@
 import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
+import {
+  bindFlag,
+  dataRootFlag,
+  depthFlag,
+  dockerdArgFlag,
+  hostPortFlag,
+  mtuFlag,
+  networkFlag,
+  portMappingFlag,
+  privilegeFlag,
+  storageDriverFlag,
+  subnetPoolFlag,
+  suiteFlag,
+  timeoutFlag,
+} from '../flags.js'
 import type {NestStatus} from '../nesting/nest.js'
-import {DEFAULT_MAX_DEPTH, parseUpRequest} from '../nesting/plan.js'
-import {STORAGE_DRIVERS} from '../nesting/storage.js'
-import {PRIVILEGE_REQUESTS} from '../nesting/privilege.js'
-import {DEFAULT_SUBNET_POOL} from '../nesting/subnets.js'
-import {DEFAULT_SUITE, SUITES} from '../nesting/suites.js'
+import {DEFAULT_MAX_DEPTH, DEFAULT_NEST, DEFAULT_READY_TIMEOUT_SECONDS, parseUpRequest} from '../nesting/request.js'
 import {upWithProgress} from '../progress.js'
 
 export default class Up extends InceptionCommand {
@@ -20,27 +31,27 @@ export default class Up extends InceptionCommand {
   static override enableJsonFlag = true
 
   static override flags = {
-    depth: Flags.string({char: 'd', description: 'how many levels', default: '1'}),
-    'max-depth': Flags.string({description: 'refuse deeper nests than this', default: String(DEFAULT_MAX_DEPTH)}),
-    privilege: Flags.string({description: `privilege mode: ${PRIVILEGE_REQUESTS.join(', ')}`, default: 'auto'}),
-    'storage-driver': Flags.string({description: `each level's storage driver: ${STORAGE_DRIVERS.join(', ')}`, default: 'overlay2'}),
-    'data-root': Flags.string({description: "where each level's /var/lib/docker lives: volume, tmpfs, loop:SIZE", default: 'volume'}),
-    publish: Flags.string({char: 'p', description: 'HOST:INNER[@LEVEL]: publish INNER of the innermost level (or LEVEL) on the host', multiple: true}),
-    bind: Flags.string({description: 'host address for published ports', default: '127.0.0.1'}),
-    'subnet-pool': Flags.string({description: 'pool of /24 bridge subnets, one per level', default: DEFAULT_SUBNET_POOL}),
-    timeout: Flags.string({description: "seconds each level's engine has to answer", default: '60'}),
-    suite: Flags.string({description: `Debian suite of the level image, which decides every level's Docker: ${SUITES.join(', ')}`, default: DEFAULT_SUITE}),
+    depth: depthFlag({description: 'how many levels', default: 1}),
+    'max-depth': Flags.integer({description: 'refuse deeper nests than this', helpValue: '<levels>', min: 1, default: DEFAULT_MAX_DEPTH}),
+    privilege: privilegeFlag({description: 'privilege mode'}),
+    'storage-driver': storageDriverFlag({description: "each level's storage driver"}),
+    'data-root': dataRootFlag({description: "where each level's /var/lib/docker lives"}),
+    publish: portMappingFlag({description: 'publish INNER of the innermost level (or LEVEL) on the host'}),
+    bind: bindFlag({description: 'host address for published ports'}),
+    'subnet-pool': subnetPoolFlag({description: 'pool of /24 bridge subnets, one per level'}),
+    timeout: timeoutFlag({description: "seconds each level's engine has to answer", default: DEFAULT_READY_TIMEOUT_SECONDS}),
+    suite: suiteFlag({description: "Debian suite of the level image, which decides every level's Docker"}),
     image: Flags.string({description: 'level image (default: the one `inception build --suite SUITE` makes)'}),
     'expose-daemons': Flags.boolean({description: "make every level's engine reachable from this machine over mutual TLS (see `inception env`)", default: false}),
-    'daemon-ports': Flags.string({description: "host port of level 1's engine, level K's is this + K - 1 (default: free ports); implies --expose-daemons"}),
-    mtu: Flags.string({description: "MTU of every level's networks (default: each level takes its uplink's, so the host network's goes all the way down)"}),
-    network: Flags.string({description: "a network of this engine for level 1 to join instead of the default bridge (e.g. a compose project's)"}),
-    'dockerd-arg': Flags.string({description: "an extra option for every level's dockerd, e.g. --dockerd-arg=--debug; repeatable", multiple: true}),
+    'daemon-ports': hostPortFlag({description: "host port of level 1's engine, level K's is this + K - 1 (default: free ports); implies --expose-daemons"}),
+    mtu: mtuFlag({description: "MTU of every level's networks (default: each level takes its uplink's, so the host network's goes all the way down)"}),
+    network: networkFlag({description: "a network of this engine for level 1 to join instead of the default bridge (e.g. a compose project's)"}),
+    'dockerd-arg': dockerdArgFlag({description: "an extra option for every level's dockerd, e.g. --dockerd-arg=--debug; repeatable"}),
   }
 
   async run(): Promise<NestStatus> {
     const {flags} = await this.parse(Up)
-    // Every flag is checked before the engine is touched: bad input creates nothing.
+    // Each flag was parsed on its own; the request checks them together before the engine is touched: bad input creates nothing.
     const request = parseUpRequest({
       name: flags.name,
       depth: flags.depth,
@@ -51,12 +62,12 @@ export default class Up extends InceptionCommand {
       ports: flags.publish,
       bind: flags.bind,
       subnetPool: flags['subnet-pool'],
-      timeout: flags.timeout,
+      timeoutSeconds: flags.timeout,
       suite: flags.suite,
       image: flags.image,
       dockerdArgs: flags['dockerd-arg'],
       exposeDaemons: flags['expose-daemons'],
-      daemonPorts: flags['daemon-ports'],
+      daemonPortBase: flags['daemon-ports'],
       mtu: flags.mtu,
       network: flags.network,
     })
@@ -64,8 +75,8 @@ export default class Up extends InceptionCommand {
     const status = await upWithProgress(nests, request, {quiet: this.jsonEnabled(), log: (line) => this.log(line)})
     this.log(`nest "${status.name}" is up, ${status.depth} level${status.depth > 1 ? 's' : ''} deep`)
     for (const port of status.ports) this.log(`  published ${port}`)
-    if (status.levels.some((l) => l.endpoint)) this.log(`  engines: eval "$(inception env${status.name === 'inception' ? '' : ` --name ${status.name}`} --level K)"`)
-    this.log(`  reach a level with: inception exec${status.name === 'inception' ? '' : ` --name ${status.name}`} --level ${status.depth} -- docker ps`)
+    if (status.levels.some((l) => l.endpoint)) this.log(`  engines: eval "$(inception env${status.name === DEFAULT_NEST ? '' : ` --name ${status.name}`} --level K)"`)
+    this.log(`  reach a level with: inception exec${status.name === DEFAULT_NEST ? '' : ` --name ${status.name}`} --level ${status.depth} -- docker ps`)
     return status
   }
 }

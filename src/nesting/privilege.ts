@@ -16,6 +16,7 @@ import {LevelFailed, UsageError} from './errors.js'
 export const PRIVILEGE_REQUESTS = ['auto', 'privileged', 'caps', 'minimal'] as const
 export type PrivilegeRequest = (typeof PRIVILEGE_REQUESTS)[number]
 export type PrivilegeMode = Exclude<PrivilegeRequest, 'auto'>
+export const DEFAULT_PRIVILEGE: PrivilegeRequest = 'auto'
 
 /**
  * --privilege minimal: the smallest set with which a level still runs dockerd, starts the next
@@ -99,10 +100,6 @@ export function ulimitsFrom(limits: string): Ulimit[] | undefined {
   return found.length > 0 ? found : undefined
 }
 
-export function parsePrivilege(value: string): PrivilegeRequest {
-  if ((PRIVILEGE_REQUESTS as readonly string[]).includes(value)) return value as PrivilegeRequest
-  throw new UsageError(`unknown privilege mode "${value}"`, `use one of: ${PRIVILEGE_REQUESTS.join(', ')}`)
-}
 
 /** The capability names in a /proc/PID/status capability mask ("000001fffeffffff"). */
 export function capabilitiesInMask(hexMask: string): string[] {

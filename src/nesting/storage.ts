@@ -3,6 +3,7 @@ import {UsageError} from './errors.js'
 /** Storage drivers a level's dockerd may use; each is probed by the init and falls back if unusable. */
 export const STORAGE_DRIVERS = ['overlay2', 'fuse-overlayfs', 'vfs'] as const
 export type StorageDriver = (typeof STORAGE_DRIVERS)[number]
+export const DEFAULT_STORAGE_DRIVER: StorageDriver = 'overlay2'
 
 /**
  * Where a level's /var/lib/docker lives. Never the container's own layered root file system:
@@ -12,6 +13,7 @@ export type StorageDriver = (typeof STORAGE_DRIVERS)[number]
  * - loop: an ext4 file system in a file of the given size; bounds the level's disk use
  */
 export type DataRoot = {kind: 'volume'} | {kind: 'tmpfs'} | {kind: 'loop'; bytes: number}
+export const DEFAULT_DATA_ROOT: DataRoot = {kind: 'volume'}
 
 export interface StorageChoice {
   driver: StorageDriver
@@ -24,16 +26,17 @@ export const MIN_LOOP_BYTES = 256 * 2 ** 20
 /** A loop file is sparse, but mkfs and the kernel still need it addressable; 16 TiB is ext4's practical ceiling. */
 export const MAX_LOOP_BYTES = 16 * 2 ** 40
 
-export function parseStorageDriver(value: string): StorageDriver {
-  if ((STORAGE_DRIVERS as readonly string[]).includes(value)) return value as StorageDriver
-  throw new UsageError(`unknown storage driver "${value}"`, `use one of: ${STORAGE_DRIVERS.join(', ')}`)
-}
-
 export function parseSize(value: string): number {
   const match = /^(\d+)([KMGTP]?)i?B?$/i.exec(value.trim())
   if (!match) throw new UsageError(`"${value}" is not a size`, 'write a size like 512M, 2G or 10G')
   const [, digits, unit] = match
   return Number(digits) * UNITS[(unit ?? '').toUpperCase()]!
+}
+
+/** A size the way a user writes it (4G, 512M): in the largest unit that divides it. */
+export function formatSize(bytes: number): string {
+  const [unit, size] = Object.entries(UNITS).reverse().find(([, unitBytes]) => bytes % unitBytes === 0)!
+  return `${bytes / size}${unit}`
 }
 
 export function parseDataRoot(value: string): DataRoot {

@@ -1,4 +1,3 @@
-import {UsageError} from './errors.js'
 import {IMAGE_REPOSITORY, VERSION} from './version.js'
 
 /**
@@ -17,13 +16,6 @@ export const SUITE_NOTES: Record<Suite, string> = {
   trixie: 'Debian 13 (stable): docker.io 26.1, containerd 1.7, compose 2.26, buildx 0.13',
   forky: 'Debian testing: docker.io 28.5, containerd 2.1, compose 2.40, buildx 0.29',
   bookworm: 'Debian 12: docker.io 20.10 (end of life), containerd 1.6, no compose or buildx plugin',
-}
-
-export function parseSuite(text: string): Suite {
-  if (!(SUITES as readonly string[]).includes(text)) {
-    throw new UsageError(`--suite "${text}" is not a suite inception builds`, `use one of ${SUITES.join(', ')} (default ${DEFAULT_SUITE})`)
-  }
-  return text as Suite
 }
 
 /** The level image of a suite: each suite is its own tag. */

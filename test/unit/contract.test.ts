@@ -3,7 +3,10 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {INFO_KEYS, INIT_VARIABLES, LEVEL_STATES, nestLabels, nestRecord, shellContract} from '../../src/nesting/contract.js'
-import {levelOneSpec, nestFacts, planNest, parseUpRequest} from '../../src/nesting/plan.js'
+import {levelOneSpec, nestFacts, planNest} from '../../src/nesting/plan.js'
+import {parsePortMapping} from '../../src/nesting/ports.js'
+import {parseUpRequest} from '../../src/nesting/request.js'
+import {parseDataRoot} from '../../src/nesting/storage.js'
 import {minimalDecision} from '../../src/nesting/privilege.js'
 import {ROOT} from '../support/integration.js'
 
@@ -23,7 +26,7 @@ function initSources(): Array<{file: string; text: string}> {
 const variablesIn = (text: string) => new Set(text.match(/\bINCEPTION_[A-Z0-9_]+/g) ?? [])
 
 function levelOneEnvironment(): Record<string, string> {
-  const spec = levelOneSpec(planNest(parseUpRequest({depth: '3', dataRoot: 'loop:1G', exposeDaemons: true, ports: ['8080:80']}), []), minimalDecision())
+  const spec = levelOneSpec(planNest(parseUpRequest({depth: 3, dataRoot: parseDataRoot('loop:1G'), exposeDaemons: true, ports: [parsePortMapping('8080:80')]}), []), minimalDecision())
   return Object.fromEntries(spec.env!.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]))
 }
 
@@ -72,7 +75,7 @@ describe('the level contract', () => {
 
 describe('nest labels', () => {
   it('read back as the facts they were written from', () => {
-    const plan = planNest(parseUpRequest({name: 'n', depth: '3', mtu: '1400', ports: ['18080:80@2'], exposeDaemons: true, network: 'ci'}), [])
+    const plan = planNest(parseUpRequest({name: 'n', depth: 3, mtu: 1400, ports: [parsePortMapping('18080:80@2')], exposeDaemons: true, network: 'ci'}), [])
     const facts = nestFacts(plan, minimalDecision())
     const record = nestRecord({id: 'c1', name: 'n-l1', state: 'running', labels: nestLabels(facts)})
     expect(record).toEqual({...facts, levelOne: {id: 'c1', state: 'running'}})

@@ -5,10 +5,10 @@ import {Capture} from '../../src/nesting/engine.js'
 import {LevelFailed, LevelOutOfRange, NestExists, NestNotFound} from '../../src/nesting/errors.js'
 import {Nests} from '../../src/nesting/nest.js'
 import {chainCommand, initError} from '../../src/nesting/reach.js'
-import {parseUpRequest} from '../../src/nesting/plan.js'
+import {parseUpRequest, type UpInput} from '../../src/nesting/request.js'
 import {FakeEngine} from '../support/fake-engine.js'
 
-const request = (extra: Record<string, string> = {}) => parseUpRequest({image: 'inception:test', depth: '2', timeout: '1', ...extra})
+const request = (extra: UpInput = {}) => parseUpRequest({image: 'inception:test', depth: 2, timeoutSeconds: 1, ...extra})
 
 function boardSaying(lines: string): (id: string, cmd: string[]) => {code: number; stdout: string} {
   return (_id, cmd) => ({code: 0, stdout: cmd[0] === 'sh' ? lines : cmd.includes('logs') ? `log of ${cmd.at(-1)}\n` : ''})

@@ -3,7 +3,8 @@ import {describe, expect, it} from 'vitest'
 import {NetworkMissing, UsageError} from '../../src/nesting/errors.js'
 import {LABEL} from '../../src/nesting/contract.js'
 import {Nests} from '../../src/nesting/nest.js'
-import {levelOneSpec, nestFacts, parseUpRequest, planNest, subnetsOfNests} from '../../src/nesting/plan.js'
+import {levelOneSpec, nestFacts, planNest, subnetsOfNests} from '../../src/nesting/plan.js'
+import {parseMtu, parseUpRequest} from '../../src/nesting/request.js'
 import {minimalDecision} from '../../src/nesting/privilege.js'
 import {allocatePools, type Cidr, formatCidr, overlaps, parseCidr, parseSubnetPool, POOL_NETWORK_PREFIX} from '../../src/nesting/subnets.js'
 import {nestLabels, nestRecord, shellContract} from '../../src/nesting/contract.js'
@@ -14,7 +15,7 @@ const cidr = (text: string) => parseCidr(text)!
 describe('network pools', () => {
   it('gives every level a bridge and a pool, all disjoint, and clear of what is taken', () => {
     const taken = [cidr('172.31.8.0/22'), cidr('172.31.0.0/24')]
-    const plan = planNest(parseUpRequest({depth: '4'}), taken)
+    const plan = planNest(parseUpRequest({depth: 4}), taken)
     const all: Cidr[] = plan.levels.flatMap((l) => [l.subnet, l.pool])
     expect(plan.levels.map((l) => l.pool.prefix)).toEqual([21, 21, 21, 21])
     for (const [i, a] of all.entries()) {
@@ -26,23 +27,23 @@ describe('network pools', () => {
   })
 
   it('records the pools on the labels, and other nests plan around them', () => {
-    const first = planNest(parseUpRequest({depth: '2'}), [])
+    const first = planNest(parseUpRequest({depth: 2}), [])
     const labels = nestLabels(nestFacts(first, minimalDecision()))
     expect(labels[LABEL.pools]).toBe('172.31.8.0/21 172.31.16.0/21')
     const taken = subnetsOfNests([nestRecord({id: 'x', name: 'x', state: 'running', labels})])
     expect(taken.map(formatCidr)).toEqual(['172.31.0.0/24', '172.31.1.0/24', '172.31.8.0/21', '172.31.16.0/21'])
-    const second = planNest(parseUpRequest({depth: '2', name: 'other'}), taken)
+    const second = planNest(parseUpRequest({depth: 2, name: 'other'}), taken)
     expect(second.levels.flatMap((l) => [l.subnet, l.pool]).some((c) => taken.some((t) => overlaps(c, t)))).toBe(false)
   })
 
   it('says when the pool is too small for the depth', () => {
     expect(() => allocatePools(parseSubnetPool('10.9.0.0/20'), 3, [cidr('10.9.0.0/24')])).toThrow(/has room for 1 free \/21 network pools besides the bridges, the nest needs 3 \(one a level, 32 networks of \/26 each\)/)
-    expect(() => planNest(parseUpRequest({depth: '3', subnetPool: '10.9.0.0/20'}), [])).toThrow(UsageError)
+    expect(() => planNest(parseUpRequest({depth: 3, subnetPool: parseSubnetPool('10.9.0.0/20')}), [])).toThrow(UsageError)
   })
 
   it('passes pools, their network size and the MTU to the init', () => {
     const envOf = (plan: ReturnType<typeof planNest>) => Object.fromEntries(levelOneSpec(plan, minimalDecision()).env!.map((e) => e.split(/=(.*)/s).slice(0, 2)))
-    const env = envOf(planNest(parseUpRequest({depth: '2', mtu: '1400'}), []))
+    const env = envOf(planNest(parseUpRequest({depth: 2, mtu: parseMtu('1400')}), []))
     expect(env.INCEPTION_POOLS).toBe('172.31.8.0/21 172.31.16.0/21')
     expect(shellContract()).toContain(`POOL_NETWORK_PREFIX='${POOL_NETWORK_PREFIX}'`)
     expect(env.INCEPTION_MTU).toBe('1400')
@@ -52,7 +53,7 @@ describe('network pools', () => {
 
 describe('--mtu and --network', () => {
   it.each([['100'], ['abc'], ['1400.5'], ['70000']])('refuses --mtu %s', (mtu) => {
-    expect(() => parseUpRequest({mtu})).toThrow(UsageError)
+    expect(() => parseMtu(mtu)).toThrow(UsageError)
   })
 
   it('puts level 1 on the network asked, and refuses one the engine does not have before creating anything', async () => {

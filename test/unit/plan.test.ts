@@ -1,37 +1,44 @@
 import {describe, expect, it} from 'vitest'
 
 import {UsageError} from '../../src/nesting/errors.js'
-import {LABEL} from '../../src/nesting/contract.js'
+import {LABEL, nestRecord} from '../../src/nesting/contract.js'
+import {checkMemory, LEVEL_MEMORY_BYTES, levelOneSpec, planNest, subnetsOfNests} from '../../src/nesting/plan.js'
+import {parsePortMapping} from '../../src/nesting/ports.js'
 import {
-  checkMemory,
-  LEVEL_MEMORY_BYTES,
-  levelOneSpec,
+  parseBind,
   parseDepth,
+  parseDockerdArg,
+  parseHostPort,
   parseLevel,
   parseNestName,
+  parseTimeout,
   parseUpRequest,
-  planNest,
-  subnetsOfNests,
-} from '../../src/nesting/plan.js'
-import {nestRecord} from '../../src/nesting/contract.js'
-import {parseCidr} from '../../src/nesting/subnets.js'
+  type UpInput,
+} from '../../src/nesting/request.js'
+import {parseDataRoot} from '../../src/nesting/storage.js'
+import {parseCidr, parseSubnetPool} from '../../src/nesting/subnets.js'
 import {thrown} from '../support/thrown.js'
 
 const capsDecision = {mode: 'caps' as const, capDrop: ['SYS_RESOURCE'], reason: 'test'}
 
 describe('depth and level validation', () => {
-  it.each(['0', '-1', '2.5', 'abc', '', '10000', '17'])('refuses --depth %s with a usage error', (text) => {
-    expect(() => parseDepth(text)).toThrow(UsageError)
+  it.each(['2.5', 'abc', ''])('refuses --depth %j as not a whole number', (text) => {
+    expect(() => parseDepth(text)).toThrow(/is not a whole number/)
+  })
+
+  it.each([0, -1, 17, 10_000])('refuses --depth %i as out of range', (depth) => {
+    expect(() => parseUpRequest({depth})).toThrow(/out of range/)
   })
 
   it('accepts 1 to the maximum depth', () => {
-    expect(parseDepth('1')).toBe(1)
     expect(parseDepth('16')).toBe(16)
-    expect(parseDepth('20', 20)).toBe(20)
+    expect(parseUpRequest({depth: 1}).depth).toBe(1)
+    expect(parseUpRequest({depth: 16}).depth).toBe(16)
+    expect(parseUpRequest({depth: 20, maxDepth: 20}).depth).toBe(20)
   })
 
   it('says how to go deeper when the depth exceeds --max-depth', () => {
-    expect(thrown(() => parseDepth('10000')).hint).toMatch(/--max-depth 16/)
+    expect(thrown(() => parseUpRequest({depth: 10_000})).hint).toMatch(/--max-depth 16/)
   })
 
   it.each(['0', '-2', 'x', '1.5'])('refuses --level %s', (text) => {
@@ -62,44 +69,59 @@ describe('up request', () => {
     })
   })
 
+  it('exposes the engines when --daemon-ports is given, even with --expose-daemons left at false', () => {
+    expect(parseUpRequest({exposeDaemons: false, daemonPortBase: 30_000})).toMatchObject({exposeDaemons: true, daemonHostPortBase: 30_000})
+    expect(parseUpRequest({exposeDaemons: false}).exposeDaemons).toBe(false)
+  })
+
+  // Each value on its own is refused by its flag's parser, before the request is put together.
   it.each([
-    [{storageDriver: 'nope'}, /unknown storage driver "nope"/],
-    [{dataRoot: 'loop:0'}, /out of range/],
-    [{dataRoot: 'loop:1PB'}, /out of range/],
-    [{privilege: 'root'}, /unknown privilege mode/],
-    [{ports: ['8080']}, /not HOST:INNER/],
-    [{ports: ['0:80']}, /out of range/],
-    [{ports: ['70000:80']}, /out of range/],
-    [{depth: '2', ports: ['8080:80@3']}, /deeper than --depth 2/],
-    [{ports: ['8080:80', '8080:81']}, /given twice/],
-    [{bind: 'localhost:1'}, /not an IPv4 address/],
-    [{subnetPool: '172.31.0.0/25'}, /smaller than one/],
-    [{timeout: '0'}, /out of range/],
-    [{dockerdArgs: ['--debug --tls']}, /is not one dockerd option/],
-    [{dockerdArgs: ['debug']}, /is not one dockerd option/],
-  ])('refuses %j', (input, message) => {
+    ['--data-root loop:0', () => parseDataRoot('loop:0'), /out of range/],
+    ['--data-root loop:1PB', () => parseDataRoot('loop:1PB'), /out of range/],
+    ['-p 8080', () => parsePortMapping('8080'), /not HOST:INNER/],
+    ['-p 0:80', () => parsePortMapping('0:80'), /out of range/],
+    ['-p 70000:80', () => parsePortMapping('70000:80'), /out of range/],
+    ['--bind localhost:1', () => parseBind('localhost:1'), /not an IPv4 address/],
+    ['--subnet-pool 172.31.0.0/25', () => parseSubnetPool('172.31.0.0/25'), /smaller than one/],
+    ['--timeout 0', () => parseTimeout('0'), /out of range/],
+    ['--daemon-ports 70000', () => parseHostPort('70000', '--daemon-ports'), /--daemon-ports 70000 is out of range/],
+    ['--dockerd-arg "--debug --tls"', () => parseDockerdArg('--debug --tls'), /is not one dockerd option/],
+    ['--dockerd-arg debug', () => parseDockerdArg('debug'), /is not one dockerd option/],
+  ])('refuses %s', (_flag, parse, message) => {
+    expect(parse).toThrow(message)
+  })
+
+  // What only the values together can tell.
+  it.each([
+    ['-p 8080:80@3 at --depth 2', {depth: 2, ports: [{hostPort: 8080, innerPort: 80, level: 3}]}, /deeper than --depth 2/],
+    ['-p 8080:80 -p 8080:81', {ports: [{hostPort: 8080, innerPort: 80}, {hostPort: 8080, innerPort: 81}]}, /given twice/],
+    ['-p on the inner port of an engine', {exposeDaemons: true, depth: 2, ports: [{hostPort: 8080, innerPort: 23_752}]}, /inner port 23752 is where a level's engine listens/],
+    ['-p on a daemon host port', {daemonPortBase: 30_000, depth: 3, ports: [{hostPort: 30_002, innerPort: 80}]}, /host port 30002 is both a -p port and a daemon port/],
+    ['--daemon-ports too high for the depth', {daemonPortBase: 65_535, depth: 2}, /--daemon-ports 65535 leaves no room for 2 levels/],
+    ['--data-root loop:16T at --depth 2', {depth: 2, dataRoot: parseDataRoot('loop:16T')}, /--data-root loop:16T at --depth 2 needs a 17T file at level 1/],
+  ] satisfies [string, UpInput, RegExp][])('refuses %s', (_case, input, message) => {
     expect(() => parseUpRequest(input)).toThrow(message)
   })
 })
 
 describe('the plan', () => {
   it('gives every level its own /24, skipping subnets in use', () => {
-    const request = parseUpRequest({depth: '4'})
+    const request = parseUpRequest({depth: 4})
     const plan = planNest(request, [parseCidr('172.31.1.0/24')!])
     expect(plan.levels.map((l) => l.bridge)).toEqual(['172.31.0.1/24', '172.31.2.1/24', '172.31.3.1/24', '172.31.4.1/24'])
     expect(plan.levels.map((l) => l.name)).toEqual(['inception-l1', 'inception-l2', 'inception-l3', 'inception-l4'])
   })
 
   it('keeps a second nest clear of the first one, read back from its labels', () => {
-    const first = planNest(parseUpRequest({depth: '3'}), [])
+    const first = planNest(parseUpRequest({depth: 3}), [])
     const firstLabels = levelOneSpec(first, capsDecision).labels!
-    const second = planNest(parseUpRequest({name: 'other', depth: '3'}), subnetsOfNests([nestRecord({id: 'l1', name: 'inception-l1', state: 'running', labels: firstLabels})]))
+    const second = planNest(parseUpRequest({name: 'other', depth: 3}), subnetsOfNests([nestRecord({id: 'l1', name: 'inception-l1', state: 'running', labels: firstLabels})]))
     const firstSubnets = first.levels.map((l) => l.bridge)
     for (const level of second.levels) expect(firstSubnets).not.toContain(level.bridge)
   })
 
   it('describes level 1 for the engine: labels, init environment, loopback-only ports, its volume', () => {
-    const plan = planNest(parseUpRequest({name: 'n', depth: '3', ports: ['18080:8080', '19090:9090@2']}), [])
+    const plan = planNest(parseUpRequest({name: 'n', depth: 3, ports: [parsePortMapping('18080:8080'), parsePortMapping('19090:9090@2')]}), [])
     const spec = levelOneSpec(plan, capsDecision)
     expect(spec.name).toBe('n-l1')
     expect(spec.labels).toMatchObject({[LABEL.nest]: 'n', [LABEL.level]: '1', [LABEL.depth]: '3', [LABEL.privilege]: 'auto:caps', [LABEL.bind]: '127.0.0.1'})

@@ -2,15 +2,9 @@ import {describe, expect, it} from 'vitest'
 
 import {checkPortMappings, parsePortMapping, portsFromLabel, portsToLabel} from '../../src/nesting/ports.js'
 import {thrown} from '../support/thrown.js'
-import {dataRootForInit, LOOP_HEADROOM_BYTES, loopSizesByLevel, parseDataRoot, parseSize, parseStorageDriver} from '../../src/nesting/storage.js'
+import {dataRootForInit, formatSize, LOOP_HEADROOM_BYTES, loopSizesByLevel, parseDataRoot, parseSize} from '../../src/nesting/storage.js'
 
 describe('storage choice', () => {
-  it('knows the drivers the init can run', () => {
-    expect(parseStorageDriver('vfs')).toBe('vfs')
-    expect(parseStorageDriver('fuse-overlayfs')).toBe('fuse-overlayfs')
-    expect(thrown(() => parseStorageDriver('aufs')).hint).toBe('use one of: overlay2, fuse-overlayfs, vfs')
-  })
-
   it('parses data roots and sizes', () => {
     expect(parseDataRoot('tmpfs')).toEqual({kind: 'tmpfs'})
     expect(parseDataRoot('loop:2G')).toEqual({kind: 'loop', bytes: 2 * 2 ** 30})
@@ -19,6 +13,12 @@ describe('storage choice', () => {
     expect(() => parseSize('lots')).toThrow(/not a size/)
     expect(() => parseDataRoot('disk')).toThrow(/unknown data root/)
     expect(thrown(() => parseDataRoot('loop:100M')).hint).toMatch(/256M to 16T/)
+  })
+
+  it('writes a size back the way a user would', () => {
+    expect(formatSize(parseSize('4G'))).toBe('4G')
+    expect(formatSize(parseSize('1536M'))).toBe('1536M')
+    expect(formatSize(16 * 2 ** 40)).toBe('16T')
   })
 })
 

@@ -1,0 +1,71 @@
+import {Flags} from '@oclif/core'
+
+import {parsePortMapping, type PortMapping} from './nesting/ports.js'
+import {DEFAULT_PRIVILEGE, PRIVILEGE_REQUESTS} from './nesting/privilege.js'
+import {
+  DEFAULT_BIND,
+  parseBind,
+  parseDepth,
+  parseDockerdArg,
+  parseHostPort,
+  parseLevel,
+  parseMtu,
+  parseNestName,
+  parseNetworkName,
+  parseTimeout,
+} from './nesting/request.js'
+import {type DataRoot, DEFAULT_DATA_ROOT, DEFAULT_STORAGE_DRIVER, describeDataRoot, parseDataRoot, STORAGE_DRIVERS} from './nesting/storage.js'
+import {type Cidr, DEFAULT_SUBNET_POOL, parseSubnetPool} from './nesting/subnets.js'
+import {DEFAULT_SUITE, SUITES} from './nesting/suites.js'
+
+// The kinds of flag the commands take. Each one's value comes out of oclif's parser as the
+// domain's type, parsed by the domain's own function: a command gets a depth as a number and a
+// -p as a PortMapping, never a string to convert later. A value the domain refuses stops the
+// command before it runs, with the domain's UsageError (base-command.ts makes it one line).
+// Commands add what is theirs: description, default, char.
+
+export const nestNameFlag = Flags.custom<string>({helpValue: '<name>', parse: async (text) => parseNestName(text)})
+
+/** A whole number only: the range depends on --max-depth, and is checked with the rest of the request. */
+export const depthFlag = Flags.custom<number>({char: 'd', helpValue: '<levels>', parse: async (text) => parseDepth(text)})
+
+export const levelFlag = Flags.custom<number>({char: 'l', helpValue: '<level>', parse: async (text) => parseLevel(text)})
+
+/** 1 to 3600 seconds. */
+export const timeoutFlag = Flags.custom<number>({helpValue: '<seconds>', parse: async (text) => parseTimeout(text)})
+
+/** A port of this machine; the message names the flag it came from (--port, --daemon-ports). */
+export const hostPortFlag = Flags.custom<number>({helpValue: '<port>', parse: async (text, _context, flag) => parseHostPort(text, `--${flag.name}`)})
+
+export const suiteFlag = Flags.option({options: SUITES, default: DEFAULT_SUITE})
+
+export const privilegeFlag = Flags.option({options: PRIVILEGE_REQUESTS, default: DEFAULT_PRIVILEGE})
+
+export const storageDriverFlag = Flags.option({options: STORAGE_DRIVERS, default: DEFAULT_STORAGE_DRIVER})
+
+export const dataRootFlag = Flags.custom<DataRoot>({
+  helpValue: 'volume|tmpfs|loop:SIZE',
+  default: DEFAULT_DATA_ROOT,
+  // The default is an object: help shows it the way it is written.
+  defaultHelp: async () => describeDataRoot(DEFAULT_DATA_ROOT),
+  parse: async (text) => parseDataRoot(text),
+})
+
+/** -p HOST:INNER[@LEVEL], repeatable. */
+export const portMappingFlag = Flags.custom<PortMapping>({char: 'p', helpValue: 'HOST:INNER[@LEVEL]', multiple: true, parse: async (text) => parsePortMapping(text)})
+
+export const bindFlag = Flags.custom<string>({helpValue: '<address>', default: DEFAULT_BIND, parse: async (text) => parseBind(text)})
+
+export const subnetPoolFlag = Flags.custom<Cidr>({
+  helpValue: '<cidr>',
+  default: parseSubnetPool(DEFAULT_SUBNET_POOL),
+  defaultHelp: async () => DEFAULT_SUBNET_POOL,
+  parse: async (text) => parseSubnetPool(text),
+})
+
+export const mtuFlag = Flags.custom<number>({helpValue: '<bytes>', parse: async (text) => parseMtu(text)})
+
+export const networkFlag = Flags.custom<string>({helpValue: '<network>', parse: async (text) => parseNetworkName(text)})
+
+/** One dockerd option per flag, repeatable. */
+export const dockerdArgFlag = Flags.custom<string>({helpValue: '<option>', multiple: true, parse: async (text) => parseDockerdArg(text)})
