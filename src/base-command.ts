@@ -3,7 +3,7 @@ import {Command, Flags, Interfaces} from '@oclif/core'
 import {nestNameFlag} from './flags.js'
 import {connectEngine} from './nesting/dockerode-engine.js'
 import type {Engine} from './nesting/engine.js'
-import {ExitCode, InceptionError} from './nesting/errors.js'
+import {ExitCode, InceptionError, LevelFailed} from './nesting/errors.js'
 import {Nests} from './nesting/nest.js'
 import {DEFAULT_NEST} from './nesting/request.js'
 
@@ -28,8 +28,14 @@ export abstract class InceptionCommand extends Command {
     await super.init()
     // The engine to use is known before the command runs: read --context once, here.
     const ctor = this.constructor as typeof InceptionCommand
-    const {flags} = await this.parse({flags: ctor.flags, baseFlags: InceptionCommand.baseFlags, args: ctor.args, strict: ctor.strict, enableJsonFlag: ctor.enableJsonFlag})
-    this.contextName = flags.context as string | undefined
+    const {flags} = await this.parse({
+      flags: ctor.flags,
+      baseFlags: InceptionCommand.baseFlags,
+      args: ctor.args,
+      strict: ctor.strict,
+      enableJsonFlag: ctor.enableJsonFlag,
+    })
+    this.contextName = flags.context
   }
 
   protected async engine(): Promise<Engine> {
@@ -44,9 +50,8 @@ export abstract class InceptionCommand extends Command {
     const report = failureReport(error, this.id)
     if (!report) throw error
     this.logToStderr(report.line)
-    if (error instanceof InceptionError && error.exitCode === ExitCode.levelFailed && 'logTail' in error && error.logTail) {
-      this.logToStderr(String(error.logTail).trimEnd())
-    }
+    // Only a failed level carries the tail of its log, which says why.
+    if (error instanceof LevelFailed && error.logTail) this.logToStderr(error.logTail.trimEnd())
     this.exit(report.exitCode)
   }
 }
@@ -70,7 +75,10 @@ export function failureReport(error: CommandError, commandId: string | undefined
   // oclif's own parse errors (unknown flag, missing value): one line, then the usage exit code.
   if (error.oclif?.exit === undefined || error.code === 'EEXIT') return undefined
   // Some say what is wrong on the second line ("The following errors occurred:\n  --a cannot also be provided when using --b").
-  const lines = message.split('\n').map((line) => line.trim()).filter((line) => line.length > 0)
+  const lines = message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0)
   let first = (lines[0]!.endsWith(':') && lines[1] ? `${lines[0]!.slice(0, -1)}: ${lines[1]}` : lines[0]!).replace(/^Error: /, '')
   // oclif's own flag kinds do not name the flag ("Expected an integer but received: abc").
   if (flag && !first.includes(flag)) first = `${flag}: ${first}`

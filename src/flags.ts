@@ -24,7 +24,7 @@ import {DEFAULT_SUITE, SUITES} from './nesting/suites.js'
 // command before it runs, with the domain's UsageError (base-command.ts makes it one line).
 // Commands add what is theirs: description, default, char.
 
-export const nestNameFlag = Flags.custom<string>({helpValue: '<name>', parse: async (text) => parseNestName(text)})
+export const nestNameFlag = Flags.custom({helpValue: '<name>', parse: async (text) => parseNestName(text)})
 
 /** A whole number only: the range depends on --max-depth, and is checked with the rest of the request. */
 export const depthFlag = Flags.custom<number>({char: 'd', helpValue: '<levels>', parse: async (text) => parseDepth(text)})
@@ -52,9 +52,14 @@ export const dataRootFlag = Flags.custom<DataRoot>({
 })
 
 /** -p HOST:INNER[@LEVEL], repeatable. */
-export const portMappingFlag = Flags.custom<PortMapping>({char: 'p', helpValue: 'HOST:INNER[@LEVEL]', multiple: true, parse: async (text) => parsePortMapping(text)})
+export const portMappingFlag = Flags.custom<PortMapping>({
+  char: 'p',
+  helpValue: 'HOST:INNER[@LEVEL]',
+  multiple: true,
+  parse: async (text) => parsePortMapping(text),
+})
 
-export const bindFlag = Flags.custom<string>({helpValue: '<address>', default: DEFAULT_BIND, parse: async (text) => parseBind(text)})
+export const bindFlag = Flags.custom({helpValue: '<address>', default: DEFAULT_BIND, parse: async (text) => parseBind(text)})
 
 export const subnetPoolFlag = Flags.custom<Cidr>({
   helpValue: '<cidr>',
@@ -65,7 +70,7 @@ export const subnetPoolFlag = Flags.custom<Cidr>({
 
 export const mtuFlag = Flags.custom<number>({helpValue: '<bytes>', parse: async (text) => parseMtu(text)})
 
-export const networkFlag = Flags.custom<string>({helpValue: '<network>', parse: async (text) => parseNetworkName(text)})
+export const networkFlag = Flags.custom({helpValue: '<network>', parse: async (text) => parseNetworkName(text)})
 
 /** One dockerd option per flag, repeatable. */
-export const dockerdArgFlag = Flags.custom<string>({helpValue: '<option>', multiple: true, parse: async (text) => parseDockerdArg(text)})
+export const dockerdArgFlag = Flags.custom({helpValue: '<option>', multiple: true, parse: async (text) => parseDockerdArg(text)})

@@ -27,11 +27,7 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
  * Runs `up` with one progress task per level (listr2; plain lines when not on a terminal).
  * Ctrl-C or SIGTERM aborts: `up` then removes everything it created before it returns.
  */
-export async function upWithProgress(
-  nests: Nests,
-  request: UpRequest,
-  options: {quiet: boolean; log: (line: string) => void},
-): Promise<NestStatus> {
+export async function upWithProgress(nests: Nests, request: UpRequest, options: {quiet: boolean; log: (line: string) => void}): Promise<NestStatus> {
   const controller = new AbortController()
   const abort = () => controller.abort()
   process.once('SIGINT', abort)
@@ -52,15 +48,13 @@ export async function upWithProgress(
     upDone.catch((error: unknown) => {
       for (const level of levels) level.reject(error)
     })
-    const tasks = levels.map(
-      (level, index): ListrTask => ({
-        title: `Level ${index + 1}: starting dockerd`,
-        task: async (_, task) => {
-          const elapsed = await level.promise
-          task.title = `Level ${index + 1}: ready at ${seconds(elapsed)}`
-        },
-      }),
-    )
+    const tasks = levels.map((level, index): ListrTask => ({
+      title: `Level ${index + 1}: starting dockerd`,
+      task: async (_, task) => {
+        const elapsed = await level.promise
+        task.title = `Level ${index + 1}: ready at ${seconds(elapsed)}`
+      },
+    }))
     const list = new Listr(tasks, {
       exitOnError: true,
       // listr2's own handler would exit with 127 on Ctrl-C, before `launch` rolls the nest back.

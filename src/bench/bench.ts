@@ -29,7 +29,7 @@ function httpGet(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({host: '127.0.0.1', port, path: '/', timeout: 2000}, (res) => {
       let body = ''
-      res.on('data', (chunk) => (body += chunk))
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()))
       res.on('end', () => resolve(body))
     })
     req.on('error', reject)
@@ -39,7 +39,13 @@ function httpGet(port: number): Promise<string> {
 }
 
 async function waitForHttp(port: number, limitMs: number): Promise<boolean> {
-  const answered = async () => ((await httpGet(port).then(() => true, () => false)) ? true : undefined)
+  const answered = async () =>
+    (await httpGet(port).then(
+      () => true,
+      () => false,
+    ))
+      ? true
+      : undefined
   return pollUntil(answered, {intervalMs: 50, timeoutMs: limitMs}).catch(() => false)
 }
 
@@ -57,7 +63,15 @@ async function inceptionRun(nests: Nests, depth: number) {
   const downStarted = Date.now()
   await nests.down(NEST)
   const downMs = Date.now() - downStarted
-  return {depth, readyS: seconds(readyMs), withPortChainS: answered ? seconds(chainMs) : undefined, downS: seconds(downMs), levelOneMemoryMB: memory[0], memoryByLevelMB: memory, privilege: status.levels[0]?.privilege}
+  return {
+    depth,
+    readyS: seconds(readyMs),
+    withPortChainS: answered ? seconds(chainMs) : undefined,
+    downS: seconds(downMs),
+    levelOneMemoryMB: memory[0],
+    memoryByLevelMB: memory,
+    privilege: status.levels[0]?.privilege,
+  }
 }
 
 /** The naive way: the full image saved and loaded into every level's engine, levels started by hand. */
@@ -65,14 +79,48 @@ async function baselineRun(engine: Engine, depth: number): Promise<{depth: numbe
   const host = hostSettingsFor(await decidePrivilege(engine, DEFAULT_IMAGE, 'auto'))
   const flags = host.privileged
     ? ['--privileged']
-    : ['--cap-add', 'ALL', ...(host.capDrop ?? []).flatMap((c) => ['--cap-drop', c]), '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined', '--device-cgroup-rule', 'a *:* rwm']
+    : [
+        '--cap-add',
+        'ALL',
+        ...(host.capDrop ?? []).flatMap((c) => ['--cap-drop', c]),
+        '--security-opt',
+        'seccomp=unconfined',
+        '--security-opt',
+        'apparmor=unconfined',
+        '--security-opt',
+        'systempaths=unconfined',
+        '--device-cgroup-rule',
+        'a *:* rwm',
+      ]
   // Levels below the first are started by the level image's own dockerd (26 or later), which
   // grants only what its bounding set holds with ALL and refuses to drop what is missing.
   const innerFlags = flags.filter((flag, i) => flag !== '--cap-drop' && flags[i - 1] !== '--cap-drop')
-  const run = (level: number) => ['run', '-d', '--name', `naive-l${level}`, '--cgroupns', 'private', ...(level === 1 ? flags : innerFlags), '-v', '/var/lib/docker', '-e', `INCEPTION_LEVEL=${level}`, '-e', `INCEPTION_DEPTH=${level}`, '-e', `INCEPTION_NEST=naive`, '-e', `INCEPTION_BRIDGES=${Array.from({length: level}, (_, i) => `10.213.${i}.1/24`).join(' ')}`, DEFAULT_IMAGE]
+  const run = (level: number) => [
+    'run',
+    '-d',
+    '--name',
+    `naive-l${level}`,
+    '--cgroupns',
+    'private',
+    ...(level === 1 ? flags : innerFlags),
+    '-v',
+    '/var/lib/docker',
+    '-e',
+    `INCEPTION_LEVEL=${level}`,
+    '-e',
+    `INCEPTION_DEPTH=${level}`,
+    '-e',
+    `INCEPTION_NEST=naive`,
+    '-e',
+    `INCEPTION_BRIDGES=${Array.from({length: level}, (_, i) => `10.213.${i}.1/24`).join(' ')}`,
+    DEFAULT_IMAGE,
+  ]
   const chain = (level: number) => Array.from({length: level - 1}, (_, i) => ['docker', 'exec', '-i', `naive-l${i + 2}`]).flat()
   const waitReady = async (level: number) => {
-    const ready = async () => (String((await execa('docker', ['exec', 'naive-l1', ...chain(level), 'cat', boardStateFile(level)], {reject: false})).stdout).startsWith('ready') ? true : undefined)
+    const ready = async () =>
+      String((await execa('docker', ['exec', 'naive-l1', ...chain(level), 'cat', boardStateFile(level)], {reject: false})).stdout).startsWith('ready')
+        ? true
+        : undefined
     await pollUntil(ready, {intervalMs: 100, timeoutMs: 60_000, onTimeout: () => new Error(`naive level ${level} never became ready`)})
   }
   await execa('docker', ['rm', '-f', '-v', 'naive-l1'], {reject: false})
@@ -124,7 +172,10 @@ async function timedCli(args: string[], input?: string): Promise<number> {
  * busybox root plus 120 MB of random bytes (random, so nothing on the way can compress it).
  */
 async function loadImages(nests: Nests): Promise<Record<string, number>> {
-  await execa('sh', ['-c', `docker run --rm --entrypoint cat ${DEFAULT_IMAGE} /usr/local/lib/inception/busybox-rootfs.tar | docker import - bench-load:base >/dev/null`])
+  await execa('sh', [
+    '-c',
+    `docker run --rm --entrypoint cat ${DEFAULT_IMAGE} /usr/local/lib/inception/busybox-rootfs.tar | docker import - bench-load:base >/dev/null`,
+  ])
   await execa('sh', ['-c', `printf 'FROM bench-load:base\\nRUN head -c 120000000 /dev/urandom > /blob\\n' | docker build -q -t ${LOAD_IMAGE} - >/dev/null`])
   const tarBytes = Number((await execa('sh', ['-c', `docker save ${LOAD_IMAGE} | wc -c`])).stdout.trim())
   const rate = (s: number) => Math.round(tarBytes / 1e6 / s)
@@ -164,11 +215,15 @@ async function deepest(nests: Nests): Promise<{tried: number; reached: number; s
   let reached = 0
   const started = Date.now()
   try {
-    await nests.up(parseUpRequest({name: NEST, depth: DEEPEST_TRY, maxDepth: DEEPEST_TRY}), {
-      levelState: (level, state) => {
-        if (state === 'ready') reached = Math.max(reached, level)
+    await nests.up(
+      parseUpRequest({name: NEST, depth: DEEPEST_TRY, maxDepth: DEEPEST_TRY}),
+      {
+        levelState: (level, state) => {
+          if (state === 'ready') reached = Math.max(reached, level)
+        },
       },
-    }, controller.signal)
+      controller.signal,
+    )
   } catch (error) {
     console.error(`deepest: ${(error as Error).message}`)
   } finally {
@@ -190,7 +245,10 @@ async function main(): Promise<void> {
   for (const depth of [1, 2, 3, 4]) {
     const result = await inceptionRun(nests, depth)
     inception.push(result)
-    console.log(`inception depth ${depth}: ready ${result.readyS}s, port chain answering ${result.withPortChainS}s, down ${result.downS}s, level 1 memory ${result.levelOneMemoryMB} MB`)
+    console.log(
+      `inception depth ${depth}: ready ${result.readyS}s, port chain answering ${result.withPortChainS}s, down ${result.downS}s, ` +
+        `level 1 memory ${result.levelOneMemoryMB} MB`,
+    )
   }
   const baseline: Array<Awaited<ReturnType<typeof baselineRun>>> = []
   for (const depth of [1, 2, 3]) {
@@ -201,7 +259,11 @@ async function main(): Promise<void> {
   const load = await loadAtTheBottom(nests)
   console.log(`level 4: 100 docker run --rm, 4 at a time: ${load.runs100Parallel4S}s (${load.runsFailed} failed); 1 GB write: ${load.write1GbS}s`)
   const images = await loadImages(nests)
-  console.log(`inception load of a ${images.imageMB} MB image: level 4 ${images.inceptionLevel4S}s (${images.inceptionLevel4MBps} MB/s), every level ${images.inceptionAllLevelsS}s; by hand into level 4 ${images.byHandLevel4S}s (${images.byHandLevel4MBps} MB/s); one hop into level 1 ${images.oneHopLevel1S}s (${images.oneHopLevel1MBps} MB/s)`)
+  console.log(
+    `inception load of a ${images.imageMB} MB image: level 4 ${images.inceptionLevel4S}s (${images.inceptionLevel4MBps} MB/s), ` +
+      `every level ${images.inceptionAllLevelsS}s; by hand into level 4 ${images.byHandLevel4S}s (${images.byHandLevel4MBps} MB/s); ` +
+      `one hop into level 1 ${images.oneHopLevel1S}s (${images.oneHopLevel1MBps} MB/s)`,
+  )
   const deep = await deepest(nests)
   console.log(`deepest: reached ${deep.reached} of ${deep.tried} in ${deep.seconds}s`)
 
@@ -227,7 +289,17 @@ async function main(): Promise<void> {
   console.log(`| \`docker save | inception exec --level 4 -- docker load\` | ${images.byHandLevel4S} | ${images.byHandLevel4MBps} |`)
   console.log(`| \`docker save | docker exec -i\` into level 1 (one hop, no CLI) | ${images.oneHopLevel1S} | ${images.oneHopLevel1MBps} |`)
   console.log(`load at level 4: 100 containers 4 at a time in ${load.runs100Parallel4S}s (${load.runsFailed} failed), 1 GB written in ${load.write1GbS}s`)
-  const results = {when: new Date().toISOString(), engine: info, inception, baseline, speedupDepth3: base3.readyS / depth3.readyS, memoryGrowthMB: memoryGrowth, deepest: deep, loadAtLevel4: load, loadImages: images}
+  const results = {
+    when: new Date().toISOString(),
+    engine: info,
+    inception,
+    baseline,
+    speedupDepth3: base3.readyS / depth3.readyS,
+    memoryGrowthMB: memoryGrowth,
+    deepest: deep,
+    loadAtLevel4: load,
+    loadImages: images,
+  }
   writeFileSync('bench-results.json', `${JSON.stringify(results, null, 2)}\n`)
   console.log('figures written to bench-results.json')
 }

@@ -33,7 +33,14 @@ async function main(): Promise<void> {
       const code = await nests.exec(NEST, DEPTH, ['docker', 'run', '--rm', 'busybox', 'true'], {stdout: out, stderr: out, timeoutMs: 60_000})
       return code === 0 ? undefined : `an ordinary container at level ${DEPTH} failed: ${out.text().trim().split('\n').pop()}`
     } catch (error) {
-      const tail = error instanceof LevelFailed ? error.logTail.trim().split('\n').filter((l) => /error|fail|denied|permitted|read-only/i.test(l)).pop() : undefined
+      const tail =
+        error instanceof LevelFailed
+          ? error.logTail
+              .trim()
+              .split('\n')
+              .filter((l) => /error|fail|denied|permitted|read-only/i.test(l))
+              .pop()
+          : undefined
       return `${(error as Error).message}${tail ? ` (${tail.slice(0, 220)})` : ''}`
     } finally {
       await nests.down(NEST)
@@ -44,13 +51,19 @@ async function main(): Promise<void> {
   if (baseline) throw new Error(`even the full set fails here: ${baseline}`)
   const needed: Array<{member: string; failure: string}> = []
   for (const cap of [...capabilities]) {
-    const failure = await trial(capabilities.filter((c) => c !== cap), security)
+    const failure = await trial(
+      capabilities.filter((c) => c !== cap),
+      security,
+    )
     if (failure) needed.push({member: cap, failure})
     else capabilities = capabilities.filter((c) => c !== cap)
     console.log(`${failure ? 'needed ' : 'dropped'} ${cap}${failure ? `: ${failure}` : ''}`)
   }
   for (const option of [...security]) {
-    const failure = await trial(capabilities, security.filter((o) => o !== option))
+    const failure = await trial(
+      capabilities,
+      security.filter((o) => o !== option),
+    )
     if (failure) needed.push({member: option, failure})
     else security = security.filter((o) => o !== option)
     console.log(`${failure ? 'needed ' : 'dropped'} ${option}${failure ? `: ${failure}` : ''}`)

@@ -16,7 +16,12 @@ export default class Demo extends InceptionCommand {
     'Builds the image if needed, brings up a nest (4 levels by default), starts a web server in the innermost level and chains its port ' +
     'to 127.0.0.1. The page shows the top spinning and the chain of levels it runs in, read live. Ctrl-C collapses the nest level by level.'
 
-  static override examples = ['<%= config.bin %> demo', '<%= config.bin %> demo --depth 6 --port 9000', '<%= config.bin %> demo --shell', '<%= config.bin %> demo --down']
+  static override examples = [
+    '<%= config.bin %> demo',
+    '<%= config.bin %> demo --depth 6 --port 9000',
+    '<%= config.bin %> demo --shell',
+    '<%= config.bin %> demo --down',
+  ]
 
   static override flags = {
     name: nestNameFlag({char: 'n', description: 'name of the demo nest', default: DEMO_NEST}),
@@ -66,7 +71,10 @@ export default class Demo extends InceptionCommand {
     const interrupted = new AbortController()
     process.once('SIGINT', () => interrupted.abort())
     process.once('SIGTERM', () => interrupted.abort())
-    await pollUntil(async () => (interrupted.signal.aborted || !(await nests.names().catch(() => [] as string[])).includes(name) ? true : undefined), {intervalMs: 2000, signal: interrupted.signal})
+    await pollUntil(async () => (interrupted.signal.aborted || !(await nests.names().catch(() => [] as string[])).includes(name) ? true : undefined), {
+      intervalMs: 2000,
+      signal: interrupted.signal,
+    })
     if ((await nests.names()).includes(name)) await this.wakeUp(top, name, request.depth)
   }
 

@@ -29,7 +29,11 @@ export default class Env extends InceptionCommand {
     if (flags.format === 'json') {
       this.log(JSON.stringify(variables, null, 2))
     } else {
-      this.log(`export ${Object.entries(variables).map(([k, v]) => `${k}=${quote(v)}`).join(' ')}`)
+      this.log(
+        `export ${Object.entries(variables)
+          .map(([k, v]) => `${k}=${quote(v)}`)
+          .join(' ')}`,
+      )
       this.log(`# level ${level} of nest "${name}": run  eval "$(inception env${name === DEFAULT_NEST ? '' : ` --name ${name}`} --level ${level})"`)
     }
     return endpoint

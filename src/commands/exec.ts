@@ -7,7 +7,7 @@ import {bothEndsAreTerminals, withTerminal} from '../terminal.js'
 export default class Exec extends InceptionCommand {
   static override summary = 'Run a command, or an interactive shell, at any level of a nest'
   static override description =
-    'The command runs in level K\'s container, where `docker` talks to level K\'s engine. Its exit status is passed through. ' +
+    "The command runs in level K's container, where `docker` talks to level K's engine. Its exit status is passed through. " +
     'Standard input is streamed when it is not a terminal; with a terminal on both ends the command gets one.'
 
   static override examples = [

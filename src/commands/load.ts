@@ -62,11 +62,18 @@ export default class Load extends InceptionCommand {
                 task.output = `moved; ${levels.length === 1 ? `level ${levels[0]}'s engine is` : `${levels.length} engines are`} loading the images`
               },
             })
-            task.title = `Loaded into ${where} of "${name}": ${megabytes(report.bytes)} in ${report.seconds.toFixed(1)}s (${megabytes(report.bytes / Math.max(0.001, report.seconds))}/s)`
+            const rate = megabytes(report.bytes / Math.max(0.001, report.seconds))
+            task.title = `Loaded into ${where} of "${name}": ${megabytes(report.bytes)} in ${report.seconds.toFixed(1)}s (${rate}/s)`
           },
         },
       ],
-      {renderer: this.jsonEnabled() ? 'silent' : 'default', fallbackRenderer: this.jsonEnabled() ? 'silent' : 'simple', registerSignalListeners: false, exitOnError: true, rendererOptions: {collapseErrors: false}},
+      {
+        renderer: this.jsonEnabled() ? 'silent' : 'default',
+        fallbackRenderer: this.jsonEnabled() ? 'silent' : 'simple',
+        registerSignalListeners: false,
+        exitOnError: true,
+        rendererOptions: {collapseErrors: false},
+      },
     ).run()
     for (const line of report!.loaded) this.log(`  ${line}`)
     return report!

@@ -27,7 +27,8 @@ export default class Ps extends InceptionCommand {
 
   private printTree(status: NestStatus): void {
     this.log(
-      `${status.name}  depth ${status.depth}${status.suite ? `  suite ${status.suite}` : ''}  privilege ${status.requestedPrivilege}  storage ${status.storageDriver} on ${status.dataRoot}` +
+      `${status.name}  depth ${status.depth}${status.suite ? `  suite ${status.suite}` : ''}  privilege ${status.requestedPrivilege}  ` +
+        `storage ${status.storageDriver} on ${status.dataRoot}` +
         (status.ports.length > 0 ? `  ports ${status.ports.join(' ')}` : ''),
     )
     status.levels.forEach((level: LevelStatus, index) => {

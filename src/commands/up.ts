@@ -42,7 +42,10 @@ export default class Up extends InceptionCommand {
     timeout: timeoutFlag({description: "seconds each level's engine has to answer", default: DEFAULT_READY_TIMEOUT_SECONDS}),
     suite: suiteFlag({description: "Debian suite of the level image, which decides every level's Docker"}),
     image: Flags.string({description: 'level image (default: the one `inception build --suite SUITE` makes)'}),
-    'expose-daemons': Flags.boolean({description: "make every level's engine reachable from this machine over mutual TLS (see `inception env`)", default: false}),
+    'expose-daemons': Flags.boolean({
+      description: "make every level's engine reachable from this machine over mutual TLS (see `inception env`)",
+      default: false,
+    }),
     'daemon-ports': hostPortFlag({description: "host port of level 1's engine, level K's is this + K - 1 (default: free ports); implies --expose-daemons"}),
     mtu: mtuFlag({description: "MTU of every level's networks (default: each level takes its uplink's, so the host network's goes all the way down)"}),
     network: networkFlag({description: "a network of this engine for level 1 to join instead of the default bridge (e.g. a compose project's)"}),
@@ -75,7 +78,8 @@ export default class Up extends InceptionCommand {
     const status = await upWithProgress(nests, request, {quiet: this.jsonEnabled(), log: (line) => this.log(line)})
     this.log(`nest "${status.name}" is up, ${status.depth} level${status.depth > 1 ? 's' : ''} deep`)
     for (const port of status.ports) this.log(`  published ${port}`)
-    if (status.levels.some((l) => l.endpoint)) this.log(`  engines: eval "$(inception env${status.name === DEFAULT_NEST ? '' : ` --name ${status.name}`} --level K)"`)
+    if (status.levels.some((l) => l.endpoint))
+      this.log(`  engines: eval "$(inception env${status.name === DEFAULT_NEST ? '' : ` --name ${status.name}`} --level K)"`)
     this.log(`  reach a level with: inception exec${status.name === DEFAULT_NEST ? '' : ` --name ${status.name}`} --level ${status.depth} -- docker ps`)
     return status
   }

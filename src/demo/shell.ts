@@ -39,7 +39,11 @@ export async function spinTheTop(write: (text: string) => void, isTerminal: bool
   const wobble = [0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 2, 1, 2, 1, 0, 1, 0, 0, 0]
   for (const [frame, lean] of wobble.entries()) {
     if (frame > 0) write(`\x1b[${height}A`)
-    write(`${topFrame(frame, lean).map((line) => `${line}\x1b[K`).join('\n')}\n`)
+    write(
+      `${topFrame(frame, lean)
+        .map((line) => `${line}\x1b[K`)
+        .join('\n')}\n`,
+    )
     await sleep(110)
   }
 }

@@ -191,6 +191,7 @@ export type SecurityOption = (typeof SECURITY_OPTIONS)[number]
 export const CAPS_SECURITY: readonly SecurityOption[] = SECURITY_OPTIONS
 
 /** Capability names by bit number (linux/capability.h). */
+// prettier-ignore
 export const CAPABILITY_NAMES = [
   'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
   'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',

@@ -18,7 +18,17 @@ import {
   statusCode,
   type VolumeSummary,
 } from './engine.js'
-import {attachStreams, demuxBuffer, ENGINE_CALL_TIMEOUT_MS, errorText, hostConfig, isConnectionError, progressEvents, tarOfFiles, withTimeout} from './dockerode-wire.js'
+import {
+  attachStreams,
+  demuxBuffer,
+  ENGINE_CALL_TIMEOUT_MS,
+  errorText,
+  hostConfig,
+  isConnectionError,
+  progressEvents,
+  tarOfFiles,
+  withTimeout,
+} from './dockerode-wire.js'
 import {EngineUnreachable} from './errors.js'
 import type {Labels} from './contract.js'
 
@@ -38,7 +48,7 @@ export async function connectEngine(env: NodeJS.ProcessEnv = process.env, timeou
 export async function connectEndpoint(endpoint: EngineEndpoint, timeoutMs = 5000): Promise<Engine> {
   let docker: Docker
   try {
-    docker = new Docker(dockerodeOptions(endpoint) as Docker.DockerOptions)
+    docker = new Docker(dockerodeOptions(endpoint))
   } catch (error) {
     throw new EngineUnreachable(endpoint.address, errorText(error))
   }
@@ -76,7 +86,15 @@ export class DockerodeEngine implements Engine {
   }
 
   async info(): Promise<EngineInfo> {
-    const info = await this.call('info', () => this.docker.info())
+    // dockerode types the answer as any: these are the fields read, each of which an engine may leave out.
+    const info = (await this.call('info', () => this.docker.info())) as {
+      ID?: string
+      ServerVersion?: string
+      MemTotal?: number
+      NCPU?: number
+      Driver?: string
+      CgroupVersion?: string
+    }
     return {
       id: String(info.ID ?? ''),
       serverVersion: String(info.ServerVersion ?? ''),
@@ -94,7 +112,7 @@ export class DockerodeEngine implements Engine {
   async inspectImage(reference: string): Promise<ImageDetails | undefined> {
     try {
       const image = await this.call('image inspect', () => this.docker.getImage(reference).inspect())
-      return {id: image.Id, sizeBytes: Number(image.Size ?? 0), tags: image.RepoTags ?? [], labels: (image.Config?.Labels ?? {}) as Labels}
+      return {id: image.Id, sizeBytes: Number(image.Size ?? 0), tags: image.RepoTags ?? [], labels: image.Config?.Labels ?? {}}
     } catch (error) {
       if (statusCode(error) === 404) return undefined
       throw error
@@ -124,7 +142,11 @@ export class DockerodeEngine implements Engine {
    */
   async pullImage(reference: string, timeoutMs: number): Promise<PullOutcome> {
     try {
-      const stream = await withTimeout(this.call('pull', () => this.docker.pull(reference)), timeoutMs, 'pull')
+      const stream = await withTimeout(
+        this.call('pull', () => this.docker.pull(reference)),
+        timeoutMs,
+        'pull',
+      )
       const events = await withTimeout(progressEvents(this.docker.modem, stream), timeoutMs, 'pull')
       const failed = events.find((event) => event.error ?? event.errorDetail?.message)
       if (failed) return {ok: false, error: failed.error ?? failed.errorDetail?.message}
@@ -144,13 +166,17 @@ export class DockerodeEngine implements Engine {
 
   async buildImage(contextDir: string, tag: string, buildArgs: Record<string, string>, onLine: (line: string) => void): Promise<void> {
     const src = readdirSync(contextDir)
-    const stream = await this.call('build', () => this.docker.buildImage({context: contextDir, src}, {t: tag, buildargs: buildArgs, rm: true, forcerm: true}), 600_000)
+    const stream = await this.call(
+      'build',
+      () => this.docker.buildImage({context: contextDir, src}, {t: tag, buildargs: buildArgs, rm: true, forcerm: true}),
+      600_000,
+    )
     await new Promise<void>((resolve, reject) => {
       this.docker.modem.followProgress(
         stream,
         (error, output: Array<{error?: string}>) => {
           const failed = error ?? output.find((o) => o.error)?.error
-          if (failed) reject(new Error(typeof failed === 'string' ? failed : (failed as Error).message))
+          if (failed) reject(new Error(typeof failed === 'string' ? failed : failed.message))
           else resolve()
         },
         (event: {stream?: string; status?: string}) => {
@@ -161,9 +187,7 @@ export class DockerodeEngine implements Engine {
   }
 
   async listContainers(labelFilters: string[]): Promise<ContainerSummary[]> {
-    const containers = await this.call('list containers', () =>
-      this.docker.listContainers({all: true, filters: JSON.stringify({label: labelFilters})}),
-    )
+    const containers = await this.call('list containers', () => this.docker.listContainers({all: true, filters: JSON.stringify({label: labelFilters})}))
     return containers.map((c) => ({
       id: c.Id,
       name: (c.Names[0] ?? '').replace(/^\//, ''),
@@ -259,7 +283,7 @@ export class DockerodeEngine implements Engine {
         exitCode: c.State.ExitCode,
         pid: c.State.Pid,
         labels: c.Config.Labels ?? {},
-        ports: (c.NetworkSettings?.Ports ?? {}) as ContainerDetails['ports'],
+        ports: c.NetworkSettings?.Ports ?? {},
       }
     } catch (error) {
       if (statusCode(error) === 404) return undefined
@@ -303,7 +327,7 @@ export class DockerodeEngine implements Engine {
       return
     }
     const buffer = await this.call('logs', () => container.logs({follow: false, stdout: true, stderr: true, tail}))
-    demuxBuffer(buffer as unknown as Buffer, out, err)
+    demuxBuffer(buffer, out, err)
   }
 
   async check(spec: ContainerSpec): Promise<ProbeOutcome> {
@@ -348,4 +372,3 @@ export class DockerodeEngine implements Engine {
     }
   }
 }
-

@@ -12,7 +12,7 @@ import type {ExecIo, HostSettings} from './engine.js'
 export function errorText(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as NodeJS.ErrnoException).code
-    return code ? `${code}` : error.message.split('\n')[0]!
+    return code ? code : error.message.split('\n')[0]!
   }
   return String(error)
 }
@@ -79,7 +79,9 @@ export function demuxBuffer(buffer: Buffer, out: Writable, err: Writable): void 
 
 /** The events of a progress stream (pull, import), once it ends; they may carry an error. */
 export function progressEvents(modem: Docker['modem'], stream: NodeJS.ReadableStream): Promise<Array<{error?: string; errorDetail?: {message?: string}}>> {
-  return new Promise((resolve, reject) => modem.followProgress(stream, (error: Error | null, output: Array<{error?: string}>) => (error ? reject(error) : resolve(output))))
+  return new Promise((resolve, reject) =>
+    modem.followProgress(stream, (error: Error | null, output: Array<{error?: string}>) => (error ? reject(error) : resolve(output))),
+  )
 }
 
 /** Connects an exec's hijacked stream to the caller's streams; resolves when the command's output ends. */

@@ -48,21 +48,13 @@ export class NestNotFound extends InceptionError {
 
 export class NestExists extends InceptionError {
   constructor(nest: string) {
-    super(
-      `a nest named "${nest}" already exists`,
-      `remove it with \`inception down --name ${nest}\`, or choose another --name`,
-      ExitCode.conflict,
-    )
+    super(`a nest named "${nest}" already exists`, `remove it with \`inception down --name ${nest}\`, or choose another --name`, ExitCode.conflict)
   }
 }
 
 export class LevelOutOfRange extends InceptionError {
   constructor(nest: string, level: number, depth: number) {
-    super(
-      `level ${level} is outside nest "${nest}", which has levels 1 to ${depth}`,
-      `use --level between 1 and ${depth}`,
-      ExitCode.usage,
-    )
+    super(`level ${level} is outside nest "${nest}", which has levels 1 to ${depth}`, `use --level between 1 and ${depth}`, ExitCode.usage)
   }
 }
 
@@ -98,11 +90,7 @@ export class HostImageMissing extends InceptionError {
 
 export class PortTaken extends InceptionError {
   constructor(address: string, port: number, holder: string) {
-    super(
-      `port ${address}:${port} is already in use (${holder})`,
-      'choose another host port in -p HOST:INNER, or free this one',
-      ExitCode.conflict,
-    )
+    super(`port ${address}:${port} is already in use (${holder})`, 'choose another host port in -p HOST:INNER, or free this one', ExitCode.conflict)
   }
 }
 

@@ -52,7 +52,8 @@ export class ImageBuilder {
    */
   async upToDate(tag: string, suite: Suite): Promise<boolean> {
     const labels = (await this.engine.inspectImage(tag))?.labels
-    return labels !== undefined && labels[CONTEXT_LABEL] === contextHash(this.contextDir) && labels[SUITE_LABEL] === suite
+    // The cheap comparison first: the context hash reads every file of image/.
+    return labels?.[SUITE_LABEL] === suite && labels[CONTEXT_LABEL] === contextHash(this.contextDir)
   }
 
   /**
@@ -82,7 +83,13 @@ export class ImageBuilder {
       child.all?.on('data', (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach(onLine))
       const result = await child
       if (result.exitCode !== 0) {
-        throw new UsageError(`bootstrapping the ${suite} base image failed: ${String(result.all ?? '').trim().split('\n').pop()}`, 'run as root on Debian with debootstrap installed (sh scripts/ensure-engine.sh installs it)')
+        throw new UsageError(
+          `bootstrapping the ${suite} base image failed: ${String(result.all ?? '')
+            .trim()
+            .split('\n')
+            .pop()}`,
+          'run as root on Debian with debootstrap installed (sh scripts/ensure-engine.sh installs it)',
+        )
       }
       await this.engine.importImage(tar, bootstrapped)
     } finally {
@@ -95,7 +102,11 @@ export class ImageBuilder {
    * Builds `tag` from `suite` unless it is up to date with image/ (or `force`): the base first
    * (present, pulled or bootstrapped), then the image. Says which it did.
    */
-  async ensure(tag: string, suite: Suite, options: {force?: boolean; base?: string; onBase?: (line: string) => void; onBuild?: (line: string) => void} = {}): Promise<'reused' | BaseSource> {
+  async ensure(
+    tag: string,
+    suite: Suite,
+    options: {force?: boolean; base?: string; onBase?: (line: string) => void; onBuild?: (line: string) => void} = {},
+  ): Promise<'reused' | BaseSource> {
     if (!options.force && (await this.upToDate(tag, suite))) return 'reused'
     const {reference, source} = await this.ensureBase(suite, options.base, options.onBase ?? (() => undefined))
     await this.build(tag, suite, reference, options.onBuild ?? (() => undefined))
@@ -108,7 +119,12 @@ export class ImageBuilder {
    */
   async build(tag: string, suite: Suite, baseReference: string, onLine: (line: string) => void): Promise<void> {
     const previous = (await this.engine.inspectImage(tag))?.id
-    await this.engine.buildImage(this.contextDir, tag, {BASE_IMAGE: baseReference, SUITE: suite, INCEPTION_VERSION: VERSION, INCEPTION_CONTEXT: contextHash(this.contextDir)}, onLine)
+    await this.engine.buildImage(
+      this.contextDir,
+      tag,
+      {BASE_IMAGE: baseReference, SUITE: suite, INCEPTION_VERSION: VERSION, INCEPTION_CONTEXT: contextHash(this.contextDir)},
+      onLine,
+    )
     if (previous && previous !== (await this.engine.inspectImage(tag))?.id) await this.engine.removeImage(previous)
   }
 }

@@ -90,7 +90,9 @@ export class NestLauncher {
         return this.engine.createContainer(spec)
       })
       if (certificates) {
-        const files = Object.fromEntries(Object.entries(serverFiles(certificates)).map(([file, content]) => [file, {content, mode: file.endsWith('key.pem') ? 0o600 : 0o644}]))
+        const files = Object.fromEntries(
+          Object.entries(serverFiles(certificates)).map(([file, content]) => [file, {content, mode: file.endsWith('key.pem') ? 0o600 : 0o644}]),
+        )
         await this.engine.putFiles(id, TLS_DIR, files)
         writeClientFolder(await this.directory.certificateFolder(request.name), certificates)
       }
@@ -124,7 +126,7 @@ export class NestLauncher {
       ? cidrs(
           Object.values(networkInterfaces())
             .flat()
-            .filter((i) => i !== undefined && i.family === 'IPv4' && !i.internal)
+            .filter((i) => i?.family === 'IPv4' && !i.internal)
             .map((i) => i!.cidr ?? ''),
         )
       : []
@@ -150,7 +152,13 @@ export class NestLauncher {
       async () => {
         try {
           // Never started; the tmpfs keeps it from making an anonymous volume for /var/lib/docker.
-          return await this.engine.createContainer({name: SUBNET_LOCK, image, entrypoint: ['true'], labels: {[LABEL.lock]: 'subnets'}, host: {tmpfs: {'/var/lib/docker': ''}}})
+          return await this.engine.createContainer({
+            name: SUBNET_LOCK,
+            image,
+            entrypoint: ['true'],
+            labels: {[LABEL.lock]: 'subnets'},
+            host: {tmpfs: {'/var/lib/docker': ''}},
+          })
         } catch (error) {
           if (statusCode(error) !== 409) throw error
           const holder = await this.engine.inspectContainer(SUBNET_LOCK)
@@ -158,7 +166,11 @@ export class NestLauncher {
           return undefined
         }
       },
-      {intervalMs: 100, timeoutMs: SUBNET_LOCK_WAIT_MS, onTimeout: () => new LevelFailed(1, 'another `inception up` on this engine held the subnet lock for too long')},
+      {
+        intervalMs: 100,
+        timeoutMs: SUBNET_LOCK_WAIT_MS,
+        onTimeout: () => new LevelFailed(1, 'another `inception up` on this engine held the subnet lock for too long'),
+      },
     )
     try {
       return await critical()

@@ -118,8 +118,17 @@ export class ImageLoader {
     const code = await this.nests.exec(name, level, cmd, {stdin, stdout: out, stderr: err})
     if (code !== 0) {
       const said = `${out.text()}\n${err.text()}`.trim().split('\n').filter(Boolean)
-      throw new LevelFailed(level, `loading the images failed: ${said.at(-1) ?? `exit status ${code}`}`, '', 'the nest is still up; see `inception logs`, and check that the level has room for the images')
+      throw new LevelFailed(
+        level,
+        `loading the images failed: ${said.at(-1) ?? `exit status ${code}`}`,
+        '',
+        'the nest is still up; see `inception logs`, and check that the level has room for the images',
+      )
     }
-    return out.text().split('\n').filter((line) => line.trim().length > 0).map((line) => `level ${level}: ${line}`)
+    return out
+      .text()
+      .split('\n')
+      .filter((line) => line.trim().length > 0)
+      .map((line) => `level ${level}: ${line}`)
   }
 }

@@ -121,9 +121,7 @@ export function levelOneSpec(plan: NestPlan, decision: PrivilegeDecision): Conta
   const {request} = plan
   const name = levelName(request.name, 1)
   const portBindings = Object.fromEntries(
-    request.ports
-      .filter((p) => targetLevel(p, request.depth) >= 1)
-      .map((p) => [`${p.innerPort}/tcp`, [{HostIp: request.bind, HostPort: String(p.hostPort)}]]),
+    request.ports.filter((p) => targetLevel(p, request.depth) >= 1).map((p) => [`${p.innerPort}/tcp`, [{HostIp: request.bind, HostPort: String(p.hostPort)}]]),
   )
   if (request.exposeDaemons) {
     for (let level = 1; level <= request.depth; level++) {

@@ -41,7 +41,7 @@ export const MINIMAL_CAPABILITIES: Array<{name: string; why: string}> = [
   {name: 'SETPCAP', why: "Docker's default set; runc also needs it to shrink a child's bounding set"},
   {name: 'NET_BIND_SERVICE', why: "Docker's default set, granted to ordinary containers at the level"},
   {name: 'NET_RAW', why: "Docker's default set, granted to ordinary containers at the level"},
-  {name: 'SYS_CHROOT', why: "Docker's default set; without it exec into a container fails (\"error executing setns process\")"},
+  {name: 'SYS_CHROOT', why: 'Docker\'s default set; without it exec into a container fails ("error executing setns process")'},
   {name: 'MKNOD', why: "Docker's default set, granted to ordinary containers at the level"},
   {name: 'AUDIT_WRITE', why: "Docker's default set, granted to ordinary containers at the level"},
   {name: 'SETFCAP', why: "Docker's default set, granted to ordinary containers at the level"},
@@ -93,13 +93,15 @@ export const PROBE_ULIMITS: Ulimit[] = [
 export function ulimitsFrom(limits: string): Ulimit[] | undefined {
   const hard = (label: string) => new RegExp(`^${label}\\s+\\S+\\s+(\\d+)\\s`, 'm').exec(limits)?.[1]
   const found: Ulimit[] = []
-  for (const [name, label] of [['nofile', 'Max open files'], ['nproc', 'Max processes']] as const) {
+  for (const [name, label] of [
+    ['nofile', 'Max open files'],
+    ['nproc', 'Max processes'],
+  ] as const) {
     const value = hard(label)
     if (value !== undefined) found.push({name, soft: Number(value), hard: Number(value)})
   }
   return found.length > 0 ? found : undefined
 }
-
 
 /** The capability names in a /proc/PID/status capability mask ("000001fffeffffff"). */
 export function capabilitiesInMask(hexMask: string): string[] {
@@ -174,7 +176,8 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
   // host's PID namespace its parent is the runtime's supervisor (containerd-shim, conmon), whose
   // limits are the ones the runtime can give level 1. Started alongside the --privileged probe,
   // since auto needs it whenever that one fails.
-  const readHostStatus = () => engine.probe(probeSpec({pidMode: 'host'}, ['sh', '-c'], ['cat /proc/1/status /proc/sys/kernel/cap_last_cap && cat "/proc/$PPID/limits"']), 20_000)
+  const readHostStatus = () =>
+    engine.probe(probeSpec({pidMode: 'host'}, ['sh', '-c'], ['cat /proc/1/status /proc/sys/kernel/cap_last_cap && cat "/proc/$PPID/limits"']), 20_000)
   let hostStatus = readHostStatus()
   const withLimits = async (decision: PrivilegeDecision): Promise<PrivilegeDecision> => {
     const ulimits = ulimitsFrom((await hostStatus.catch(() => ({output: ''}))).output)
@@ -206,7 +209,7 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
   if (!bounding) {
     throw new LevelFailed(
       1,
-      `could not read the engine host's capability bounding set (probe: ${(status.error ?? (status.output.trim() || `exit ${status.exitCode}`)).split('\n')[0]})`,
+      `could not read the engine host's capability bounding set (probe: ${firstLine(status.error ?? (status.output.trim() || `exit ${status.exitCode}`))})`,
       '',
       'nothing was created; try again, and if it persists check that the engine can run a container with --pid host',
     )
@@ -214,14 +217,11 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
   const lastCap = Number(/^(\d+)$/m.exec(status.output)?.[1] ?? CAPABILITY_NAMES.length - 1)
   let capDrop = capabilitiesMissing(bounding, lastCap)
   // An older engine rejects the names it does not know; those it would not grant anyway.
-  for (let attempt = 0; attempt < CAPABILITY_NAMES.length; attempt++) {
+  for (let attemptsLeft = CAPABILITY_NAMES.length; attemptsLeft > 0; attemptsLeft--) {
     const decision = await withLimits({
       mode: 'caps',
       capDrop,
-      reason:
-        request === 'caps'
-          ? 'asked for'
-          : `the engine refuses --privileged${capDrop.length > 0 ? ` (its host withholds ${capDrop.join(', ')})` : ''}`,
+      reason: request === 'caps' ? 'asked for' : `the engine refuses --privileged${capDrop.length > 0 ? ` (its host withholds ${capDrop.join(', ')})` : ''}`,
     })
     // Capability names are checked when a container is created: no need to start one.
     const outcome = await engine.check(probeSpec(hostSettingsFor(decision)))
@@ -237,3 +237,5 @@ export async function decidePrivilege(engine: Engine, image: string, request: Pr
   }
   throw new UsageError('could not find a capability set this engine accepts', 'use --privilege privileged on an ordinary host')
 }
+
+const firstLine = (text: string) => text.split('\n')[0]

@@ -36,7 +36,12 @@ export class NestReach {
       return await this.engine.exec(record.levelOne.id, chainCommand(name, level, cmd, {interactive: io.stdin !== undefined, tty: io.tty ?? false}), io)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ETIMEDOUT' || io.timeoutMs === undefined) throw error
-      throw new LevelFailed(level, `\`${cmd.join(' ')}\` did not finish within ${io.timeoutMs / 1000}s`, await this.logTail(name, level, 10), 'the nest is still up; give more --timeout, or look at the level with `inception logs`')
+      throw new LevelFailed(
+        level,
+        `\`${cmd.join(' ')}\` did not finish within ${io.timeoutMs / 1000}s`,
+        await this.logTail(name, level, 10),
+        'the nest is still up; give more --timeout, or look at the level with `inception logs`',
+      )
     }
   }
 
@@ -46,7 +51,13 @@ export class NestReach {
     if (level === 1) return this.engine.logs(record.levelOne.id, options, out, err)
     const parent = await this.parentEngine(record, level)
     if (parent) return parent.logs(levelName(name, level), options, out, err)
-    const logsCmd = ['docker', 'logs', ...(options.follow ? ['--follow'] : []), ...(options.tail ? ['--tail', String(options.tail)] : []), levelName(name, level)]
+    const logsCmd = [
+      'docker',
+      'logs',
+      ...(options.follow ? ['--follow'] : []),
+      ...(options.tail ? ['--tail', String(options.tail)] : []),
+      levelName(name, level),
+    ]
     await this.engine.exec(record.levelOne.id, chainCommand(name, level - 1, logsCmd, {interactive: false, tty: false}), {stdout: out, stderr: err, timeoutMs})
   }
 
@@ -71,7 +82,11 @@ export class NestReach {
   /** Writes one file on the nest's board (level 1 owns it; every level sees it). */
   async writeBoard(name: string, file: string, content: string): Promise<void> {
     const record = await this.directory.findRunning(name)
-    const code = await this.engine.exec(record.levelOne.id, ['sh', '-c', 'printf %s "$2" > "$1"', 'sh', `${BOARD_DIR}/${file}`, content], {stdout: new Capture(), stderr: new Capture(), timeoutMs: 5000})
+    const code = await this.engine.exec(record.levelOne.id, ['sh', '-c', 'printf %s "$2" > "$1"', 'sh', `${BOARD_DIR}/${file}`, content], {
+      stdout: new Capture(),
+      stderr: new Capture(),
+      timeoutMs: 5000,
+    })
     if (code !== 0) throw new LevelFailed(1, `could not write ${file} on the board (exit ${code})`)
   }
 
@@ -82,7 +97,8 @@ export class NestReach {
     const host = (await this.directory.daemonAddresses(record)).get(level)
     const certPath = await this.directory.certificateFolder(name)
     if (!host) throw new LevelFailed(level, 'its engine port is not published (is level 1 running?)')
-    if (!clientFolderExists(certPath)) throw new LevelFailed(level, `the client certificate is missing from ${certPath} (the nest was started on another machine?)`)
+    if (!clientFolderExists(certPath))
+      throw new LevelFailed(level, `the client certificate is missing from ${certPath} (the nest was started on another machine?)`)
     return {level, host, certPath}
   }
 

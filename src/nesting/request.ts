@@ -4,7 +4,16 @@ import {UsageError} from './errors.js'
 import {DAEMON_INNER_PORT_BASE} from './contract.js'
 import {checkPortMappings, type PortMapping} from './ports.js'
 import {DEFAULT_PRIVILEGE, type PrivilegeRequest} from './privilege.js'
-import {type DataRoot, DEFAULT_DATA_ROOT, DEFAULT_STORAGE_DRIVER, formatSize, loopSizesByLevel, MAX_LOOP_BYTES, type StorageChoice, type StorageDriver} from './storage.js'
+import {
+  type DataRoot,
+  DEFAULT_DATA_ROOT,
+  DEFAULT_STORAGE_DRIVER,
+  formatSize,
+  loopSizesByLevel,
+  MAX_LOOP_BYTES,
+  type StorageChoice,
+  type StorageDriver,
+} from './storage.js'
 import {type Cidr, DEFAULT_SUBNET_POOL, parseSubnetPool} from './subnets.js'
 import {DEFAULT_SUITE, imageForSuite, type Suite} from './suites.js'
 
@@ -79,14 +88,18 @@ export function parseMtu(text: string): number {
 
 /** Docker's own rule for network names. */
 export function parseNetworkName(text: string): string {
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(text)) throw new UsageError(`--network "${text}" is not a network name`, 'give the name of a network of this engine (see `docker network ls`)')
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(text))
+    throw new UsageError(`--network "${text}" is not a network name`, 'give the name of a network of this engine (see `docker network ls`)')
   return text
 }
 
 export function parseDockerdArg(arg: string): string {
   // The init splits the list on spaces: one option per flag, no spaces inside.
   if (!/^--?[a-z0-9][\w.=:,/-]*$/i.test(arg)) {
-    throw new UsageError(`--dockerd-arg ${JSON.stringify(arg)} is not one dockerd option`, 'give one option per flag, like --dockerd-arg=--debug or --dockerd-arg=--mtu=1400')
+    throw new UsageError(
+      `--dockerd-arg ${JSON.stringify(arg)} is not one dockerd option`,
+      'give one option per flag, like --dockerd-arg=--debug or --dockerd-arg=--mtu=1400',
+    )
   }
   return arg
 }
@@ -195,7 +208,10 @@ function checkDaemonPorts(request: UpRequest): void {
     }
   }
   if (request.daemonHostPortBase !== undefined && request.daemonHostPortBase + request.depth - 1 > 65_535) {
-    throw new UsageError(`--daemon-ports ${request.daemonHostPortBase} leaves no room for ${request.depth} levels`, `give a first port up to ${65_536 - request.depth}`)
+    throw new UsageError(
+      `--daemon-ports ${request.daemonHostPortBase} leaves no room for ${request.depth} levels`,
+      `give a first port up to ${65_536 - request.depth}`,
+    )
   }
 }
 
@@ -205,7 +221,8 @@ function checkLoopSize(root: DataRoot, depth: number): void {
   const outermost = loopSizesByLevel(root.bytes, depth)[0]!
   if (outermost > MAX_LOOP_BYTES) {
     throw new UsageError(
-      `--data-root loop:${formatSize(root.bytes)} at --depth ${depth} needs a ${Math.round(outermost / 2 ** 40)}T file at level 1 (each level holds the ones below it)`,
+      `--data-root loop:${formatSize(root.bytes)} at --depth ${depth} needs a ${Math.round(outermost / 2 ** 40)}T file at level 1 ` +
+        '(each level holds the ones below it)',
       'give a smaller size or a smaller depth',
     )
   }

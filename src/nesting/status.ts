@@ -10,7 +10,8 @@ import type {NestReach} from './reach.js'
  * exited, unreachable (a level above it is not running, so nothing can be read), or, for level 1
  * only, whatever its container's state is on the host engine (created, paused, restarting, dead).
  */
-export type LevelRunState = 'running' | 'starting' | 'stopping' | 'failed' | 'exited' | 'unreachable' | 'created' | 'paused' | 'restarting' | 'removing' | 'dead'
+export type LevelRunState =
+  'running' | 'starting' | 'stopping' | 'failed' | 'exited' | 'unreachable' | 'created' | 'paused' | 'restarting' | 'removing' | 'dead'
 
 export interface LevelStatus {
   level: number

@@ -35,7 +35,9 @@ export function parseSize(value: string): number {
 
 /** A size the way a user writes it (4G, 512M): in the largest unit that divides it. */
 export function formatSize(bytes: number): string {
-  const [unit, size] = Object.entries(UNITS).reverse().find(([, unitBytes]) => bytes % unitBytes === 0)!
+  const [unit, size] = Object.entries(UNITS)
+    .reverse()
+    .find(([, unitBytes]) => bytes % unitBytes === 0)!
   return `${bytes / size}${unit}`
 }
 
@@ -44,10 +46,7 @@ export function parseDataRoot(value: string): DataRoot {
   if (value.startsWith('loop:')) {
     const bytes = parseSize(value.slice('loop:'.length))
     if (bytes < MIN_LOOP_BYTES || bytes > MAX_LOOP_BYTES) {
-      throw new UsageError(
-        `loop data root size ${value.slice(5)} is out of range`,
-        'give a size from 256M to 16T, e.g. --data-root loop:4G',
-      )
+      throw new UsageError(`loop data root size ${value.slice(5)} is out of range`, 'give a size from 256M to 16T, e.g. --data-root loop:4G')
     }
     return {kind: 'loop', bytes}
   }

@@ -109,7 +109,8 @@ export function allocatePools(pool: Cidr, count: number, taken: Cidr[]): Cidr[] 
   }
   if (chosen.length < count) {
     throw new UsageError(
-      `--subnet-pool ${formatCidr(pool)} has room for ${chosen.length} free /${POOL_PREFIX} network pools besides the bridges, the nest needs ${count} (one a level, ${2 ** (POOL_NETWORK_PREFIX - POOL_PREFIX)} networks of /${POOL_NETWORK_PREFIX} each)`,
+      `--subnet-pool ${formatCidr(pool)} has room for ${chosen.length} free /${POOL_PREFIX} network pools besides the bridges, ` +
+        `the nest needs ${count} (one a level, ${2 ** (POOL_NETWORK_PREFIX - POOL_PREFIX)} networks of /${POOL_NETWORK_PREFIX} each)`,
       `give a larger or unused pool with --subnet-pool (a level needs a /${LEVEL_PREFIX} and a /${POOL_PREFIX}), e.g. 10.213.0.0/16, or a smaller --depth`,
     )
   }

@@ -32,7 +32,7 @@ export interface NestCertificates {
 }
 
 async function keyPair(): Promise<CryptoKeyPair> {
-  return webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']) as Promise<CryptoKeyPair>
+  return webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])
 }
 
 async function privateKeyPem(key: CryptoKey): Promise<string> {
@@ -41,7 +41,9 @@ async function privateKeyPem(key: CryptoKey): Promise<string> {
 }
 
 function serial(): string {
-  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1')
+  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+    .toString('hex')
+    .replace(/^[89a-f]/, '1')
 }
 
 /** Makes the CA, the server certificate (valid for `addresses` and `dnsNames`) and the client certificate. */

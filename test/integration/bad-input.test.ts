@@ -22,7 +22,10 @@ describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
 
   beforeAll(async () => {
     await cli(['down', '--name', NEST])
-    { const up = await cli(['up', '--name', NEST, '--depth', '1']); expect(up.exitCode, up.stderr).toBe(0) }
+    {
+      const up = await cli(['up', '--name', NEST, '--depth', '1'])
+      expect(up.exitCode, up.stderr).toBe(0)
+    }
     busy = createServer()
     await new Promise<void>((resolve) => busy.listen(BUSY_PORT, '127.0.0.1', resolve))
   })
@@ -50,7 +53,11 @@ describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
     [['up', '--depth', '3', '--subnet-pool', '10.213.0.0/23'], 2, /has 2 free \/24 subnets, the nest needs 3/],
     [['up', '--subnet-pool', '172.17.0.0/24'], 2, /in use: 172\.17\.0\.0\/16/],
     [['up', '--privilege', 'root'], 2, /Expected --privilege=root to be one of: auto, privileged, caps, minimal; see `inception up --help`/],
-    [['up', '--image', 'inception:no-such-tag'], 6, /the level image inception:no-such-tag is not in the engine; run `inception build --suite trixie --tag inception:no-such-tag` first/],
+    [
+      ['up', '--image', 'inception:no-such-tag'],
+      6,
+      /the level image inception:no-such-tag is not in the engine; run `inception build --suite trixie --tag inception:no-such-tag` first/,
+    ],
     [['ps', '--context', 'no-such-context'], 2, /unknown docker context "no-such-context"/],
     [['env', '--name', NEST, '--format', 'yaml'], 2, /Expected --format=yaml to be one of: shell, json; see `inception env --help`/],
     [['up', '--depth', 'abc'], 2, /--depth "abc" is not a whole number/],

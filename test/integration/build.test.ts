@@ -17,7 +17,12 @@ describe.skipIf(!engine)('inception build', () => {
 
   it('holds dockerd, containerd, runc, the docker CLI, iptables and the init, without apt caches', async () => {
     const probe = await execa('docker', [
-      'run', '--rm', '--entrypoint', 'sh', DEFAULT_IMAGE, '-c',
+      'run',
+      '--rm',
+      '--entrypoint',
+      'sh',
+      DEFAULT_IMAGE,
+      '-c',
       'for p in dockerd containerd runc docker iptables inception-init; do command -v $p >/dev/null || echo "missing $p"; done; ' +
         'ls /var/lib/apt/lists | grep -v -e lock -e partial | wc -l; ' +
         'ls /usr/local/lib/inception/',
@@ -29,7 +34,13 @@ describe.skipIf(!engine)('inception build', () => {
   })
 
   it('declares /var/lib/docker a volume and carries its version', async () => {
-    const inspect = await execa('docker', ['image', 'inspect', '--format', '{{json .Config.Volumes}} {{index .Config.Labels "io.inception.version"}}', DEFAULT_IMAGE])
+    const inspect = await execa('docker', [
+      'image',
+      'inspect',
+      '--format',
+      '{{json .Config.Volumes}} {{index .Config.Labels "io.inception.version"}}',
+      DEFAULT_IMAGE,
+    ])
     expect(inspect.stdout).toBe(`{"/var/lib/docker":{}} ${VERSION}`)
   })
 })

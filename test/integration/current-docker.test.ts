@@ -35,7 +35,10 @@ describe.skipIf(!engine)('a current Docker at every level (default suite)', () =
     // The host image for `inception load`, built from the level image's own busybox root.
     const dir = mkdtempSync(join(tmpdir(), 'itest-load-'))
     try {
-      await execa('sh', ['-c', `docker run --rm --entrypoint cat ${DEFAULT_IMAGE} /usr/local/lib/inception/busybox-rootfs.tar | docker import -c 'CMD ["sh"]' - itest-load:base`])
+      await execa('sh', [
+        '-c',
+        `docker run --rm --entrypoint cat ${DEFAULT_IMAGE} /usr/local/lib/inception/busybox-rootfs.tar | docker import -c 'CMD ["sh"]' - itest-load:base`,
+      ])
       writeFileSync(join(dir, 'Dockerfile'), 'FROM itest-load:base\nRUN head -c 20000000 /dev/urandom > /blob\nCMD ["sh", "-c", "wc -c < /blob"]\n')
       await execa('docker', ['build', '-q', '-t', HOST_IMAGE, dir])
     } finally {
@@ -48,7 +51,7 @@ describe.skipIf(!engine)('a current Docker at every level (default suite)', () =
     await execa('docker', ['rmi', HOST_IMAGE, 'itest-load:base'], {reject: false})
   })
 
-  it('runs Docker 26 or newer at level 3, and ps shows every level\'s version', async () => {
+  it("runs Docker 26 or newer at level 3, and ps shows every level's version", async () => {
     expect(major(await atLevel(3, "docker version --format '{{.Server.Version}}'"))).toBeGreaterThanOrEqual(26)
     const {levels} = await psLevels(NEST)
     expect(levels).toHaveLength(3)
@@ -89,7 +92,8 @@ grep -q 'naming to' /tmp/buildx/out && docker run --rm itest-buildx`,
     const output = await atLevel(
       3,
       `docker network create itest-net >/dev/null &&
-docker run -d --name itest-web --network itest-net busybox sh -c 'mkdir /www && echo served-by-name > /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null &&
+docker run -d --name itest-web --network itest-net busybox \
+  sh -c 'mkdir /www && echo served-by-name > /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null &&
 address=$(docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' itest-web) &&
 for i in $(seq 40); do docker run --rm --network itest-net busybox wget -qO- http://itest-web/ && break; sleep 0.25; done &&
 docker run --rm --network itest-net busybox wget -qO- "http://$address/" &&
@@ -154,7 +158,9 @@ describe.skipIf(!engine)('the other suites', () => {
     const up = await cli(['up', '--name', NAME, '--suite', 'forky', '--depth', '2'])
     expect(up.exitCode, up.stderr).toBe(0)
     expect(major(await atLevel(2, "docker version --format '{{.Server.Version}}'", NAME))).toBeGreaterThanOrEqual(28)
-    expect(await atLevel(2, 'docker compose version --short && docker buildx version >/dev/null && docker run --rm busybox echo ok', NAME)).toMatch(/^2\.\d+.*\nok$/)
+    expect(await atLevel(2, 'docker compose version --short && docker buildx version >/dev/null && docker run --rm busybox echo ok', NAME)).toMatch(
+      /^2\.\d+.*\nok$/,
+    )
     expect((await cli(['down', '--name', NAME])).exitCode).toBe(0)
   }, 900_000)
 

@@ -41,7 +41,7 @@ describe.skipIf(!engine)('Docker-as-a-Service: every level reachable over mutual
     await cli(['down', '--name', NEST])
   })
 
-  it("lets the stock docker CLI run a container at level 3 after eval of env", async () => {
+  it('lets the stock docker CLI run a container at level 3 after eval of env', async () => {
     const result = await execa('sh', ['-c', `${shellEnv}\ndocker run --rm busybox echo ok && docker info --format '{{.Name}}'`], {reject: false})
     expect(result.stderr).toBe('')
     const [ok, name] = result.stdout.split('\n')
@@ -103,7 +103,10 @@ describe.skipIf(!engine)('Docker-as-a-Service: every level reachable over mutual
 
   it('says how to expose the daemons when a nest does not', async () => {
     await cli(['down', '--name', 'itest-plain'])
-    { const up = await cli(['up', '--name', 'itest-plain']); expect(up.exitCode, up.stderr).toBe(0) }
+    {
+      const up = await cli(['up', '--name', 'itest-plain'])
+      expect(up.exitCode, up.stderr).toBe(0)
+    }
     const result = await cli(['env', '--name', 'itest-plain'])
     expect(result.exitCode).toBe(6)
     expect(result.stderr).toMatch(/does not expose its levels' engines; start it with `inception up --expose-daemons`/)

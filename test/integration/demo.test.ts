@@ -10,9 +10,16 @@ const NEST = 'itest-demo'
 const PORT = 18_095
 const ARTIFACTS = `${ROOT}test/artifacts`
 
-
 /** Chromium as the machine notes say to run it here: no sandbox as root, nothing that phones out. */
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
 
 describe.skipIf(!engine)('the spinning-top demo in a browser', () => {
   let before: HostSnapshot
@@ -30,10 +37,15 @@ describe.skipIf(!engine)('the spinning-top demo in a browser', () => {
   })
 
   it('shows the top spinning and exactly the levels it runs in, then collapses leaving nothing', async () => {
-    const demo = execa('node', ['bin/run.js', 'demo', '--depth', '4', '--name', NEST, '--port', String(PORT)], {cwd: ROOT, all: true, reject: false, env: {CI: 'true'}})
+    const demo = execa('node', ['bin/run.js', 'demo', '--depth', '4', '--name', NEST, '--port', String(PORT)], {
+      cwd: ROOT,
+      all: true,
+      reject: false,
+      env: {CI: 'true'},
+    })
     let output = ''
     await new Promise<void>((resolve, reject) => {
-      demo.all!.on('data', (chunk: Buffer) => {
+      demo.all.on('data', (chunk: Buffer) => {
         output += chunk.toString()
         if (output.includes('The top is spinning')) resolve()
       })

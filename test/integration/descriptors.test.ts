@@ -13,9 +13,19 @@ async function privilegeFlags(): Promise<string[]> {
   const settings = hostSettingsFor(await decidePrivilege(engine!, DEFAULT_IMAGE, 'auto'))
   if (settings.privileged) return ['--privileged', '--cgroupns', 'private']
   return [
-    '--cap-add', 'ALL', ...(settings.capDrop ?? []).flatMap((c) => ['--cap-drop', c]),
-    '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined',
-    '--device-cgroup-rule', 'a *:* rwm', '--cgroupns', 'private',
+    '--cap-add',
+    'ALL',
+    ...(settings.capDrop ?? []).flatMap((c) => ['--cap-drop', c]),
+    '--security-opt',
+    'seccomp=unconfined',
+    '--security-opt',
+    'apparmor=unconfined',
+    '--security-opt',
+    'systempaths=unconfined',
+    '--device-cgroup-rule',
+    'a *:* rwm',
+    '--cgroupns',
+    'private',
   ]
 }
 
@@ -28,8 +38,17 @@ describe.skipIf(!engine)('the init closes inherited descriptors', () => {
     // The init is started by a shell (bash: dash cannot name descriptors above 9) that holds
     // descriptors 5, 7 and 12 open on marker files.
     await execa('docker', [
-      'run', '-d', '--name', NAME, ...(await privilegeFlags()), '-v', '/var/lib/docker',
-      '--entrypoint', 'bash', DEFAULT_IMAGE, '-c',
+      'run',
+      '-d',
+      '--name',
+      NAME,
+      ...(await privilegeFlags()),
+      '-v',
+      '/var/lib/docker',
+      '--entrypoint',
+      'bash',
+      DEFAULT_IMAGE,
+      '-c',
       'exec 5>/tmp/marker-5 7>/tmp/marker-7 12>/tmp/marker-12; exec /usr/local/bin/inception-init',
     ])
     let ready = ''

@@ -6,13 +6,12 @@ import {cli, integrationEngine, psLevels, ROOT, snapshot} from '../support/integ
 
 const engine = await integrationEngine()
 
-
 /** Starts `up` and resolves once its progress says `line`, with the child still running. */
 async function upUntil(args: string[], line: string) {
   const child = execa('node', ['bin/run.js', 'up', ...args], {cwd: ROOT, reject: false, all: true, env: {CI: 'true'}})
   await new Promise<void>((resolve, reject) => {
     let seen = ''
-    child.all!.on('data', (chunk: Buffer) => {
+    child.all.on('data', (chunk: Buffer) => {
       seen += chunk.toString()
       if (seen.includes(line)) resolve()
     })
@@ -37,11 +36,14 @@ describe.skipIf(!engine)('faults', () => {
     expect(await snapshot()).toEqual(before)
   })
 
-  it("a killed dockerd at level 2 shows in ps within 5 s (2 down, 3 and 4 unreachable), and down still removes all", async () => {
+  it('a killed dockerd at level 2 shows in ps within 5 s (2 down, 3 and 4 unreachable), and down still removes all', async () => {
     const NEST = 'itest-dockerd'
     await cli(['down', '--name', NEST])
     const before = await snapshot()
-    { const up = await cli(['up', '--name', NEST, '--depth', '4']); expect(up.exitCode, up.stderr).toBe(0) }
+    {
+      const up = await cli(['up', '--name', NEST, '--depth', '4'])
+      expect(up.exitCode, up.stderr).toBe(0)
+    }
     const kill = await cli(['exec', '--name', NEST, '--level', '2', '--', 'sh', '-c', 'kill -9 "$(cat /run/inception/dockerd.pid)"'])
     expect(kill.exitCode).toBe(0)
     const killedAt = Date.now()
@@ -65,7 +67,10 @@ describe.skipIf(!engine)('faults', () => {
   it('a restarted host engine: ps tells the truth and down cleans up', async () => {
     const NEST = 'itest-restart'
     await cli(['down', '--name', NEST])
-    { const up = await cli(['up', '--name', NEST, '--depth', '3']); expect(up.exitCode, up.stderr).toBe(0) }
+    {
+      const up = await cli(['up', '--name', NEST, '--depth', '3'])
+      expect(up.exitCode, up.stderr).toBe(0)
+    }
     // A real restart: dockerd stops (stopping its containers) and starts again.
     await execa('sh', ['-c', 'pid=$(cat /var/run/docker.pid); kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done'])
     await execa('sh', [`${ROOT}scripts/ensure-engine.sh`])
@@ -86,7 +91,10 @@ describe.skipIf(!engine)('faults', () => {
     const NEST = 'itest-full'
     await cli(['down', '--name', NEST])
     const before = await snapshot()
-    { const up = await cli(['up', '--name', NEST, '--depth', '2', '--data-root', 'loop:256M']); expect(up.exitCode, up.stderr).toBe(0) }
+    {
+      const up = await cli(['up', '--name', NEST, '--depth', '2', '--data-root', 'loop:256M'])
+      expect(up.exitCode, up.stderr).toBe(0)
+    }
     const fill = await cli(['exec', '--name', NEST, '--level', '2', '--', 'dd', 'if=/dev/zero', 'of=/var/lib/docker/fill', 'bs=1M', 'count=400'])
     expect(fill.exitCode).not.toBe(0)
     expect(fill.stderr).toMatch(/No space left on device/)
@@ -104,7 +112,10 @@ describe.skipIf(!engine)('faults', () => {
 
   it('down --all finds and removes the volume of a nest whose container never came', async () => {
     const before = await snapshot()
-    { const up = await cli(['up', '--name', 'itest-all', '--depth', '1']); expect(up.exitCode, up.stderr).toBe(0) }
+    {
+      const up = await cli(['up', '--name', 'itest-all', '--depth', '1'])
+      expect(up.exitCode, up.stderr).toBe(0)
+    }
     // What a CLI killed between creating level 1's volume and its container leaves: a labelled volume alone.
     await execa('docker', ['volume', 'create', '--label', `${LABEL.nest}=itest-orphan`, 'itest-orphan-l1'])
     const down = await cli(['down', '--all'])

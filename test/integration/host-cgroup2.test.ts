@@ -35,7 +35,8 @@ describe.skipIf(!engine)('host lane: a cgroup v2 engine', () => {
     const server = join(dir, 'server')
     const client = join(dir, 'client')
     mkdirSync(server)
-    for (const [file, content] of Object.entries(serverFiles(certs))) writeFileSync(join(server, file), content, {mode: file.endsWith('key.pem') ? 0o600 : 0o644})
+    for (const [file, content] of Object.entries(serverFiles(certs)))
+      writeFileSync(join(server, file), content, {mode: file.endsWith('key.pem') ? 0o600 : 0o644})
     writeClientFolder(client, certs)
 
     const local = await connectEngine()
@@ -45,7 +46,14 @@ describe.skipIf(!engine)('host lane: a cgroup v2 engine', () => {
       name: HOST_CONTAINER,
       image: DEFAULT_IMAGE,
       entrypoint: ['sh', '-c', 'umount -l /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec /usr/local/bin/inception-init'],
-      env: ['INCEPTION_LEVEL=1', 'INCEPTION_DEPTH=1', 'INCEPTION_NEST=itest-cgroup2', 'INCEPTION_BRIDGES=10.213.90.1/24', 'INCEPTION_EXPOSE_DAEMONS=1', 'INCEPTION_PRIVILEGE_USED=caps'],
+      env: [
+        'INCEPTION_LEVEL=1',
+        'INCEPTION_DEPTH=1',
+        'INCEPTION_NEST=itest-cgroup2',
+        'INCEPTION_BRIDGES=10.213.90.1/24',
+        'INCEPTION_EXPOSE_DAEMONS=1',
+        'INCEPTION_PRIVILEGE_USED=caps',
+      ],
       exposedPorts: ['23751/tcp', `${PORT}/tcp`],
       host: {
         ...settings,
@@ -64,7 +72,20 @@ describe.skipIf(!engine)('host lane: a cgroup v2 engine', () => {
     host = {
       env,
       state: () =>
-        engineState({env}, async () => (await execa('docker', ['exec', HOST_CONTAINER, 'sh', '-c', 'find /sys/fs/cgroup/docker /sys/fs/cgroup/system.slice -mindepth 1 -maxdepth 1 -type d 2>/dev/null | grep -v "system.slice/[^d]" | sort; true'])).stdout.split('\n').filter(Boolean).sort()),
+        engineState({env}, async () =>
+          (
+            await execa('docker', [
+              'exec',
+              HOST_CONTAINER,
+              'sh',
+              '-c',
+              'find /sys/fs/cgroup/docker /sys/fs/cgroup/system.slice -mindepth 1 -maxdepth 1 -type d 2>/dev/null | grep -v "system.slice/[^d]" | sort; true',
+            ])
+          ).stdout
+            .split('\n')
+            .filter(Boolean)
+            .sort(),
+        ),
     }
   }, 600_000)
 

@@ -32,7 +32,20 @@ describe.skipIf(!engine)('host lane: a Docker 28 engine over mutual TLS', () => 
     host = {
       env,
       // The cgroups its containers get, seen inside the outer level 1 (cgroup v1 here).
-      state: () => engineState({env}, async () => (await execa('docker', ['exec', `${OUTER}-l1`, 'sh', '-c', 'find /sys/fs/cgroup/memory/docker /sys/fs/cgroup/pids/docker -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort'])).stdout.split('\n').filter(Boolean)),
+      state: () =>
+        engineState({env}, async () =>
+          (
+            await execa('docker', [
+              'exec',
+              `${OUTER}-l1`,
+              'sh',
+              '-c',
+              'find /sys/fs/cgroup/memory/docker /sys/fs/cgroup/pids/docker -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort',
+            ])
+          ).stdout
+            .split('\n')
+            .filter(Boolean),
+        ),
     }
   }, 900_000)
 

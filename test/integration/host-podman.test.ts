@@ -27,7 +27,11 @@ describe.skipIf(!engine)('host lane: Podman', () => {
     const missing = await ensureDebianPackage('podman', 'podman')
     if (missing) throw new Error(`the Podman lane needs Podman: ${missing}`)
     const socket = join(dir, 'podman.sock')
-    service = execa('podman', ['--runtime', '/usr/sbin/runc', 'system', 'service', '--time=0', `unix://${socket}`], {reject: false, stdout: 'ignore', stderr: 'ignore'})
+    service = execa('podman', ['--runtime', '/usr/sbin/runc', 'system', 'service', '--time=0', `unix://${socket}`], {
+      reject: false,
+      stdout: 'ignore',
+      stderr: 'ignore',
+    })
     const env = {DOCKER_HOST: `unix://${socket}`}
     for (let i = 0; i < 100; i++) {
       if ((await execa('docker', ['version'], {reject: false, env})).exitCode === 0) break
@@ -37,7 +41,17 @@ describe.skipIf(!engine)('host lane: Podman', () => {
       env,
       // Podman's cgroupfs manager puts containers under libpod_parent (cgroup v1 here), or
       // machine.slice with systemd's.
-      state: () => engineState({env}, async () => (await execa('sh', ['-c', 'find /sys/fs/cgroup/memory/libpod_parent /sys/fs/cgroup/machine.slice -mindepth 1 -maxdepth 1 -type d -name "libpod-*" 2>/dev/null | sort; true'])).stdout.split('\n').filter(Boolean)),
+      state: () =>
+        engineState({env}, async () =>
+          (
+            await execa('sh', [
+              '-c',
+              'find /sys/fs/cgroup/memory/libpod_parent /sys/fs/cgroup/machine.slice -mindepth 1 -maxdepth 1 -type d -name "libpod-*" 2>/dev/null | sort; true',
+            ])
+          ).stdout
+            .split('\n')
+            .filter(Boolean),
+        ),
     }
     // Start from nothing, so that the offline build is what this lane tests.
     await execa('podman', ['rmi', '-f', imageForSuite('trixie'), 'inception-base:trixie'], {reject: false})

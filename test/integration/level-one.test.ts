@@ -38,7 +38,11 @@ describe.skipIf(!engine)('a depth-1 nest on the real engine', () => {
 
   it('shows the level in ps, with its engine ready', async () => {
     const result = await cli(['ps', '--name', NEST, '--json'])
-    const [nest] = JSON.parse(result.stdout) as Array<{name: string; depth: number; levels: Array<{state: string; dockerdReady: boolean; storageDriver: string; privilege: string}>}>
+    const [nest] = JSON.parse(result.stdout) as Array<{
+      name: string
+      depth: number
+      levels: Array<{state: string; dockerdReady: boolean; storageDriver: string; privilege: string}>
+    }>
     expect(nest).toMatchObject({name: NEST, depth: 1})
     expect(nest!.levels).toHaveLength(1)
     expect(nest!.levels[0]).toMatchObject({state: 'running', dockerdReady: true, storageDriver: 'overlay2'})

@@ -8,7 +8,10 @@ const NEST = 'itest-load'
 describe.skipIf(!engine)('load at the bottom of a depth-4 nest', () => {
   beforeAll(async () => {
     await cli(['down', '--name', NEST])
-    { const up = await cli(['up', '--name', NEST, '--depth', '4']); expect(up.exitCode, up.stderr).toBe(0) }
+    {
+      const up = await cli(['up', '--name', NEST, '--depth', '4'])
+      expect(up.exitCode, up.stderr).toBe(0)
+    }
   })
 
   afterAll(async () => {
@@ -28,7 +31,17 @@ describe.skipIf(!engine)('load at the bottom of a depth-4 nest', () => {
   it('completes a 1 GB write at level 4, readable afterwards through exec', async () => {
     const write = 'docker run --rm -v load-data:/data busybox sh -c "dd if=/dev/zero bs=1M count=1024 2>/dev/null | tr \\"\\\\000\\" x > /data/blob && sync"'
     expect((await cli(['exec', '--name', NEST, '--level', '4', '--', 'sh', '-c', write], {timeout: 600_000})).exitCode).toBe(0)
-    const read = await cli(['exec', '--name', NEST, '--level', '4', '--', 'sh', '-c', 'docker run --rm -v load-data:/data busybox sh -c "wc -c < /data/blob; head -c 16 /data/blob; tail -c 16 /data/blob"'])
+    const read = await cli([
+      'exec',
+      '--name',
+      NEST,
+      '--level',
+      '4',
+      '--',
+      'sh',
+      '-c',
+      'docker run --rm -v load-data:/data busybox sh -c "wc -c < /data/blob; head -c 16 /data/blob; tail -c 16 /data/blob"',
+    ])
     expect(read.stdout.split('\n')).toEqual(['1073741824', 'x'.repeat(16) + 'x'.repeat(16)])
   }, 600_000)
 })

@@ -38,14 +38,34 @@ describe.skipIf(!engine)('a depth-4 nest', () => {
   })
 
   it('answers on the host from a server at level 4, through every level', async () => {
-    const serve = await cli(['exec', '--name', NEST, '--level', '4', '--', 'sh', '-c', 'mkdir -p /tmp/www && echo "level 4 is $(hostname)" > /tmp/www/index.html && busybox httpd -p 8080 -h /tmp/www'])
+    const serve = await cli([
+      'exec',
+      '--name',
+      NEST,
+      '--level',
+      '4',
+      '--',
+      'sh',
+      '-c',
+      'mkdir -p /tmp/www && echo "level 4 is $(hostname)" > /tmp/www/index.html && busybox httpd -p 8080 -h /tmp/www',
+    ])
     expect(serve.exitCode).toBe(0)
     const levels = await ps(NEST)
     expect(await httpAnswer(18080)).toBe(`level 4 is ${levels[3]!.hostname}`)
   })
 
   it('chains a port to the level it targets with @LEVEL', async () => {
-    const serve = await cli(['exec', '--name', NEST, '--level', '2', '--', 'sh', '-c', 'mkdir -p /tmp/w2 && echo "level 2 is $(hostname)" > /tmp/w2/index.html && busybox httpd -p 9090 -h /tmp/w2'])
+    const serve = await cli([
+      'exec',
+      '--name',
+      NEST,
+      '--level',
+      '2',
+      '--',
+      'sh',
+      '-c',
+      'mkdir -p /tmp/w2 && echo "level 2 is $(hostname)" > /tmp/w2/index.html && busybox httpd -p 9090 -h /tmp/w2',
+    ])
     expect(serve.exitCode).toBe(0)
     const levels = await ps(NEST)
     expect(await httpAnswer(18082)).toBe(`level 2 is ${levels[1]!.hostname}`)
@@ -67,7 +87,17 @@ describe.skipIf(!engine)('a depth-4 nest', () => {
     expect(new Set(levels.map((l) => l.bridge)).size).toBe(4)
     // ps shows each level's bridge as that level's kernel has it.
     for (const [index, level] of levels.entries()) {
-      const real = await cli(['exec', '--name', NEST, '--level', String(index + 1), '--', 'sh', '-c', `busybox ip -4 addr show docker0 | awk '$1 == "inet" { print $2 }'`])
+      const real = await cli([
+        'exec',
+        '--name',
+        NEST,
+        '--level',
+        String(index + 1),
+        '--',
+        'sh',
+        '-c',
+        `busybox ip -4 addr show docker0 | awk '$1 == "inet" { print $2 }'`,
+      ])
       expect(real.stdout).toMatch(/^\d+\.\d+\.\d+\.\d+\/24$/)
       expect(level.bridge).toBe(real.stdout)
     }
@@ -158,7 +188,7 @@ describe.skipIf(!engine)('interrupting up', () => {
     const child = execa('node', ['bin/run.js', 'up', '--name', NEST, '--depth', '4'], {reject: false, all: true, env: {CI: 'true'}})
     // Wait until level 1 is up and deeper levels are on their way, then press Ctrl-C.
     await new Promise<void>((resolve) => {
-      child.all!.on('data', (chunk: Buffer) => {
+      child.all.on('data', (chunk: Buffer) => {
         if (chunk.toString().includes('Level 1: ready')) resolve()
       })
     })

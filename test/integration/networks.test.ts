@@ -44,7 +44,11 @@ describe.skipIf(!engine)('networks that hold at every level', () => {
       for (const mtu of mtus.split('\n')) expect(Number(mtu), `level ${level}: ${mtus}`).toBeLessThanOrEqual(1400)
       expect(mtus.split('\n')).toHaveLength(3)
     }
-    const inNetwork = await atLevel(3, 'docker network create itest-l3 >/dev/null && docker run --rm --network itest-l3 busybox cat /sys/class/net/eth0/mtu; status=$?; docker network rm itest-l3 >/dev/null; exit $status')
+    const inNetwork = await atLevel(
+      3,
+      'docker network create itest-l3 >/dev/null && docker run --rm --network itest-l3 busybox cat /sys/class/net/eth0/mtu; ' +
+        'status=$?; docker network rm itest-l3 >/dev/null; exit $status',
+    )
     expect(Number(inNetwork)).toBeGreaterThan(0)
     expect(Number(inNetwork)).toBeLessThanOrEqual(1400)
     const ps = JSON.parse((await cli(['ps', '--name', NEST, '--json'])).stdout) as Array<{network: string; levels: Array<{mtu: number}>}>
@@ -53,7 +57,10 @@ describe.skipIf(!engine)('networks that hold at every level', () => {
   })
 
   it('brings 1 MB of random data served at level 3 to this machine through the -p chain, intact', async () => {
-    const sent = await atLevel(3, 'mkdir -p /tmp/www && head -c 1048576 /dev/urandom > /tmp/www/blob && busybox httpd -p 8080 -h /tmp/www && sha256sum /tmp/www/blob | cut -d" " -f1')
+    const sent = await atLevel(
+      3,
+      'mkdir -p /tmp/www && head -c 1048576 /dev/urandom > /tmp/www/blob && busybox httpd -p 8080 -h /tmp/www && sha256sum /tmp/www/blob | cut -d" " -f1',
+    )
     let received = ''
     for (let i = 0; i < 40 && received !== sent; i++) {
       const fetched = await execa('curl', ['-s', '-m', '10', `http://127.0.0.1:${PORT}/blob`], {encoding: 'buffer', reject: false})
@@ -65,9 +72,14 @@ describe.skipIf(!engine)('networks that hold at every level', () => {
   })
 
   it('gives 17 networks made at level 3 subnets clear of every level and of the host network', async () => {
-    const subnets = (await atLevel(3, `for i in $(seq 17); do docker network create itest-n$i >/dev/null || exit 1; done
+    const subnets = (
+      await atLevel(
+        3,
+        `for i in $(seq 17); do docker network create itest-n$i >/dev/null || exit 1; done
 docker network inspect --format '{{range .IPAM.Config}}{{.Subnet}}{{end}}' $(seq -f 'itest-n%g' 17); status=$?
-for i in $(seq 17); do docker network rm itest-n$i >/dev/null; done; exit $status`)).split('\n')
+for i in $(seq 17); do docker network rm itest-n$i >/dev/null; done; exit $status`,
+      )
+    ).split('\n')
     expect(subnets).toHaveLength(17)
     const ps = JSON.parse((await cli(['ps', '--name', NEST, '--json'])).stdout) as Array<{subnets: string[]; pools: string[]}>
     const hostSubnet = (await execa('docker', ['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}}{{end}}', HOST_NETWORK])).stdout.trim()

@@ -31,8 +31,14 @@ describe.skipIf(!engine)('under Node 24', () => {
   })
 
   it('passes the unit tests', async () => {
-    const result = await execa(node24, [`${ROOT}node_modules/vitest/vitest.mjs`, 'run', '--project', 'unit'], {cwd: ROOT, reject: false, all: true, env: {CI: 'true'}})
+    const result = await execa(node24, [`${ROOT}node_modules/vitest/vitest.mjs`, 'run', '--project', 'unit'], {
+      cwd: ROOT,
+      reject: false,
+      all: true,
+      env: {CI: 'true'},
+    })
     expect(result.exitCode, result.all).toBe(0)
+    // eslint-disable-next-line no-control-regex -- strips ANSI colour codes
     expect(String(result.all).replace(/\x1b\[[0-9;]*m/g, '')).toMatch(/Tests\s+\d+ passed/)
   })
 
@@ -43,7 +49,17 @@ describe.skipIf(!engine)('under Node 24', () => {
     const piped = await cli24(['exec', '--name', NEST, '--level', '2', '--', 'sh', '-c', 'cat; exit 7'], 'through stdin\n')
     expect(piped.stdout).toBe('through stdin')
     expect(piped.exitCode).toBe(7)
-    const serve = await cli24(['exec', '--name', NEST, '--level', '2', '--', 'sh', '-c', 'mkdir -p /tmp/w && echo node24 > /tmp/w/index.html && busybox httpd -p 8080 -h /tmp/w'])
+    const serve = await cli24([
+      'exec',
+      '--name',
+      NEST,
+      '--level',
+      '2',
+      '--',
+      'sh',
+      '-c',
+      'mkdir -p /tmp/w && echo node24 > /tmp/w/index.html && busybox httpd -p 8080 -h /tmp/w',
+    ])
     expect(serve.exitCode).toBe(0)
     let answer = ''
     for (let i = 0; i < 40 && answer !== 'node24'; i++) {

@@ -32,13 +32,30 @@ describe.skipIf(!engine)('a remote engine over TCP with TLS', () => {
   beforeAll(async () => {
     const certs = await issueNestCertificates('engine2', ['127.0.0.1'])
     mkdirSync(server)
-    for (const [file, content] of Object.entries(serverFiles(certs))) writeFileSync(join(server, file), content, {mode: file.endsWith('key.pem') ? 0o600 : 0o644})
+    for (const [file, content] of Object.entries(serverFiles(certs)))
+      writeFileSync(join(server, file), content, {mode: file.endsWith('key.pem') ? 0o600 : 0o644})
     writeClientFolder(client, certs)
-    await execa('sh', ['-c', `ip link del ${BRIDGE} 2>/dev/null; ip link add ${BRIDGE} type bridge && ip addr add ${BRIDGE_ADDRESS} dev ${BRIDGE} && ip link set ${BRIDGE} up`])
-    daemon = execa('dockerd', [
-      `--host=tcp://127.0.0.1:${PORT}`, '--tlsverify', `--tlscacert=${server}/ca.pem`, `--tlscert=${server}/server-cert.pem`, `--tlskey=${server}/server-key.pem`,
-      `--data-root=${dir}/data`, `--exec-root=${dir}/exec`, `--pidfile=${dir}/dockerd.pid`, `--bridge=${BRIDGE}`, '--iptables=false', '--ip-masq=false',
-    ], {reject: false, stdout: 'ignore', stderr: 'ignore', detached: false})
+    await execa('sh', [
+      '-c',
+      `ip link del ${BRIDGE} 2>/dev/null; ip link add ${BRIDGE} type bridge && ip addr add ${BRIDGE_ADDRESS} dev ${BRIDGE} && ip link set ${BRIDGE} up`,
+    ])
+    daemon = execa(
+      'dockerd',
+      [
+        `--host=tcp://127.0.0.1:${PORT}`,
+        '--tlsverify',
+        `--tlscacert=${server}/ca.pem`,
+        `--tlscert=${server}/server-cert.pem`,
+        `--tlskey=${server}/server-key.pem`,
+        `--data-root=${dir}/data`,
+        `--exec-root=${dir}/exec`,
+        `--pidfile=${dir}/dockerd.pid`,
+        `--bridge=${BRIDGE}`,
+        '--iptables=false',
+        '--ip-masq=false',
+      ],
+      {reject: false, stdout: 'ignore', stderr: 'ignore', detached: false},
+    )
     env = {DOCKER_HOST: `tcp://127.0.0.1:${PORT}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: client}
     for (let i = 0; i < 100; i++) {
       if ((await execa('docker', ['version'], {reject: false, env})).exitCode === 0) break
@@ -76,7 +93,13 @@ describe.skipIf(!engine)('a remote engine over TCP with TLS', () => {
 
   it('reaches the same nest through a docker context', async () => {
     await execa('docker', ['context', 'rm', '-f', CONTEXT], {reject: false})
-    await execa('docker', ['context', 'create', CONTEXT, '--docker', `host=${env.DOCKER_HOST},ca=${client}/ca.pem,cert=${client}/cert.pem,key=${client}/key.pem`])
+    await execa('docker', [
+      'context',
+      'create',
+      CONTEXT,
+      '--docker',
+      `host=${env.DOCKER_HOST},ca=${client}/ca.pem,cert=${client}/cert.pem,key=${client}/key.pem`,
+    ])
     const ps = await cli(['ps', '--context', CONTEXT, '--name', 'itest-remote', '--json'])
     expect(ps.exitCode, ps.stderr).toBe(0)
     const [nest] = JSON.parse(ps.stdout) as Array<{levels: Array<{state: string}>}>
@@ -89,7 +112,9 @@ describe.skipIf(!engine)('a remote engine over TCP with TLS', () => {
   it('refuses an unknown context and a client without certificates, clearly', async () => {
     const unknown = await cli(['ps', '--context', 'no-such-context'])
     expect(unknown.exitCode).toBe(2)
-    expect(unknown.stderr.trim()).toBe('inception: unknown docker context "no-such-context"; see the contexts with `docker context ls`, or create one with `docker context create`')
+    expect(unknown.stderr.trim()).toBe(
+      'inception: unknown docker context "no-such-context"; see the contexts with `docker context ls`, or create one with `docker context create`',
+    )
     const unreadable = await cli(['ps'], {env: {...env, DOCKER_CERT_PATH: join(dir, 'nowhere')}})
     expect(unreadable.exitCode).toBe(2)
     expect(unreadable.stderr).toMatch(/DOCKER_CERT_PATH .*nowhere.*ca\.pem is missing/)

@@ -15,16 +15,20 @@ const STORAGE_VARIANTS: string[][] = [
 ]
 
 describe.skipIf(!engine)('leak soak: up and down, again and again, leave the host as it was', () => {
-  it(`${CYCLES} cycles of up --depth 3 / down`, async () => {
-    const start = await snapshot()
-    for (let cycle = 1; cycle <= CYCLES; cycle++) {
-      const up = await cli(['up', '--name', 'itest-soak', '--depth', '3', '-p', '18140:8080'])
-      expect(up.exitCode, `cycle ${cycle}: ${up.stderr}`).toBe(0)
-      expect((await cli(['exec', '--name', 'itest-soak', '--level', '3', '--', 'docker', 'run', '--rm', 'busybox', 'true'])).exitCode).toBe(0)
-      expect((await cli(['down', '--name', 'itest-soak'])).exitCode).toBe(0)
-      expect(await snapshot(), `after cycle ${cycle}`).toEqual(start)
-    }
-  }, CYCLES * 60_000)
+  it(
+    `${CYCLES} cycles of up --depth 3 / down`,
+    async () => {
+      const start = await snapshot()
+      for (let cycle = 1; cycle <= CYCLES; cycle++) {
+        const up = await cli(['up', '--name', 'itest-soak', '--depth', '3', '-p', '18140:8080'])
+        expect(up.exitCode, `cycle ${cycle}: ${up.stderr}`).toBe(0)
+        expect((await cli(['exec', '--name', 'itest-soak', '--level', '3', '--', 'docker', 'run', '--rm', 'busybox', 'true'])).exitCode).toBe(0)
+        expect((await cli(['down', '--name', 'itest-soak'])).exitCode).toBe(0)
+        expect(await snapshot(), `after cycle ${cycle}`).toEqual(start)
+      }
+    },
+    CYCLES * 60_000,
+  )
 
   it.each(STORAGE_VARIANTS)('with %s %s', async (...flags) => {
     const start = await snapshot()

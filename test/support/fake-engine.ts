@@ -1,6 +1,17 @@
 import {Readable, type Writable} from 'node:stream'
 
-import type {ContainerDetails, ContainerSpec, ContainerSummary, Engine, EngineInfo, ExecIo, ImageDetails, ProbeOutcome, PullOutcome, VolumeSummary} from '../../src/nesting/engine.js'
+import type {
+  ContainerDetails,
+  ContainerSpec,
+  ContainerSummary,
+  Engine,
+  EngineInfo,
+  ExecIo,
+  ImageDetails,
+  ProbeOutcome,
+  PullOutcome,
+  VolumeSummary,
+} from '../../src/nesting/engine.js'
 import type {Labels} from '../../src/nesting/contract.js'
 
 /**
@@ -37,7 +48,9 @@ export class FakeEngine implements Engine {
   }
 
   async inspectImage(reference: string): Promise<ImageDetails | undefined> {
-    return this.images.has(reference) ? {id: `sha256:${reference.length.toString(16).padStart(64, '0')}`, sizeBytes: 1000, tags: [reference], labels: {}} : undefined
+    return this.images.has(reference)
+      ? {id: `sha256:${reference.length.toString(16).padStart(64, '0')}`, sizeBytes: 1000, tags: [reference], labels: {}}
+      : undefined
   }
 
   async removeImage(reference: string): Promise<boolean> {
@@ -60,8 +73,8 @@ export class FakeEngine implements Engine {
 
   private matches(labels: Labels, filters: string[]): boolean {
     return filters.every((f) => {
-      const [key, value] = f.split('=')
-      return value === undefined ? key! in labels : labels[key!] === value
+      const [key = '', value] = f.split('=')
+      return value === undefined ? key in labels : labels[key] === value
     })
   }
 

@@ -15,8 +15,19 @@ import {ROOT} from './integration.js'
 
 /** Commands the init runs that must never run for real in a test. */
 const FAKED = [
-  'mount', 'umount', 'mountpoint', 'mknod', 'truncate', 'mkfs.ext4', 'fuse-overlayfs', 'update-alternatives',
-  'iptables-nft', 'ip6tables', 'dockerd', 'containerd', 'docker',
+  'mount',
+  'umount',
+  'mountpoint',
+  'mknod',
+  'truncate',
+  'mkfs.ext4',
+  'fuse-overlayfs',
+  'update-alternatives',
+  'iptables-nft',
+  'ip6tables',
+  'dockerd',
+  'containerd',
+  'docker',
 ] as const
 
 export interface InitRun {

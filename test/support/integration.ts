@@ -72,7 +72,10 @@ export interface HostSnapshot {
 async function lines(command: string, args: string[]): Promise<string[]> {
   const result = await execa(command, args, {reject: false})
   if (result.exitCode !== 0) throw new Error(`snapshot: \`${command} ${args.join(' ')}\` failed (${result.exitCode}): ${String(result.stderr).trim()}`)
-  return String(result.stdout ?? '').split('\n').filter((l) => l.trim().length > 0).sort()
+  return String(result.stdout ?? '')
+    .split('\n')
+    .filter((l) => l.trim().length > 0)
+    .sort()
 }
 
 /**
@@ -84,7 +87,11 @@ function dockerCgroups(root = '/sys/fs/cgroup'): string[] {
   if (!existsSync(root)) return []
   const found: string[] = []
   const children = (dir: string, keep: (name: string) => boolean = () => true) =>
-    existsSync(`${root}/${dir}`) ? readdirSync(`${root}/${dir}`, {withFileTypes: true}).filter((e) => e.isDirectory() && keep(e.name)).map((e) => `${dir}/${e.name}`) : []
+    existsSync(`${root}/${dir}`)
+      ? readdirSync(`${root}/${dir}`, {withFileTypes: true})
+          .filter((e) => e.isDirectory() && keep(e.name))
+          .map((e) => `${dir}/${e.name}`)
+      : []
   found.push(...children('docker'), ...children('system.slice', (name) => name.startsWith('docker-')))
   for (const hierarchy of readdirSync(root, {withFileTypes: true})) {
     if (hierarchy.isDirectory()) found.push(...children(`${hierarchy.name}/docker`))
@@ -122,11 +129,15 @@ export async function snapshot(): Promise<HostSnapshot> {
 export async function ensureDebianPackage(program: string, pkg: string): Promise<string | undefined> {
   if ((await execa('sh', ['-c', `command -v ${program}`], {reject: false})).exitCode === 0) return undefined
   if (process.getuid?.() !== 0 || !existsSync('/etc/debian_version')) return `${program} is missing; install the Debian package ${pkg}`
-  const install = await execa('sh', ['-c', `apt-get install -y -qq --no-install-recommends ${pkg} || (apt-get update -qq && apt-get install -y -qq --no-install-recommends ${pkg})`], {
-    reject: false,
-    env: {DEBIAN_FRONTEND: 'noninteractive'},
-    timeout: 600_000,
-  })
+  const install = await execa(
+    'sh',
+    ['-c', `apt-get install -y -qq --no-install-recommends ${pkg} || (apt-get update -qq && apt-get install -y -qq --no-install-recommends ${pkg})`],
+    {
+      reject: false,
+      env: {DEBIAN_FRONTEND: 'noninteractive'},
+      timeout: 600_000,
+    },
+  )
   return install.exitCode === 0 ? undefined : `apt-get install ${pkg} failed: ${String(install.stderr).trim().split('\n').pop()}`
 }
 

@@ -27,7 +27,10 @@ export interface EngineState {
 export async function dockerOn(host: {env: Record<string, string>}, args: string[]): Promise<string[]> {
   const result = await execa('docker', args, {env: host.env, reject: false})
   if (result.exitCode !== 0) throw new Error(`docker ${args.join(' ')} on ${host.env.DOCKER_HOST}: ${result.stderr}`)
-  return String(result.stdout).split('\n').filter((l) => l.trim().length > 0).sort()
+  return String(result.stdout)
+    .split('\n')
+    .filter((l) => l.trim().length > 0)
+    .sort()
 }
 
 /** The engine's containers, volumes and networks, plus the cgroups the caller reads. */
@@ -64,7 +67,12 @@ function expectOk(result: CliResult, what: string): void {
  * `bind`) and must reach this machine's 127.0.0.1:port, through whatever the test host adds.
  * Returns the seconds `up --depth 2` took, for the README's table.
  */
-export async function exerciseHost(host: TestHost, name: string, port: number, bind = '127.0.0.1'): Promise<{upSeconds: number; privilege: string; dockerd: string}> {
+export async function exerciseHost(
+  host: TestHost,
+  name: string,
+  port: number,
+  bind = '127.0.0.1',
+): Promise<{upSeconds: number; privilege: string; dockerd: string}> {
   const on = (args: string[], input?: string) => cli(args, {env: {...host.env, CI: 'true'}, input})
   await on(['down', '--name', name])
   const before = await host.state()
@@ -74,7 +82,17 @@ export async function exerciseHost(host: TestHost, name: string, port: number, b
   const piped = await on(['exec', '--name', name, '--level', '2', '--', 'sh', '-c', 'cat; exit 3'], 'stdin reaches level 2\n')
   expect(piped.stdout).toBe('stdin reaches level 2')
   expect(piped.exitCode).toBe(3)
-  const serve = await on(['exec', '--name', name, '--level', '2', '--', 'sh', '-c', `mkdir -p /tmp/w && echo "${name} level 2" > /tmp/w/index.html && busybox httpd -p 8080 -h /tmp/w`])
+  const serve = await on([
+    'exec',
+    '--name',
+    name,
+    '--level',
+    '2',
+    '--',
+    'sh',
+    '-c',
+    `mkdir -p /tmp/w && echo "${name} level 2" > /tmp/w/index.html && busybox httpd -p 8080 -h /tmp/w`,
+  ])
   expectOk(serve, 'a server at level 2')
   expect(await httpAnswer(port)).toBe(`${name} level 2`)
   const ps = await on(['ps', '--name', name, '--json'])

@@ -19,14 +19,21 @@ const IMAGE = join(ROOT, 'image')
 /** The init's own files: init.sh and the steps it sources (image/init/*.sh when split), and the demo's CGI. */
 function initSources(): Array<{file: string; text: string}> {
   const stepsDir = join(IMAGE, 'init')
-  const steps = readdirSync(IMAGE).includes('init') ? readdirSync(stepsDir).filter((f) => f.endsWith('.sh')).map((f) => join(stepsDir, f)) : []
+  const steps = readdirSync(IMAGE).includes('init')
+    ? readdirSync(stepsDir)
+        .filter((f) => f.endsWith('.sh'))
+        .map((f) => join(stepsDir, f))
+    : []
   return [join(IMAGE, 'init.sh'), ...steps, join(IMAGE, 'demo/cgi-bin/chain')].map((file) => ({file, text: readFileSync(file, 'utf8')}))
 }
 
 const variablesIn = (text: string) => new Set(text.match(/\bINCEPTION_[A-Z0-9_]+/g) ?? [])
 
 function levelOneEnvironment(): Record<string, string> {
-  const spec = levelOneSpec(planNest(parseUpRequest({depth: 3, dataRoot: parseDataRoot('loop:1G'), exposeDaemons: true, ports: [parsePortMapping('8080:80')]}), []), minimalDecision())
+  const spec = levelOneSpec(
+    planNest(parseUpRequest({depth: 3, dataRoot: parseDataRoot('loop:1G'), exposeDaemons: true, ports: [parsePortMapping('8080:80')]}), []),
+    minimalDecision(),
+  )
   return Object.fromEntries(spec.env!.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]))
 }
 
@@ -43,14 +50,18 @@ describe('the level contract', () => {
 
   it('the CLI sets every variable the contract gives to the CLI, and no other', () => {
     const env = levelOneEnvironment()
-    const fromCli = Object.entries(INIT_VARIABLES).filter(([, v]) => v.from === 'cli').map(([name]) => name)
+    const fromCli = Object.entries(INIT_VARIABLES)
+      .filter(([, v]) => v.from === 'cli')
+      .map(([name]) => name)
     expect(Object.keys(env).sort()).toEqual(fromCli.sort())
     const read = new Set(initSources().flatMap(({text}) => [...variablesIn(text)]))
     for (const name of Object.keys(env)) expect(read, `${name} is set by the CLI but the init never reads it`).toContain(name)
   })
 
   it('the init writes the board info keys and states the CLI reads, no more', () => {
-    const text = initSources().map((s) => s.text).join('\n')
+    const text = initSources()
+      .map((s) => s.text)
+      .join('\n')
     const written = [...text.matchAll(/printf '([a-z]+)=%s\\n'/g)].map((m) => m[1])
     expect(written.sort()).toEqual([...INFO_KEYS].sort())
     const reported = new Set([...text.matchAll(/\breport "([a-z]+)/g)].map((m) => m[1]))

@@ -37,7 +37,9 @@ describe('engine endpoint', () => {
   })
 
   it('says which file of DOCKER_CERT_PATH it cannot read', () => {
-    const error = thrown(() => resolveEndpoint(undefined, {DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nonexistent/certs'}))
+    const error = thrown(() =>
+      resolveEndpoint(undefined, {DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nonexistent/certs'}),
+    )
     expect(error).toBeInstanceOf(UsageError)
     expect(error.message).toBe('DOCKER_CERT_PATH /nonexistent/certs: /nonexistent/certs/ca.pem is missing (ENOENT)')
   })
@@ -62,7 +64,12 @@ describe('engine endpoint', () => {
   })
 
   it('turns ssh:// into an ssh connection through the agent', () => {
-    expect(dockerodeOptions({address: 'ssh://ops@build-host:2222', source: 'DOCKER_HOST'})).toMatchObject({protocol: 'ssh', host: 'build-host', port: '2222', username: 'ops'})
+    expect(dockerodeOptions({address: 'ssh://ops@build-host:2222', source: 'DOCKER_HOST'})).toMatchObject({
+      protocol: 'ssh',
+      host: 'build-host',
+      port: '2222',
+      username: 'ops',
+    })
   })
 
   it('refuses an address it cannot use', () => {

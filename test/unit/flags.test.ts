@@ -22,7 +22,7 @@ async function parse(id: keyof typeof commands, argv: string[]) {
 async function refusal(id: keyof typeof commands, argv: string[]): Promise<string> {
   const error = await parse(id, argv).then(
     () => undefined,
-    (error: Error) => error,
+    (error: unknown) => error as Error,
   )
   if (!error) throw new Error(`${id} ${argv.join(' ')} was accepted`)
   const report = failureReport(error, id)

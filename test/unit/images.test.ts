@@ -38,14 +38,19 @@ describe('the base image', () => {
     const engine = new FakeEngine()
     engine.pullAnswer = {ok: false, error: 'manifest unknown'}
     const lines: string[] = []
-    await expect(new ImageBuilder(engine).ensureBase('trixie', 'mine/debian:13', (line) => lines.push(line))).rejects.toThrow(/mine\/debian:13 is not in the engine and cannot be pulled \(manifest unknown\)/)
+    await expect(new ImageBuilder(engine).ensureBase('trixie', 'mine/debian:13', (line) => lines.push(line))).rejects.toThrow(
+      /mine\/debian:13 is not in the engine and cannot be pulled \(manifest unknown\)/,
+    )
     expect(lines).toEqual(['pulling mine/debian:13'])
   })
 })
 
 describe('inception load against a fake engine', () => {
   async function nestOfDepth(engine: FakeEngine, depth: number): Promise<Nests> {
-    engine.execAnswer = (_id, cmd) => ({code: 0, stdout: cmd[0] === 'sh' && cmd[2]?.includes('level-') ? Array.from({length: depth}, (_, i) => `state ${i + 1} ready overlay2\n`).join('') : ''})
+    engine.execAnswer = (_id, cmd) => ({
+      code: 0,
+      stdout: cmd[0] === 'sh' && cmd[2]?.includes('level-') ? Array.from({length: depth}, (_, i) => `state ${i + 1} ready overlay2\n`).join('') : '',
+    })
     const nests = new Nests(engine)
     await nests.up(parseUpRequest({image: 'inception:test', depth, timeoutSeconds: 1}))
     return nests

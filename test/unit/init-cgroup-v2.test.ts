@@ -22,7 +22,11 @@ function fakeTree(procs: string, controllers: string): string {
 }
 
 async function setupCgroupV2(root: string) {
-  return execa('sh', ['-c', '. ./image/init.sh && setup_cgroup_v2'], {cwd: ROOT, reject: false, env: {INCEPTION_INIT_SOURCED: '1', INCEPTION_LIB: join(ROOT, 'image'), INCEPTION_CGROUP_ROOT: root}})
+  return execa('sh', ['-c', '. ./image/init.sh && setup_cgroup_v2'], {
+    cwd: ROOT,
+    reject: false,
+    env: {INCEPTION_INIT_SOURCED: '1', INCEPTION_LIB: join(ROOT, 'image'), INCEPTION_CGROUP_ROOT: root},
+  })
 }
 
 afterEach(() => {

@@ -34,7 +34,10 @@ async function withInherited(box: InitSandbox, command: string) {
   const [first, ...listing] = String(result.stdout).split('\n')
   // "lr-x------ 1 root root 64 Jan 1 00:00 3 -> /path": descriptor and target.
   const descriptors = new Map(
-    listing.map((line) => line.match(/ (\d+) -> (.*)$/)).filter((m) => m !== null).map((m) => [Number(m![1]), m![2]]),
+    listing
+      .map((line) => / (\d+) -> (.*)$/.exec(line))
+      .filter((m) => m !== null)
+      .map((m) => [Number(m[1]), m[2]]),
   )
   return {first, descriptors, marker}
 }
@@ -64,7 +67,9 @@ describe("the init's descriptor step", () => {
   it('after the re-exec, the step clears its flag and lets the init go on', async () => {
     const box = initSandbox()
     sandboxes.push(box)
-    const result = await box.run('close_inherited_descriptors\necho "went on, flag=${INCEPTION_DESCRIPTORS_CLOSED:-cleared}"', {INCEPTION_DESCRIPTORS_CLOSED: '1'})
+    const result = await box.run('close_inherited_descriptors\necho "went on, flag=${INCEPTION_DESCRIPTORS_CLOSED:-cleared}"', {
+      INCEPTION_DESCRIPTORS_CLOSED: '1',
+    })
     expect(result.exitCode, result.stderr).toBe(0)
     expect(result.stdout).toBe('went on, flag=cleared')
   })

@@ -79,15 +79,31 @@ describe("the next level's privilege", () => {
     expect(await lines(box, 'DOCKERD_MAJOR=20\ncapabilities_to_drop', env)).toEqual(['SYS_MODULE', 'SYS_TIME'])
     expect(await lines(box, 'DOCKERD_MAJOR=23\ncapabilities_to_drop', env)).toEqual([])
     expect(await lines(box, 'DOCKERD_MAJOR=20\nprivilege_arguments caps', env)).toEqual([
-      '--cap-add', 'ALL', '--cap-drop', 'SYS_MODULE', '--cap-drop', 'SYS_TIME', ...securityArguments,
+      '--cap-add',
+      'ALL',
+      '--cap-drop',
+      'SYS_MODULE',
+      '--cap-drop',
+      'SYS_TIME',
+      ...securityArguments,
     ])
   })
 
   it('minimal: only the capabilities and security options this level got', async () => {
     const env = {INCEPTION_CAPS: 'CHOWN NET_ADMIN SYS_ADMIN', INCEPTION_SECURITY: 'apparmor=unconfined devices=all'}
     expect(await lines(sandbox(), 'privilege_arguments minimal', env)).toEqual([
-      '--cap-drop', 'ALL', '--cap-add', 'CHOWN', '--cap-add', 'NET_ADMIN', '--cap-add', 'SYS_ADMIN',
-      '--security-opt', 'apparmor=unconfined', '--device-cgroup-rule', 'a *:* rwm',
+      '--cap-drop',
+      'ALL',
+      '--cap-add',
+      'CHOWN',
+      '--cap-add',
+      'NET_ADMIN',
+      '--cap-add',
+      'SYS_ADMIN',
+      '--security-opt',
+      'apparmor=unconfined',
+      '--device-cgroup-rule',
+      'a *:* rwm',
     ])
   })
 
@@ -101,21 +117,29 @@ describe("the next level's privilege", () => {
     const full = sandbox()
     expect(await lines(full, 'effective_privilege', {...fakeProc(full, ALL_CAPS), INCEPTION_PRIVILEGE: 'auto'})).toEqual(['privileged'])
     const short = sandbox()
-    expect(await lines(short, 'effective_privilege', {...fakeProc(short, ALL_CAPS & ~bit('CHECKPOINT_RESTORE')), INCEPTION_PRIVILEGE: 'auto'})).toEqual(['caps'])
+    expect(await lines(short, 'effective_privilege', {...fakeProc(short, ALL_CAPS & ~bit('CHECKPOINT_RESTORE')), INCEPTION_PRIVILEGE: 'auto'})).toEqual([
+      'caps',
+    ])
     expect(await lines(short, 'effective_privilege', {...fakeProc(short, ALL_CAPS), INCEPTION_PRIVILEGE: 'minimal'})).toEqual(['minimal'])
   })
 })
 
 describe('launching the next level', () => {
   // docker run's arguments one per line; no container to wait for; the volume in the sandbox.
-  const docker = 'case "$1" in run) shift; printf "%s\\n" "$@" >"$SANDBOX/docker-run.args" ;; wait) exit 1 ;; volume) [ "$2" != inspect ] || echo "$SANDBOX/volume" ;; esac'
+  const docker =
+    'case "$1" in run) shift; printf "%s\\n" "$@" >"$SANDBOX/docker-run.args" ;; wait) exit 1 ;; volume) [ "$2" != inspect ] || echo "$SANDBOX/volume" ;; esac'
 
   it("runs the level image with the decided privilege and ports as whole arguments, and the next level's environment", async () => {
     const box = sandbox({docker})
     const env = {
       ...fakeProc(box, ALL_CAPS & ~bit('SYS_MODULE')),
-      INCEPTION_LEVEL: '1', INCEPTION_DEPTH: '3', INCEPTION_NEST: 'dream', INCEPTION_VERSION: '9.9.9',
-      INCEPTION_PRIVILEGE: 'auto', INCEPTION_PRIVILEGE_USED: 'privileged', INCEPTION_PORTS: '8080@3 5432@1',
+      INCEPTION_LEVEL: '1',
+      INCEPTION_DEPTH: '3',
+      INCEPTION_NEST: 'dream',
+      INCEPTION_VERSION: '9.9.9',
+      INCEPTION_PRIVILEGE: 'auto',
+      INCEPTION_PRIVILEGE_USED: 'privileged',
+      INCEPTION_PORTS: '8080@3 5432@1',
     }
     const result = await box.run('mkdir -p "$STATE_DIR"\nSTORAGE_DRIVER=overlay2\nDOCKERD_MAJOR=20\nlaunch_next_level\nwait', env)
     expect(result.exitCode, result.stderr).toBe(0)

@@ -74,7 +74,11 @@ describe('daemon_tcp_options', () => {
     box.write('tls/server-key.pem', '')
     const tls = box.path('tls')
     expect((await output(box, 'daemon_tcp_options', {INCEPTION_LEVEL: '3', INCEPTION_EXPOSE_DAEMONS: '1'})).split('\n')).toEqual([
-      `--host=tcp://0.0.0.0:${DAEMON_INNER_PORT_BASE + 3}`, '--tlsverify', `--tlscacert=${tls}/ca.pem`, `--tlscert=${tls}/server-cert.pem`, `--tlskey=${tls}/server-key.pem`,
+      `--host=tcp://0.0.0.0:${DAEMON_INNER_PORT_BASE + 3}`,
+      '--tlsverify',
+      `--tlscacert=${tls}/ca.pem`,
+      `--tlscert=${tls}/server-cert.pem`,
+      `--tlskey=${tls}/server-key.pem`,
     ])
     expect(await output(box, 'daemon_tcp_options', {INCEPTION_LEVEL: '3', INCEPTION_EXPOSE_DAEMONS: ''})).toBe('')
   })

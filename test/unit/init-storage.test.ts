@@ -59,7 +59,10 @@ describe("the init's data root", () => {
     const sizes: string[] = []
     for (const level of [1, 2, 3, 4, 5]) {
       const result = await sandbox.run('setup_data_root', {
-        ...env, INCEPTION_LEVEL: String(level), INCEPTION_DATA_ROOT: 'loop:1000', INCEPTION_LOOP_SIZES: '3000 2000 1500',
+        ...env,
+        INCEPTION_LEVEL: String(level),
+        INCEPTION_DATA_ROOT: 'loop:1000',
+        INCEPTION_LOOP_SIZES: '3000 2000 1500',
       })
       expect(result.exitCode, result.stderr).toBe(0)
       sizes.push(result.calls.find((call) => call.startsWith('truncate'))!.split(' ')[2]!)

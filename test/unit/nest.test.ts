@@ -16,7 +16,8 @@ function boardSaying(lines: string): (id: string, cmd: string[]) => {code: numbe
 
 describe('failure reasons', () => {
   it("takes the init's last error line from a log tail", () => {
-    const tail = 'inception-init[level 1]: starting dockerd\nStatus: unknown flag\ninception-init[level 1]: error: dockerd exited while starting (see the log above)\n'
+    const tail =
+      'inception-init[level 1]: starting dockerd\nStatus: unknown flag\ninception-init[level 1]: error: dockerd exited while starting (see the log above)\n'
     expect(initError(tail)).toBe('dockerd exited while starting (see the log above)')
     expect(initError('no init lines')).toBeUndefined()
   })
@@ -63,7 +64,7 @@ describe('nest orchestration against a fake engine', () => {
     const prepared = await Promise.all([nests.prepare(request()), nests.prepare(request())])
     const results = await Promise.allSettled(prepared.map((p) => nests.launch(p)))
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected'])
-    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(NestExists)
+    expect(results.find((r) => r.status === 'rejected')!.reason).toBeInstanceOf(NestExists)
     expect([...engine.containers.values()].map((c) => c.name)).toEqual(['inception-l1'])
     expect(engine.volumes.size).toBe(1)
   })

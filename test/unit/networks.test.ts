@@ -37,12 +37,15 @@ describe('network pools', () => {
   })
 
   it('says when the pool is too small for the depth', () => {
-    expect(() => allocatePools(parseSubnetPool('10.9.0.0/20'), 3, [cidr('10.9.0.0/24')])).toThrow(/has room for 1 free \/21 network pools besides the bridges, the nest needs 3 \(one a level, 32 networks of \/26 each\)/)
+    expect(() => allocatePools(parseSubnetPool('10.9.0.0/20'), 3, [cidr('10.9.0.0/24')])).toThrow(
+      /has room for 1 free \/21 network pools besides the bridges, the nest needs 3 \(one a level, 32 networks of \/26 each\)/,
+    )
     expect(() => planNest(parseUpRequest({depth: 3, subnetPool: parseSubnetPool('10.9.0.0/20')}), [])).toThrow(UsageError)
   })
 
   it('passes pools, their network size and the MTU to the init', () => {
-    const envOf = (plan: ReturnType<typeof planNest>) => Object.fromEntries(levelOneSpec(plan, minimalDecision()).env!.map((e) => e.split(/=(.*)/s).slice(0, 2)))
+    const envOf = (plan: ReturnType<typeof planNest>): Record<string, string> =>
+      Object.fromEntries(levelOneSpec(plan, minimalDecision()).env!.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]))
     const env = envOf(planNest(parseUpRequest({depth: 2, mtu: parseMtu('1400')}), []))
     expect(env.INCEPTION_POOLS).toBe('172.31.8.0/21 172.31.16.0/21')
     expect(shellContract()).toContain(`POOL_NETWORK_PREFIX='${POOL_NETWORK_PREFIX}'`)

@@ -94,12 +94,29 @@ describe('up request', () => {
   // What only the values together can tell.
   it.each([
     ['-p 8080:80@3 at --depth 2', {depth: 2, ports: [{hostPort: 8080, innerPort: 80, level: 3}]}, /deeper than --depth 2/],
-    ['-p 8080:80 -p 8080:81', {ports: [{hostPort: 8080, innerPort: 80}, {hostPort: 8080, innerPort: 81}]}, /given twice/],
-    ['-p on the inner port of an engine', {exposeDaemons: true, depth: 2, ports: [{hostPort: 8080, innerPort: 23_752}]}, /inner port 23752 is where a level's engine listens/],
-    ['-p on a daemon host port', {daemonPortBase: 30_000, depth: 3, ports: [{hostPort: 30_002, innerPort: 80}]}, /host port 30002 is both a -p port and a daemon port/],
+    [
+      '-p 8080:80 -p 8080:81',
+      {
+        ports: [
+          {hostPort: 8080, innerPort: 80},
+          {hostPort: 8080, innerPort: 81},
+        ],
+      },
+      /given twice/,
+    ],
+    [
+      '-p on the inner port of an engine',
+      {exposeDaemons: true, depth: 2, ports: [{hostPort: 8080, innerPort: 23_752}]},
+      /inner port 23752 is where a level's engine listens/,
+    ],
+    [
+      '-p on a daemon host port',
+      {daemonPortBase: 30_000, depth: 3, ports: [{hostPort: 30_002, innerPort: 80}]},
+      /host port 30002 is both a -p port and a daemon port/,
+    ],
     ['--daemon-ports too high for the depth', {daemonPortBase: 65_535, depth: 2}, /--daemon-ports 65535 leaves no room for 2 levels/],
     ['--data-root loop:16T at --depth 2', {depth: 2, dataRoot: parseDataRoot('loop:16T')}, /--data-root loop:16T at --depth 2 needs a 17T file at level 1/],
-  ] satisfies [string, UpInput, RegExp][])('refuses %s', (_case, input, message) => {
+  ] satisfies Array<[string, UpInput, RegExp]>)('refuses %s', (_case, input, message) => {
     expect(() => parseUpRequest(input)).toThrow(message)
   })
 })
@@ -115,7 +132,10 @@ describe('the plan', () => {
   it('keeps a second nest clear of the first one, read back from its labels', () => {
     const first = planNest(parseUpRequest({depth: 3}), [])
     const firstLabels = levelOneSpec(first, capsDecision).labels!
-    const second = planNest(parseUpRequest({name: 'other', depth: 3}), subnetsOfNests([nestRecord({id: 'l1', name: 'inception-l1', state: 'running', labels: firstLabels})]))
+    const second = planNest(
+      parseUpRequest({name: 'other', depth: 3}),
+      subnetsOfNests([nestRecord({id: 'l1', name: 'inception-l1', state: 'running', labels: firstLabels})]),
+    )
     const firstSubnets = first.levels.map((l) => l.bridge)
     for (const level of second.levels) expect(firstSubnets).not.toContain(level.bridge)
   })

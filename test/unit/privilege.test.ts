@@ -1,7 +1,15 @@
 import {describe, expect, it} from 'vitest'
 
 import {UsageError} from '../../src/nesting/errors.js'
-import {capabilitiesInMask, capabilitiesMissing, decidePrivilege, hostSettingsFor, unknownCapability, PROBE_ULIMITS, ulimitsFrom} from '../../src/nesting/privilege.js'
+import {
+  capabilitiesInMask,
+  capabilitiesMissing,
+  decidePrivilege,
+  hostSettingsFor,
+  unknownCapability,
+  PROBE_ULIMITS,
+  ulimitsFrom,
+} from '../../src/nesting/privilege.js'
 import {FakeEngine} from '../support/fake-engine.js'
 
 // This machine's bounding set: everything but CAP_SYS_RESOURCE (bit 24), kernel cap_last_cap 40.
@@ -11,8 +19,20 @@ const REFUSED = {ok: false, output: '', error: 'unable to apply caps: operation 
 describe('capability masks', () => {
   it('names the capabilities in a mask', () => {
     expect(capabilitiesInMask('00000000a80425fb')).toEqual([
-      'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
-      'NET_BIND_SERVICE', 'NET_RAW', 'SYS_CHROOT', 'MKNOD', 'AUDIT_WRITE', 'SETFCAP',
+      'CHOWN',
+      'DAC_OVERRIDE',
+      'FOWNER',
+      'FSETID',
+      'KILL',
+      'SETGID',
+      'SETUID',
+      'SETPCAP',
+      'NET_BIND_SERVICE',
+      'NET_RAW',
+      'SYS_CHROOT',
+      'MKNOD',
+      'AUDIT_WRITE',
+      'SETFCAP',
     ])
   })
 
@@ -66,15 +86,19 @@ describe('privilege decision', () => {
     expect(await decidePrivilege(engine, 'inception:test', 'auto')).toMatchObject({mode: 'caps', capDrop: ['SYS_RESOURCE']})
     expect(reads).toBe(2)
 
-    engine.probeAnswer = (spec) => (spec.host.privileged ? REFUSED : spec.host.pidMode === 'host' ? {ok: false, output: '', error: 'no such thing'} : {ok: true, output: ''})
-    await expect(decidePrivilege(engine, 'inception:test', 'auto')).rejects.toThrow(/could not read the engine host's capability bounding set \(probe: no such thing\)/)
+    engine.probeAnswer = (spec) =>
+      spec.host.privileged ? REFUSED : spec.host.pidMode === 'host' ? {ok: false, output: '', error: 'no such thing'} : {ok: true, output: ''}
+    await expect(decidePrivilege(engine, 'inception:test', 'auto')).rejects.toThrow(
+      /could not read the engine host's capability bounding set \(probe: no such thing\)/,
+    )
   })
 
   it('caps: retries without a capability name the engine does not know', async () => {
     const engine = new FakeEngine()
     engine.probeAnswer = (spec) => {
       if (spec.host.pidMode === 'host') return {ok: true, output: 'CapBnd:\t000000fffeffffff\n40\n'}
-      if (spec.host.capDrop?.includes('CHECKPOINT_RESTORE')) return {ok: false, output: '', error: 'invalid CapDrop: unknown capability: "CAP_CHECKPOINT_RESTORE"'}
+      if (spec.host.capDrop?.includes('CHECKPOINT_RESTORE'))
+        return {ok: false, output: '', error: 'invalid CapDrop: unknown capability: "CAP_CHECKPOINT_RESTORE"'}
       return {ok: true, output: ''}
     }
     expect(await decidePrivilege(engine, 'inception:test', 'caps')).toMatchObject({mode: 'caps', capDrop: ['SYS_RESOURCE']})
@@ -84,7 +108,7 @@ describe('privilege decision', () => {
     const engine = new FakeEngine()
     engine.probeAnswer = () => REFUSED
     await expect(decidePrivilege(engine, 'inception:test', 'privileged')).rejects.toThrow(UsageError)
-    const error = await decidePrivilege(engine, 'inception:test', 'privileged').catch((e: UsageError) => e)
+    const error = await decidePrivilege(engine, 'inception:test', 'privileged').catch((e: unknown) => e)
     expect((error as UsageError).hint).toMatch(/use --privilege caps/)
   })
 })
