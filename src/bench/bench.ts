@@ -14,7 +14,7 @@ import {Capture, type Engine} from '../nesting/engine.js'
 import {Nests} from '../nesting/nest.js'
 import {pollUntil} from '../nesting/poll.js'
 import {parseUpRequest} from '../nesting/request.js'
-import {decidePrivilege, hostSettingsFor} from '../nesting/privilege.js'
+import {decidePrivilege, dockerRunFlags, hostSettingsFor} from '../nesting/privilege.js'
 import {DEFAULT_IMAGE} from '../nesting/suites.js'
 
 const NEST = 'bench'
@@ -77,21 +77,7 @@ async function inceptionRun(nests: Nests, depth: number) {
 /** The naive way: the full image saved and loaded into every level's engine, levels started by hand. */
 async function baselineRun(engine: Engine, depth: number): Promise<{depth: number; readyS: number}> {
   const host = hostSettingsFor(await decidePrivilege(engine, DEFAULT_IMAGE, 'auto'))
-  const flags = host.privileged
-    ? ['--privileged']
-    : [
-        '--cap-add',
-        'ALL',
-        ...(host.capDrop ?? []).flatMap((c) => ['--cap-drop', c]),
-        '--security-opt',
-        'seccomp=unconfined',
-        '--security-opt',
-        'apparmor=unconfined',
-        '--security-opt',
-        'systempaths=unconfined',
-        '--device-cgroup-rule',
-        'a *:* rwm',
-      ]
+  const flags = dockerRunFlags(host)
   // Levels below the first are started by the level image's own dockerd (26 or later), which
   // grants only what its bounding set holds with ALL and refuses to drop what is missing.
   const innerFlags = flags.filter((flag, i) => flag !== '--cap-drop' && flags[i - 1] !== '--cap-drop')
@@ -100,8 +86,6 @@ async function baselineRun(engine: Engine, depth: number): Promise<{depth: numbe
     '-d',
     '--name',
     `naive-l${level}`,
-    '--cgroupns',
-    'private',
     ...(level === 1 ? flags : innerFlags),
     '-v',
     '/var/lib/docker',

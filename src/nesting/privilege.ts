@@ -127,6 +127,24 @@ export function hostSettingsFor(decision: PrivilegeDecision): HostSettings {
   return {...privilegeSettings(decision), ...(decision.ulimits ? {ulimits: decision.ulimits} : {})}
 }
 
+/** The same settings as `docker run` flags, for the tools (bench, tests) that start a level by hand. */
+export function dockerRunFlags(host: HostSettings): string[] {
+  const each = (flag: string, values: readonly string[] | undefined) => (values ?? []).flatMap((value) => [flag, value])
+  return [
+    ...(host.privileged ? ['--privileged'] : []),
+    ...each('--cap-add', host.capAdd),
+    ...each('--cap-drop', host.capDrop),
+    ...each('--security-opt', host.securityOpt),
+    ...(host.maskedPaths?.length === 0 && host.readonlyPaths?.length === 0 ? ['--security-opt', 'systempaths=unconfined'] : []),
+    ...each('--device-cgroup-rule', host.deviceCgroupRules),
+    ...each(
+      '--ulimit',
+      host.ulimits?.map((u) => `${u.name}=${u.soft}:${u.hard}`),
+    ),
+    ...(host.cgroupnsMode ? ['--cgroupns', host.cgroupnsMode] : []),
+  ]
+}
+
 function privilegeSettings(decision: PrivilegeDecision): HostSettings {
   switch (decision.mode) {
     case 'privileged':

@@ -1,5 +1,5 @@
 import type {LevelReport} from './board.js'
-import {levelName, type NestRecord} from './contract.js'
+import {levelName, type NestFacts, type NestRecord} from './contract.js'
 import type {NestDirectory} from './directory.js'
 import {formatPortMapping} from './ports.js'
 import {capabilitiesInMask} from './privilege.js'
@@ -37,20 +37,11 @@ export interface LevelStatus {
   endpoint?: string
 }
 
-export interface NestStatus {
-  name: string
-  depth: number
-  version: string
+/** A nest as `ps` shows it: what its labels record, and every level as it is now. */
+export interface NestStatus extends Pick<NestFacts, 'name' | 'depth' | 'version' | 'storageDriver' | 'dataRoot' | 'suite' | 'subnets' | 'pools' | 'network'> {
+  /** As asked, with what auto chose ("auto:caps"). */
   requestedPrivilege: string
-  storageDriver: string
-  dataRoot: string
-  /** The Debian suite of the level image (which decides every level's Docker). */
-  suite: string
-  subnets: string[]
-  /** Each level's pool for the networks users create there. */
-  pools: string[]
-  /** The host network level 1 joined, when not the default bridge. */
-  network?: string
+  /** HOST:INNER as published on the bind address, with the level each goes down to. */
   ports: string[]
   levels: LevelStatus[]
 }
@@ -109,17 +100,18 @@ export class NestStatusReader {
         endpoint: endpoints.get(level),
       }
     })
+    const {version, storageDriver, dataRoot, suite, subnets, pools, network} = record
     return {
       name,
       depth,
-      version: record.version,
+      version,
       requestedPrivilege: record.privilege,
-      storageDriver: record.storageDriver,
-      dataRoot: record.dataRoot,
-      suite: record.suite,
-      subnets: record.subnets,
-      pools: record.pools,
-      network: record.network,
+      storageDriver,
+      dataRoot,
+      suite,
+      subnets,
+      pools,
+      network,
       ports: ports.map((p) => formatPortMapping(p, depth, bind)),
       levels,
     }

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {DEFAULT_IMAGE, imageForSuite} from '../../src/nesting/suites.js'
-import {cli, integrationEngine, psLevels, snapshot} from '../support/integration.js'
+import {cli, integrationEngine, psLevels, snapshot, shAt} from '../support/integration.js'
 
 const engine = await integrationEngine()
 const NEST = 'itest-docker'
@@ -16,7 +16,7 @@ const major = (version: string) => Number(/^(\d+)\./.exec(version.trim())?.[1] ?
 
 /** Runs a shell script at a level of a nest; fails the test with its output when it fails. */
 async function atLevel(level: number, script: string, name = NEST): Promise<string> {
-  const result = await cli(['exec', '--name', name, '--level', String(level), '--', 'sh', '-c', script])
+  const result = await shAt(name, level, script)
   expect(result.exitCode, `${script}\n${result.stdout}\n${result.stderr}`).toBe(0)
   return result.stdout.trim()
 }

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {capabilitiesInMask, readCapabilityMask} from '../../src/nesting/privilege.js'
-import {cli, type HostSnapshot, integrationEngine, psLevels, snapshot} from '../support/integration.js'
+import {cli, type HostSnapshot, integrationEngine, psLevels, snapshot, upFresh} from '../support/integration.js'
 
 const engine = await integrationEngine()
 const NEST = 'itest-daas'
@@ -118,10 +118,7 @@ describe.skipIf(!engine)('--privilege minimal', () => {
   it('runs a depth-3 nest with exactly the documented capabilities at every level', async () => {
     const {MINIMAL_CAPABILITIES} = await import('../../src/nesting/privilege.js')
     const NAME = 'itest-minimal'
-    await cli(['down', '--name', NAME])
-    const before = await snapshot()
-    const up = await cli(['up', '--name', NAME, '--depth', '3', '--privilege', 'minimal'])
-    expect(up.exitCode, up.stderr).toBe(0)
+    const before = await upFresh(NAME, ['--depth', '3', '--privilege', 'minimal'])
     const documented = MINIMAL_CAPABILITIES.map((c) => c.name).sort()
     for (const level of (await psLevels(NAME)).levels) {
       expect(level.privilege).toBe('minimal')

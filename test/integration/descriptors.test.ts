@@ -1,7 +1,7 @@
 import {execa} from 'execa'
 import {afterAll, describe, expect, it} from 'vitest'
 
-import {decidePrivilege, hostSettingsFor} from '../../src/nesting/privilege.js'
+import {decidePrivilege, dockerRunFlags, hostSettingsFor} from '../../src/nesting/privilege.js'
 import {DEFAULT_IMAGE} from '../../src/nesting/suites.js'
 import {integrationEngine} from '../support/integration.js'
 
@@ -10,23 +10,7 @@ const NAME = 'inception-itest-descriptors'
 
 /** The docker CLI flags for the privilege mode this engine gives a level. */
 async function privilegeFlags(): Promise<string[]> {
-  const settings = hostSettingsFor(await decidePrivilege(engine!, DEFAULT_IMAGE, 'auto'))
-  if (settings.privileged) return ['--privileged', '--cgroupns', 'private']
-  return [
-    '--cap-add',
-    'ALL',
-    ...(settings.capDrop ?? []).flatMap((c) => ['--cap-drop', c]),
-    '--security-opt',
-    'seccomp=unconfined',
-    '--security-opt',
-    'apparmor=unconfined',
-    '--security-opt',
-    'systempaths=unconfined',
-    '--device-cgroup-rule',
-    'a *:* rwm',
-    '--cgroupns',
-    'private',
-  ]
+  return dockerRunFlags(hostSettingsFor(await decidePrivilege(engine!, DEFAULT_IMAGE, 'auto')))
 }
 
 describe.skipIf(!engine)('the init closes inherited descriptors', () => {

@@ -2,7 +2,7 @@ import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
 import {LABEL} from '../../src/nesting/contract.js'
-import {cli, integrationEngine, psLevels, ROOT, snapshot} from '../support/integration.js'
+import {cli, integrationEngine, psLevels, ROOT, snapshot, shAt, upFresh} from '../support/integration.js'
 
 const engine = await integrationEngine()
 
@@ -38,13 +38,8 @@ describe.skipIf(!engine)('faults', () => {
 
   it('a killed dockerd at level 2 shows in ps within 5 s (2 down, 3 and 4 unreachable), and down still removes all', async () => {
     const NEST = 'itest-dockerd'
-    await cli(['down', '--name', NEST])
-    const before = await snapshot()
-    {
-      const up = await cli(['up', '--name', NEST, '--depth', '4'])
-      expect(up.exitCode, up.stderr).toBe(0)
-    }
-    const kill = await cli(['exec', '--name', NEST, '--level', '2', '--', 'sh', '-c', 'kill -9 "$(cat /run/inception/dockerd.pid)"'])
+    const before = await upFresh(NEST, ['--depth', '4'])
+    const kill = await shAt(NEST, 2, 'kill -9 "$(cat /run/inception/dockerd.pid)"')
     expect(kill.exitCode).toBe(0)
     const killedAt = Date.now()
     let view = await psLevels(NEST)
@@ -89,18 +84,13 @@ describe.skipIf(!engine)('faults', () => {
 
   it('a full data root (a small loop file) reports the disk-full error, and down still works', async () => {
     const NEST = 'itest-full'
-    await cli(['down', '--name', NEST])
-    const before = await snapshot()
-    {
-      const up = await cli(['up', '--name', NEST, '--depth', '2', '--data-root', 'loop:256M'])
-      expect(up.exitCode, up.stderr).toBe(0)
-    }
+    const before = await upFresh(NEST, ['--depth', '2', '--data-root', 'loop:256M'])
     const fill = await cli(['exec', '--name', NEST, '--level', '2', '--', 'dd', 'if=/dev/zero', 'of=/var/lib/docker/fill', 'bs=1M', 'count=400'])
     expect(fill.exitCode).not.toBe(0)
     expect(fill.stderr).toMatch(/No space left on device/)
     // A plain "no space left", not I/O errors: the level's file system is still read-write
     // (each outer level has room for the one below it), and the level still answers.
-    const mount = await cli(['exec', '--name', NEST, '--level', '2', '--', 'sh', '-c', 'grep " /var/lib/docker " /proc/mounts'])
+    const mount = await shAt(NEST, 2, 'grep " /var/lib/docker " /proc/mounts')
     expect(mount.stdout).toMatch(/ ext4 rw,/)
     expect(mount.stdout).not.toMatch(/emergency_ro|\bro,/)
     const more = await cli(['exec', '--name', NEST, '--level', '2', '--', 'dd', 'if=/dev/zero', 'of=/var/lib/docker/more', 'bs=1M', 'count=50'])

@@ -9,7 +9,7 @@ import {decidePrivilege, hostSettingsFor} from '../../src/nesting/privilege.js'
 import {DEFAULT_IMAGE} from '../../src/nesting/suites.js'
 import {issueNestCertificates, serverFiles, writeClientFolder} from '../../src/nesting/tls.js'
 import {integrationEngine} from '../support/integration.js'
-import {dockerOn, engineState, exerciseHost, type TestHost} from '../support/lanes.js'
+import {dockerOn, exerciseHost, type TestHost, laneHost} from '../support/lanes.js'
 
 /**
  * Host lane: a cgroup v2 engine. This kernel mounts a controller-less cgroup2 hierarchy beside
@@ -69,24 +69,14 @@ describe.skipIf(!engine)('host lane: a cgroup v2 engine', () => {
     }
     // The level image, from this machine's engine into the cgroup v2 one.
     await execa('sh', ['-c', `docker save ${DEFAULT_IMAGE} | DOCKER_HOST=${env.DOCKER_HOST} DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=${client} docker load -q`])
-    host = {
-      env,
-      state: () =>
-        engineState({env}, async () =>
-          (
-            await execa('docker', [
-              'exec',
-              HOST_CONTAINER,
-              'sh',
-              '-c',
-              'find /sys/fs/cgroup/docker /sys/fs/cgroup/system.slice -mindepth 1 -maxdepth 1 -type d 2>/dev/null | grep -v "system.slice/[^d]" | sort; true',
-            ])
-          ).stdout
-            .split('\n')
-            .filter(Boolean)
-            .sort(),
-        ),
-    }
+    host = laneHost(env, [
+      'docker',
+      'exec',
+      HOST_CONTAINER,
+      'sh',
+      '-c',
+      'find /sys/fs/cgroup/docker /sys/fs/cgroup/system.slice -mindepth 1 -maxdepth 1 -type d 2>/dev/null | grep -v "system.slice/[^d]" | sort; true',
+    ])
   }, 600_000)
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {DEFAULT_IMAGE} from '../../src/nesting/suites.js'
 import {cli, integrationEngine} from '../support/integration.js'
-import {engineState, exerciseHost, type TestHost} from '../support/lanes.js'
+import {exerciseHost, type TestHost, laneHost} from '../support/lanes.js'
 
 /**
  * Host lane: a Docker 28 engine. It is level 1 of a `--suite forky` nest whose engine listens with
@@ -29,24 +29,15 @@ describe.skipIf(!engine)('host lane: a Docker 28 engine over mutual TLS', () => 
     // The level image, into the Docker 28 engine, with inception's own load.
     const load = await cli(['load', DEFAULT_IMAGE, '--name', OUTER, '--level', '1'], {timeout: 600_000})
     expect(load.exitCode, load.stderr).toBe(0)
-    host = {
-      env,
-      // The cgroups its containers get, seen inside the outer level 1 (cgroup v1 here).
-      state: () =>
-        engineState({env}, async () =>
-          (
-            await execa('docker', [
-              'exec',
-              `${OUTER}-l1`,
-              'sh',
-              '-c',
-              'find /sys/fs/cgroup/memory/docker /sys/fs/cgroup/pids/docker -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort',
-            ])
-          ).stdout
-            .split('\n')
-            .filter(Boolean),
-        ),
-    }
+    // The cgroups its containers get, seen inside the outer level 1 (cgroup v1 here).
+    host = laneHost(env, [
+      'docker',
+      'exec',
+      `${OUTER}-l1`,
+      'sh',
+      '-c',
+      'find /sys/fs/cgroup/memory/docker /sys/fs/cgroup/pids/docker -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort',
+    ])
   }, 900_000)
 
   afterAll(async () => {

@@ -6,7 +6,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {imageForSuite} from '../../src/nesting/suites.js'
 import {cli, ensureDebianPackage, integrationEngine} from '../support/integration.js'
-import {dockerOn, engineState, exerciseHost, type TestHost} from '../support/lanes.js'
+import {dockerOn, exerciseHost, type TestHost, laneHost} from '../support/lanes.js'
 
 /**
  * Host lane: Podman (Debian's, rootful) through its Docker-compatible API, with runc as its
@@ -37,22 +37,13 @@ describe.skipIf(!engine)('host lane: Podman', () => {
       if ((await execa('docker', ['version'], {reject: false, env})).exitCode === 0) break
       await new Promise((r) => setTimeout(r, 200))
     }
-    host = {
-      env,
-      // Podman's cgroupfs manager puts containers under libpod_parent (cgroup v1 here), or
-      // machine.slice with systemd's.
-      state: () =>
-        engineState({env}, async () =>
-          (
-            await execa('sh', [
-              '-c',
-              'find /sys/fs/cgroup/memory/libpod_parent /sys/fs/cgroup/machine.slice -mindepth 1 -maxdepth 1 -type d -name "libpod-*" 2>/dev/null | sort; true',
-            ])
-          ).stdout
-            .split('\n')
-            .filter(Boolean),
-        ),
-    }
+    // Podman's cgroupfs manager puts containers under libpod_parent (cgroup v1 here), or
+    // machine.slice with systemd's.
+    host = laneHost(env, [
+      'sh',
+      '-c',
+      'find /sys/fs/cgroup/memory/libpod_parent /sys/fs/cgroup/machine.slice -mindepth 1 -maxdepth 1 -type d -name "libpod-*" 2>/dev/null | sort; true',
+    ])
     // Start from nothing, so that the offline build is what this lane tests.
     await execa('podman', ['rmi', '-f', imageForSuite('trixie'), 'inception-base:trixie'], {reject: false})
   }, 600_000)

@@ -1,6 +1,6 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cli, integrationEngine} from '../support/integration.js'
+import {cli, integrationEngine, shAt} from '../support/integration.js'
 
 const engine = await integrationEngine()
 const NEST = 'itest-load'
@@ -20,7 +20,7 @@ describe.skipIf(!engine)('load at the bottom of a depth-4 nest', () => {
 
   it('runs 100 containers, 4 at a time, all of them successfully', async () => {
     const script = 'seq 100 | xargs -P 4 -I{} sh -c "docker run --rm busybox echo ok-{} || echo FAILED-{}"'
-    const result = await cli(['exec', '--name', NEST, '--level', '4', '--', 'sh', '-c', script], {timeout: 600_000})
+    const result = await shAt(NEST, 4, script, {timeout: 600_000})
     expect(result.exitCode, result.stderr).toBe(0)
     const lines = result.stdout.split('\n')
     expect(lines.filter((l) => l.startsWith('FAILED'))).toEqual([])
@@ -30,18 +30,8 @@ describe.skipIf(!engine)('load at the bottom of a depth-4 nest', () => {
 
   it('completes a 1 GB write at level 4, readable afterwards through exec', async () => {
     const write = 'docker run --rm -v load-data:/data busybox sh -c "dd if=/dev/zero bs=1M count=1024 2>/dev/null | tr \\"\\\\000\\" x > /data/blob && sync"'
-    expect((await cli(['exec', '--name', NEST, '--level', '4', '--', 'sh', '-c', write], {timeout: 600_000})).exitCode).toBe(0)
-    const read = await cli([
-      'exec',
-      '--name',
-      NEST,
-      '--level',
-      '4',
-      '--',
-      'sh',
-      '-c',
-      'docker run --rm -v load-data:/data busybox sh -c "wc -c < /data/blob; head -c 16 /data/blob; tail -c 16 /data/blob"',
-    ])
+    expect((await shAt(NEST, 4, write, {timeout: 600_000})).exitCode).toBe(0)
+    const read = await shAt(NEST, 4, 'docker run --rm -v load-data:/data busybox sh -c "wc -c < /data/blob; head -c 16 /data/blob; tail -c 16 /data/blob"')
     expect(read.stdout.split('\n')).toEqual(['1073741824', 'x'.repeat(16) + 'x'.repeat(16)])
   }, 600_000)
 })

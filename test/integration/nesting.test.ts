@@ -1,7 +1,7 @@
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cli, type HostSnapshot, integrationEngine, psLevels, snapshot} from '../support/integration.js'
+import {cli, type HostSnapshot, integrationEngine, psLevels, snapshot, shAt, upFresh} from '../support/integration.js'
 
 const engine = await integrationEngine()
 
@@ -38,34 +38,14 @@ describe.skipIf(!engine)('a depth-4 nest', () => {
   })
 
   it('answers on the host from a server at level 4, through every level', async () => {
-    const serve = await cli([
-      'exec',
-      '--name',
-      NEST,
-      '--level',
-      '4',
-      '--',
-      'sh',
-      '-c',
-      'mkdir -p /tmp/www && echo "level 4 is $(hostname)" > /tmp/www/index.html && busybox httpd -p 8080 -h /tmp/www',
-    ])
+    const serve = await shAt(NEST, 4, 'mkdir -p /tmp/www && echo "level 4 is $(hostname)" > /tmp/www/index.html && busybox httpd -p 8080 -h /tmp/www')
     expect(serve.exitCode).toBe(0)
     const levels = await ps(NEST)
     expect(await httpAnswer(18080)).toBe(`level 4 is ${levels[3]!.hostname}`)
   })
 
   it('chains a port to the level it targets with @LEVEL', async () => {
-    const serve = await cli([
-      'exec',
-      '--name',
-      NEST,
-      '--level',
-      '2',
-      '--',
-      'sh',
-      '-c',
-      'mkdir -p /tmp/w2 && echo "level 2 is $(hostname)" > /tmp/w2/index.html && busybox httpd -p 9090 -h /tmp/w2',
-    ])
+    const serve = await shAt(NEST, 2, 'mkdir -p /tmp/w2 && echo "level 2 is $(hostname)" > /tmp/w2/index.html && busybox httpd -p 9090 -h /tmp/w2')
     expect(serve.exitCode).toBe(0)
     const levels = await ps(NEST)
     expect(await httpAnswer(18082)).toBe(`level 2 is ${levels[1]!.hostname}`)
@@ -107,7 +87,7 @@ describe.skipIf(!engine)('a depth-4 nest', () => {
 
   it('streams stdin to level 4 and passes its exit status back', async () => {
     expect((await cli(['exec', '--name', NEST, '--level', '4', '--', 'cat'], {input: 'hi\n'})).stdout).toBe('hi')
-    expect((await cli(['exec', '--name', NEST, '--level', '4', '--', 'sh', '-c', 'exit 3'])).exitCode).toBe(3)
+    expect((await shAt(NEST, 4, 'exit 3')).exitCode).toBe(3)
   })
 
   it('runs overlay2 at level 4, and containers there', async () => {
@@ -132,10 +112,7 @@ describe.skipIf(!engine)('a depth-4 nest', () => {
 describe.skipIf(!engine)('storage drivers', () => {
   it('runs vfs at level 4 when asked, and leaves nothing', async () => {
     const NEST = 'itest-vfs'
-    await cli(['down', '--name', NEST])
-    const before = await snapshot()
-    const up = await cli(['up', '--name', NEST, '--depth', '4', '--storage-driver', 'vfs'])
-    expect(up.exitCode, up.stderr).toBe(0)
+    const before = await upFresh(NEST, ['--depth', '4', '--storage-driver', 'vfs'])
     expect((await cli(['exec', '--name', NEST, '--level', '4', '--', 'docker', 'info', '--format', '{{.Driver}}'])).stdout).toBe('vfs')
     expect((await ps(NEST)).map((l) => l.storageDriver)).toEqual(['vfs', 'vfs', 'vfs', 'vfs'])
     expect((await cli(['down', '--name', NEST])).exitCode).toBe(0)

@@ -3,7 +3,7 @@ import {createHash} from 'node:crypto'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {overlaps, parseCidr} from '../../src/nesting/subnets.js'
-import {cli, integrationEngine, type HostSnapshot, snapshot} from '../support/integration.js'
+import {cli, integrationEngine, type HostSnapshot, snapshot, shAt} from '../support/integration.js'
 
 /**
  * A nest on a host network whose MTU is 1400, as on many cloud machines and VPNs: every level
@@ -15,7 +15,7 @@ const HOST_NETWORK = 'itest-mtu1400'
 const PORT = 18_150
 
 async function atLevel(level: number, script: string): Promise<string> {
-  const result = await cli(['exec', '--name', NEST, '--level', String(level), '--', 'sh', '-c', script])
+  const result = await shAt(NEST, level, script)
   expect(result.exitCode, `${script}\n${result.stdout}\n${result.stderr}`).toBe(0)
   return result.stdout.trim()
 }

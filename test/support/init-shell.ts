@@ -1,4 +1,5 @@
 import {execa} from 'execa'
+import {afterEach} from 'vitest'
 import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
@@ -50,6 +51,21 @@ export interface InitSandbox {
    */
   run(script: string, env?: Record<string, string>): Promise<InitRun>
   remove(): void
+}
+
+export type SandboxFakes = Parameters<typeof initSandbox>[0]
+
+/** For a test file: makes sandboxes that are removed after each test. */
+export function initSandboxes(): (fakes?: SandboxFakes) => InitSandbox {
+  const made: InitSandbox[] = []
+  afterEach(() => {
+    for (const sandbox of made.splice(0)) sandbox.remove()
+  })
+  return (fakes = {}) => {
+    const sandbox = initSandbox(fakes)
+    made.push(sandbox)
+    return sandbox
+  }
 }
 
 /**

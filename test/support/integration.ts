@@ -1,4 +1,5 @@
 import {execa} from 'execa'
+import {expect} from 'vitest'
 import {existsSync, readdirSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
@@ -51,6 +52,23 @@ export async function cli(args: string[], {node = 'node', input, env = {CI: 'tru
     stderr: String(result.stderr ?? ''),
     durationMs: Date.now() - started,
   }
+}
+
+/** `inception exec --name NEST --level LEVEL -- sh -c SCRIPT`, the way most tests reach into a level. */
+export async function shAt(nest: string, level: number, script: string, options: CliOptions = {}): Promise<CliResult> {
+  return cli(['exec', '--name', nest, '--level', String(level), '--', 'sh', '-c', script], options)
+}
+
+/**
+ * Removes any nest left by an earlier run under `name`, reads the host, and brings the nest up
+ * (`up --name NAME ARGS`), failing the test when `up` fails. Returns the host as it was before.
+ */
+export async function upFresh(name: string, args: string[]): Promise<HostSnapshot> {
+  await cli(['down', '--name', name])
+  const before = await snapshot()
+  const up = await cli(['up', '--name', name, ...args])
+  expect(up.exitCode, up.stderr).toBe(0)
+  return before
 }
 
 /** The host state a nest may leave behind: compared before and after, it must be equal. */

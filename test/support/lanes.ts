@@ -1,7 +1,7 @@
 import {execa} from 'execa'
 import {expect} from 'vitest'
 
-import {cli, type CliResult} from './integration.js'
+import {cli, type CliResult, shAt} from './integration.js'
 
 /**
  * What the host matrix runs on every test host (an engine the suite starts itself: a cgroup v2
@@ -12,8 +12,10 @@ import {cli, type CliResult} from './integration.js'
 export interface TestHost {
   /** DOCKER_HOST and friends for the CLI and the docker client. */
   env: Record<string, string>
-  /** What the engine holds that a nest could leave behind (its containers, volumes, networks, cgroups). */
-  state(): Promise<EngineState>
+  /** What the engine holds that a nest could leave behind (its containers, volumes, networks, cgroups...), compared before and after. */
+  state(): Promise<object>
+  /** Another Node binary to run the CLI with (the machine's own by default). */
+  node?: string
 }
 
 export interface EngineState {
@@ -31,6 +33,20 @@ export async function dockerOn(host: {env: Record<string, string>}, args: string
     .split('\n')
     .filter((l) => l.trim().length > 0)
     .sort()
+}
+
+/** The lines a command prints, sorted: how a lane lists the cgroups its engine's containers get. */
+export function linesOf(command: string[]): () => Promise<string[]> {
+  return async () =>
+    String((await execa(command[0]!, command.slice(1))).stdout)
+      .split('\n')
+      .filter(Boolean)
+      .sort()
+}
+
+/** A test host reached with `env`, whose containers' cgroups `cgroupListing` prints one per line. */
+export function laneHost(env: Record<string, string>, cgroupListing: string[]): TestHost {
+  return {env, state: () => engineState({env}, linesOf(cgroupListing))}
 }
 
 /** The engine's containers, volumes and networks, plus the cgroups the caller reads. */
@@ -73,7 +89,8 @@ export async function exerciseHost(
   port: number,
   bind = '127.0.0.1',
 ): Promise<{upSeconds: number; privilege: string; dockerd: string}> {
-  const on = (args: string[], input?: string) => cli(args, {env: {...host.env, CI: 'true'}, input})
+  const options = {env: {...host.env, CI: 'true'}, node: host.node}
+  const on = (args: string[], input?: string) => cli(args, {...options, input})
   await on(['down', '--name', name])
   const before = await host.state()
   const up = await on(['up', '--name', name, '--depth', '2', '-p', `${port}:8080`, '--bind', bind])
@@ -82,17 +99,7 @@ export async function exerciseHost(
   const piped = await on(['exec', '--name', name, '--level', '2', '--', 'sh', '-c', 'cat; exit 3'], 'stdin reaches level 2\n')
   expect(piped.stdout).toBe('stdin reaches level 2')
   expect(piped.exitCode).toBe(3)
-  const serve = await on([
-    'exec',
-    '--name',
-    name,
-    '--level',
-    '2',
-    '--',
-    'sh',
-    '-c',
-    `mkdir -p /tmp/w && echo "${name} level 2" > /tmp/w/index.html && busybox httpd -p 8080 -h /tmp/w`,
-  ])
+  const serve = await shAt(name, 2, `mkdir -p /tmp/w && echo "${name} level 2" > /tmp/w/index.html && busybox httpd -p 8080 -h /tmp/w`, options)
   expectOk(serve, 'a server at level 2')
   expect(await httpAnswer(port)).toBe(`${name} level 2`)
   const ps = await on(['ps', '--name', name, '--json'])

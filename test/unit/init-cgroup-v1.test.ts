@@ -1,7 +1,7 @@
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {initSandbox, type InitSandbox} from '../support/init-shell.js'
+import {initSandboxes, type InitSandbox} from '../support/init-shell.js'
 
 /**
  * The init's cgroup v1 step (setup_cgroups on a tree without cgroup.controllers), run by `sh` on
@@ -9,11 +9,7 @@ import {initSandbox, type InitSandbox} from '../support/init-shell.js'
  * (INCEPTION_PROC/self/mounts), with mount, umount and mountpoint as fakes that log their
  * arguments. Run as main runs it, `setup_cgroups || fail`, where set -e is off.
  */
-const sandboxes: InitSandbox[] = []
-
-afterEach(() => {
-  for (const sandbox of sandboxes.splice(0)) sandbox.remove()
-})
+const newSandbox = initSandboxes()
 
 // The kernel's way, which the fakes follow: `umount -l` takes the entry out of the table, a
 // mount appends its own at the end.
@@ -38,8 +34,7 @@ const STEP = 'setup_cgroups || { echo "step failed" >&2; exit 3; }'
 
 describe("the init's cgroup v1 step, on a fake tree", () => {
   it('remounts each read-only hierarchy with its own subsystems, and leaves a writable one alone', async () => {
-    const sandbox = initSandbox({umount: UMOUNT, mount: mountAppending('rw')})
-    sandboxes.push(sandbox)
+    const sandbox = newSandbox({umount: UMOUNT, mount: mountAppending('rw')})
     const {root, env} = tree(sandbox, [
       ['systemd', 'ro,nosuid,nodev,noexec,relatime,xattr,name=systemd'],
       ['cpu,cpuacct', 'ro,nosuid,nodev,noexec,relatime,cpu,cpuacct'],
@@ -62,16 +57,14 @@ describe("the init's cgroup v1 step, on a fake tree", () => {
   })
 
   it('mounts a tmpfs on the cgroup root when nothing is mounted there, and a read-only root again read-write', async () => {
-    const sandbox = initSandbox({mountpoint: 'exit 1'})
-    sandboxes.push(sandbox)
+    const sandbox = newSandbox({mountpoint: 'exit 1'})
     const {root, env} = tree(sandbox, [['pids', 'rw,nosuid,pids']])
     const unmounted = await sandbox.run(STEP, env)
     expect(unmounted.exitCode, unmounted.stderr).toBe(0)
     expect(unmounted.calls).toEqual([`mountpoint -q ${root}`, `mount -t tmpfs -o uid=0,gid=0,mode=0755 cgroup ${root}`])
 
     // A root the init cannot write to (here a file, since the tests may run as root).
-    const readOnly = initSandbox()
-    sandboxes.push(readOnly)
+    const readOnly = newSandbox()
     writeFileSync(readOnly.path('cgroup'), '')
     readOnly.write('proc/self/mounts', `cgroup ${readOnly.path('cgroup')}/pids cgroup rw,pids 0 0\n`)
     const remounted = await readOnly.run(STEP, {INCEPTION_CGROUP_ROOT: readOnly.path('cgroup'), INCEPTION_PROC: readOnly.path('proc')})
@@ -81,11 +74,10 @@ describe("the init's cgroup v1 step, on a fake tree", () => {
 
   it('fails when a hierarchy is still read-only after its remount, naming it', async () => {
     // The kernel mounts memory read-only again (as when the namespace forbids more).
-    const sandbox = initSandbox({
+    const sandbox = newSandbox({
       umount: UMOUNT,
       mount: `case "$6" in */memory) ${mountAppending('ro')} ;; *) ${mountAppending('rw')} ;; esac`,
     })
-    sandboxes.push(sandbox)
     const {root, env} = tree(sandbox, [
       ['cpu', 'ro,nosuid,cpu'],
       ['memory', 'ro,nosuid,memory'],
@@ -98,8 +90,7 @@ describe("the init's cgroup v1 step, on a fake tree", () => {
   })
 
   it('fails as soon as a remount fails, and tries no further hierarchy', async () => {
-    const sandbox = initSandbox({umount: UMOUNT, mount: `[ "$6" != "$SANDBOX/cgroup/cpu" ] || exit 32; ${mountAppending('rw')}`})
-    sandboxes.push(sandbox)
+    const sandbox = newSandbox({umount: UMOUNT, mount: `[ "$6" != "$SANDBOX/cgroup/cpu" ] || exit 32; ${mountAppending('rw')}`})
     const {root, env} = tree(sandbox, [
       ['cpu', 'ro,nosuid,cpu'],
       ['memory', 'ro,nosuid,memory'],

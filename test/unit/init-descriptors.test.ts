@@ -1,8 +1,8 @@
 import {execa} from 'execa'
 import {join} from 'node:path'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {initSandbox, type InitSandbox} from '../support/init-shell.js'
+import {initSandboxes, type InitSandbox} from '../support/init-shell.js'
 import {ROOT} from '../support/integration.js'
 
 /**
@@ -12,11 +12,7 @@ import {ROOT} from '../support/integration.js'
  * the open descriptors, where ls adds its own, on /proc/<pid>/fd. bash opens the descriptors,
  * as dash cannot name one above 9.
  */
-const sandboxes: InitSandbox[] = []
-
-afterEach(() => {
-  for (const sandbox of sandboxes.splice(0)) sandbox.remove()
-})
+const newSandbox = initSandboxes()
 
 const LISTER = 'echo "closed=${INCEPTION_DESCRIPTORS_CLOSED:-} args=$*"\nexec ls -l /proc/self/fd\n'
 
@@ -44,8 +40,7 @@ async function withInherited(box: InitSandbox, command: string) {
 
 describe("the init's descriptor step", () => {
   it('re-executes the init with only 0, 1 and 2 open, and its arguments', async () => {
-    const box = initSandbox()
-    sandboxes.push(box)
+    const box = newSandbox()
     const {first, descriptors, marker} = await withInherited(box, `exec sh -c '. ./image/init.sh; close_inherited_descriptors "$@"' "$LISTER" one 'two words'`)
     expect(first).toBe('closed=1 args=one two words')
     const above = [...descriptors].filter(([fd]) => fd > 2)
@@ -57,16 +52,14 @@ describe("the init's descriptor step", () => {
   })
 
   it('without the step, the same start leaves them open (the check above can fail)', async () => {
-    const box = initSandbox()
-    sandboxes.push(box)
+    const box = newSandbox()
     const {first, descriptors, marker} = await withInherited(box, 'exec sh "$LISTER"')
     expect(first).toBe('closed= args=')
     for (const fd of [3, 7, 12]) expect(descriptors.get(fd)).toBe(marker)
   })
 
   it('after the re-exec, the step clears its flag and lets the init go on', async () => {
-    const box = initSandbox()
-    sandboxes.push(box)
+    const box = newSandbox()
     const result = await box.run('close_inherited_descriptors\necho "went on, flag=${INCEPTION_DESCRIPTORS_CLOSED:-cleared}"', {
       INCEPTION_DESCRIPTORS_CLOSED: '1',
     })

@@ -1,25 +1,15 @@
 import {readFileSync} from 'node:fs'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {CAPABILITY_NAMES, CAPS_SECURITY, DAEMON_INNER_PORT_BASE} from '../../src/nesting/contract.js'
-import {initSandbox, statusWithBoundingSet, type InitSandbox} from '../support/init-shell.js'
+import {initSandboxes, statusWithBoundingSet, type InitSandbox} from '../support/init-shell.js'
 
 /**
  * What the init decides for the next level, run by `sh`: the ports it publishes (the port chain),
  * its privilege arguments (the capabilities to drop read from a fake bounding set,
  * INCEPTION_PROC), and the `docker run` that launch_next_level makes of them (docker is a fake).
  */
-const sandboxes: InitSandbox[] = []
-
-afterEach(() => {
-  for (const sandbox of sandboxes.splice(0)) sandbox.remove()
-})
-
-function sandbox(fakes: Parameters<typeof initSandbox>[0] = {}) {
-  const made = initSandbox(fakes)
-  sandboxes.push(made)
-  return made
-}
+const sandbox = initSandboxes()
 
 /** A printing step's output, one argument per line. */
 async function lines(box: InitSandbox, script: string, env: Record<string, string> = {}): Promise<string[]> {

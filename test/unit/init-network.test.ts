@@ -1,25 +1,15 @@
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {DAEMON_INNER_PORT_BASE} from '../../src/nesting/contract.js'
 import {POOL_NETWORK_PREFIX} from '../../src/nesting/subnets.js'
-import {initSandbox, type InitSandbox} from '../support/init-shell.js'
+import {initSandboxes, type InitSandbox} from '../support/init-shell.js'
 
 /**
  * The init's per-level choices for the daemon, run by `sh`: this level's entry in the plan's
  * lists, the network options by dockerd version, the TLS listener, and the iptables backend
  * (from a fake /proc/net under INCEPTION_PROC; iptables-nft is a fake).
  */
-const sandboxes: InitSandbox[] = []
-
-afterEach(() => {
-  for (const sandbox of sandboxes.splice(0)) sandbox.remove()
-})
-
-function sandbox(fakes: Parameters<typeof initSandbox>[0] = {}) {
-  const made = initSandbox(fakes)
-  sandboxes.push(made)
-  return made
-}
+const sandbox = initSandboxes()
 
 async function output(box: InitSandbox, script: string, env: Record<string, string> = {}): Promise<string> {
   const result = await box.run(script, env)

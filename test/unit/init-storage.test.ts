@@ -1,22 +1,17 @@
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {initSandbox, type InitSandbox} from '../support/init-shell.js'
+import {initSandboxes, type SandboxFakes} from '../support/init-shell.js'
 
 /**
  * The init's storage steps, run by `sh` on a fake data directory (INCEPTION_DATA_DIR): which data
  * root it mounts how, and which storage driver it settles on. mount, umount, truncate, mkfs.ext4
  * and fuse-overlayfs are fakes that log their arguments.
  */
-const sandboxes: InitSandbox[] = []
+const newSandbox = initSandboxes()
 
-afterEach(() => {
-  for (const sandbox of sandboxes.splice(0)) sandbox.remove()
-})
-
-function sandboxWithData(fakes: Parameters<typeof initSandbox>[0] = {}) {
-  const sandbox = initSandbox(fakes)
-  sandboxes.push(sandbox)
+function sandboxWithData(fakes: SandboxFakes = {}) {
+  const sandbox = newSandbox(fakes)
   const data = sandbox.path('data')
   mkdirSync(data)
   return {sandbox, data, env: {INCEPTION_DATA_DIR: data}}
