@@ -1,7 +1,4 @@
-// @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs this polyfill loaded first.
-import 'reflect-metadata'
-
-import * as x509 from '@peculiar/x509'
+import type * as X509 from '@peculiar/x509'
 import {webcrypto} from 'node:crypto'
 import {chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {homedir} from 'node:os'
@@ -14,8 +11,19 @@ import {join} from 'node:path'
  * exposed level is not the open, root-equivalent TCP socket the classic recipe warned about.
  * ECDSA P-256: keys are made in milliseconds, and Go's TLS (dockerd) and Node's accept them.
  */
-// Node's webcrypto is the standard Crypto; its type is the DOM's, which this build leaves out.
-x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>)
+/**
+ * The certificate library, loaded when certificates are made (`up --expose-daemons`) and not
+ * before: with its polyfill it adds about 100 ms to the start of every command that imports this
+ * file (exec, env, down...).
+ */
+async function loadX509(): Promise<typeof X509> {
+  // @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs this polyfill loaded first.
+  await import('reflect-metadata')
+  const x509 = await import('@peculiar/x509')
+  // Node's webcrypto is the standard Crypto; its type is the DOM's, which this build leaves out.
+  x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>)
+  return x509
+}
 
 type CryptoKey = webcrypto.CryptoKey
 type CryptoKeyPair = webcrypto.CryptoKeyPair
@@ -35,7 +43,7 @@ async function keyPair(): Promise<CryptoKeyPair> {
   return webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])
 }
 
-async function privateKeyPem(key: CryptoKey): Promise<string> {
+async function privateKeyPem(x509: typeof X509, key: CryptoKey): Promise<string> {
   const der = await webcrypto.subtle.exportKey('pkcs8', key)
   return x509.PemConverter.encode(der, 'PRIVATE KEY')
 }
@@ -48,6 +56,7 @@ function serial(): string {
 
 /** Makes the CA, the server certificate (valid for `addresses` and `dnsNames`) and the client certificate. */
 export async function issueNestCertificates(nest: string, addresses: string[], dnsNames: string[] = ['localhost']): Promise<NestCertificates> {
+  const x509 = await loadX509()
   const notBefore = new Date(Date.now() - 60_000)
   const notAfter = new Date(Date.now() + VALID_DAYS * 86_400_000)
   const caKeys = await keyPair()
@@ -64,7 +73,7 @@ export async function issueNestCertificates(nest: string, addresses: string[], d
       await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   })
-  const issue = async (commonName: string, usage: string, extra: x509.Extension[]) => {
+  const issue = async (commonName: string, usage: string, extra: X509.Extension[]) => {
     const keys = await keyPair()
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial(),
@@ -83,7 +92,7 @@ export async function issueNestCertificates(nest: string, addresses: string[], d
         ...extra,
       ],
     })
-    return {cert: cert.toString('pem'), key: await privateKeyPem(keys.privateKey)}
+    return {cert: cert.toString('pem'), key: await privateKeyPem(x509, keys.privateKey)}
   }
   const sans = [...addresses.map((value) => ({type: 'ip' as const, value})), ...dnsNames.map((value) => ({type: 'dns' as const, value}))]
   const server = await issue(`inception ${nest} daemons`, x509.ExtendedKeyUsage.serverAuth, [new x509.SubjectAlternativeNameExtension(sans)])
