@@ -1,3 +1,6 @@
+// First: it keeps dockerode from loading what inception never uses (see the module).
+import './lazy-dependencies.js'
+
 import Docker from 'dockerode'
 import {readdirSync} from 'node:fs'
 import {type Readable, Writable} from 'node:stream'

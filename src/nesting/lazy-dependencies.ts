@@ -1,0 +1,40 @@
+/**
+ * dockerode loads gRPC (for BuildKit sessions) and, through docker-modem, ssh2 (for ssh://
+ * engines) when it is imported: about 200 ms of every command's start (measured: grpc-js 73 ms,
+ * proto-loader 73 ms, ssh2 60 ms), for features inception never uses (its builds use the classic
+ * builder, its engines are reached over a socket or TCP). This module, imported before dockerode,
+ * puts stand-ins for them in Node's module cache that load the real module on first use, so
+ * nothing changes for a run that does use them.
+ */
+import {createRequire} from 'node:module'
+
+const fromHere = createRequire(import.meta.url)
+const fromDockerode = createRequire(fromHere.resolve('dockerode'))
+const fromModem = createRequire(fromDockerode.resolve('docker-modem'))
+
+function deferred(requireFrom: NodeJS.Require, name: string, standIn: (load: () => Record<string, unknown>) => object): void {
+  const path = requireFrom.resolve(name)
+  if (path in requireFrom.cache) return
+  let real: Record<string, unknown> | undefined
+  const load = () => {
+    if (real === undefined) {
+      Reflect.deleteProperty(requireFrom.cache, path)
+      real = requireFrom(name) as Record<string, unknown>
+    }
+    return real
+  }
+  requireFrom.cache[path] = {id: path, filename: path, loaded: true, exports: standIn(load)} as unknown as NodeJS.Module
+}
+
+/** An object whose every property is read from the real module, loaded the first time one is. */
+const proxyFor = (load: () => Record<string, unknown>) => new Proxy({}, {get: (_, key) => load()[key as string], has: (_, key) => key in load()})
+
+deferred(fromDockerode, '@grpc/grpc-js', proxyFor)
+deferred(fromDockerode, '@grpc/proto-loader', proxyFor)
+// docker-modem reads ssh2's Client when it loads: a constructor that builds the real one when called.
+deferred(fromModem, 'ssh2', (load) => ({
+  Client: function Client(...args: unknown[]) {
+    const RealClient = load().Client as new (...a: unknown[]) => object
+    return new RealClient(...args)
+  },
+}))
