@@ -9,7 +9,10 @@ export default defineConfig({
     reporters: ['default'],
     projects: [
       // Unit tests need no engine, and do not build the image.
-      {extends: true, test: {name: 'unit', include: ['test/unit/**/*.test.ts']}},
+      // The privilege cache is off by default, so that a nest brought up by one test does not
+      // spare another its probes, and nothing is written under the user's state directory;
+      // test/unit/privilege-cache.test.ts turns it on against a temporary one.
+      {extends: true, test: {name: 'unit', include: ['test/unit/**/*.test.ts'], env: {INCEPTION_PRIVILEGE_CACHE: 'off'}}},
       {extends: true, test: {name: 'integration', include: ['test/integration/**/*.test.ts'], globalSetup: ['test/support/global-setup.ts']}},
     ],
   },

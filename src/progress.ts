@@ -34,6 +34,7 @@ export async function upWithProgress(nests: Nests, request: UpRequest, options: 
   process.once('SIGTERM', abort)
   try {
     const prepared = await nests.prepare(request)
+    // A cached decision's reason already says it was decided earlier on this engine.
     options.log(`privilege: ${prepared.decision.mode} (${prepared.decision.reason})`)
     const levels = Array.from({length: request.depth}, () => deferred())
     const upDone = nests.launch(

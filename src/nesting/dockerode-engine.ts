@@ -97,6 +97,11 @@ export class DockerodeEngine implements Engine {
       NCPU?: number
       Driver?: string
       CgroupVersion?: string
+      KernelVersion?: string
+      OperatingSystem?: string
+      CgroupDriver?: string
+      DefaultRuntime?: string
+      SecurityOptions?: string[] | null
     }
     return {
       id: String(info.ID ?? ''),
@@ -105,6 +110,11 @@ export class DockerodeEngine implements Engine {
       cpus: Number(info.NCPU ?? 0),
       storageDriver: String(info.Driver ?? ''),
       cgroupVersion: String(info.CgroupVersion ?? '1'),
+      kernelVersion: String(info.KernelVersion ?? ''),
+      operatingSystem: String(info.OperatingSystem ?? ''),
+      cgroupDriver: String(info.CgroupDriver ?? ''),
+      defaultRuntime: String(info.DefaultRuntime ?? ''),
+      securityOptions: (info.SecurityOptions ?? []).map(String),
     }
   }
 

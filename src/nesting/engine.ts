@@ -54,6 +54,16 @@ export interface EngineInfo {
   cpus: number
   storageDriver: string
   cgroupVersion: string
+  /**
+   * What the engine runs on and how it isolates containers: with the ID and version, they tell
+   * when the engine or its host changed (a cached privilege decision is then made again).
+   */
+  kernelVersion: string
+  operatingSystem: string
+  cgroupDriver: string
+  defaultRuntime: string
+  /** "name=seccomp,profile=builtin", "name=rootless", ... as the engine lists them. */
+  securityOptions: string[]
 }
 
 export interface ImageDetails {

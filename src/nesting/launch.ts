@@ -9,7 +9,8 @@ import {ImageMissing, InceptionError, Interrupted, LevelFailed, NestExists, Netw
 import {checkMemory, levelOneSpec, planNest, subnetsOfNests} from './plan.js'
 import type {UpRequest} from './request.js'
 import {pollUntil} from './poll.js'
-import {decidePrivilege, type PrivilegeDecision} from './privilege.js'
+import type {PrivilegeDecision} from './privilege.js'
+import {decidePrivilegeOnce, type PrivilegeCache, type PrivilegeKey} from './privilege-cache.js'
 import {initError, type NestReach} from './reach.js'
 import type {NestStatus, NestStatusReader} from './status.js'
 import {type Cidr, parseCidr} from './subnets.js'
@@ -21,6 +22,10 @@ import {issueNestCertificates, type NestCertificates, serverFiles, writeClientFo
 export interface PreparedNest {
   request: UpRequest
   decision: PrivilegeDecision
+  /** The decision was taken from the privilege cache rather than probed. */
+  privilegeCached?: boolean
+  /** Where the decision is cached: dropped when the engine refuses level 1 with it. */
+  privilegeKey?: PrivilegeKey
   certificates?: NestCertificates
 }
 
@@ -41,6 +46,7 @@ export class NestLauncher {
     private readonly reach: NestReach,
     private readonly statusReader: NestStatusReader,
     private readonly teardown: NestTeardown,
+    private readonly privilegeCache: PrivilegeCache,
   ) {}
 
   private get engine() {
@@ -62,10 +68,10 @@ export class NestLauncher {
     // Planned here only to refuse a pool that cannot hold the nest before anything is made.
     planNest(request, await this.takenSubnets())
     await this.checkHostPortsFree(request)
-    const decision = await decidePrivilege(this.engine, request.image, request.privilege)
+    const {decision, cached, key} = await decidePrivilegeOnce(this.engine, request.image, request.privilege, this.privilegeCache)
     const addresses = [...new Set(['127.0.0.1', request.bind].filter((a) => a !== '0.0.0.0'))]
     const certificates = request.exposeDaemons ? await issueNestCertificates(request.name, addresses) : undefined
-    return {request, decision, certificates}
+    return {request, decision, privilegeCached: cached, privilegeKey: key, certificates}
   }
 
   /**
@@ -73,7 +79,7 @@ export class NestLauncher {
    * Resolves when every level's engine answers. Any failure, or an abort, removes everything
    * this call created.
    */
-  async launch({request, decision, certificates}: PreparedNest, events: UpEvents = {}, signal?: AbortSignal): Promise<NestStatus> {
+  async launch({request, decision, privilegeKey, certificates}: PreparedNest, events: UpEvents = {}, signal?: AbortSignal): Promise<NestStatus> {
     throwIfAborted(signal, request.name)
     const started = Date.now()
     // Rollback removes what carries this nest's name: only once this call has made something.
@@ -87,7 +93,7 @@ export class NestLauncher {
         const spec = levelOneSpec(planNest(request, await this.takenSubnets()), decision)
         created = true
         await this.engine.createVolume(spec.name!, {[LABEL.nest]: request.name})
-        return this.engine.createContainer(spec)
+        return this.forgetPrivilegeIfRefused(privilegeKey, () => this.engine.createContainer(spec))
       })
       if (certificates) {
         const files = Object.fromEntries(
@@ -96,12 +102,26 @@ export class NestLauncher {
         await this.engine.putFiles(id, TLS_DIR, files)
         writeClientFolder(await this.directory.certificateFolder(request.name), certificates)
       }
-      await this.start(id, request)
+      await this.forgetPrivilegeIfRefused(privilegeKey, () => this.start(id, request))
       await this.waitUntilReady(id, request, events, started, signal)
       return await this.statusReader.status(request.name)
     } catch (error) {
       if (created) await this.teardown.down(request.name).catch(() => undefined)
       if (signal?.aborted && !(error instanceof Interrupted)) throw new Interrupted(`up of nest "${request.name}" was rolled back`)
+      throw error
+    }
+  }
+
+  /**
+   * The engine refusing to create or start level 1 may mean the decision no longer fits it (a
+   * change the cache key cannot see, such as dockerd restarted with fewer capabilities): the
+   * next `up` probes again. A taken port says nothing about privilege.
+   */
+  private async forgetPrivilegeIfRefused<T>(key: PrivilegeKey | undefined, step: () => Promise<T>): Promise<T> {
+    try {
+      return await step()
+    } catch (error) {
+      if (key && !(error instanceof PortTaken)) await this.privilegeCache.forget(key).catch(() => undefined)
       throw error
     }
   }

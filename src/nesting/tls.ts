@@ -105,9 +105,14 @@ export async function issueNestCertificates(nest: string, addresses: string[], d
  * keys 0600, in the layout DOCKER_CERT_PATH expects (ca.pem, cert.pem, key.pem).
  */
 export function certificateFolder(engineId: string, nest: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(engineStateFolder(engineId, env), nest, 'tls')
+}
+
+/** What this machine keeps about one engine (its nests' certificates, its privilege decision). */
+export function engineStateFolder(engineId: string, env: NodeJS.ProcessEnv = process.env): string {
   const stateHome = env.XDG_STATE_HOME && env.XDG_STATE_HOME.length > 0 ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state')
   const engineKey = engineId.replace(/[^A-Za-z0-9]/g, '').slice(0, 16) || 'engine'
-  return join(stateHome, 'inception', engineKey, nest, 'tls')
+  return join(stateHome, 'inception', engineKey)
 }
 
 export function writeClientFolder(folder: string, certs: NestCertificates): void {

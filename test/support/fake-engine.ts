@@ -30,8 +30,19 @@ export class FakeEngine implements Engine {
   execAnswer: (id: string, cmd: string[]) => {code: number; stdout?: string} = () => ({code: 0})
   private nextId = 1
 
+  /** What identifies the engine and its host; a test changes a field to play an upgrade or another host. */
+  identity = {
+    id: 'FAKE:ENGINE',
+    serverVersion: 'fake',
+    kernelVersion: '6.1.0-fake',
+    operatingSystem: 'Fake Linux',
+    cgroupDriver: 'cgroupfs',
+    defaultRuntime: 'runc',
+    securityOptions: ['name=seccomp,profile=builtin'],
+  }
+
   async info(): Promise<EngineInfo> {
-    return {id: 'FAKE:ENGINE', serverVersion: 'fake', memTotalBytes: this.memTotalBytes, cpus: 2, storageDriver: 'overlay2', cgroupVersion: '1'}
+    return {...this.identity, memTotalBytes: this.memTotalBytes, cpus: 2, storageDriver: 'overlay2', cgroupVersion: '1'}
   }
 
   async imageExists(reference: string): Promise<boolean> {
@@ -47,9 +58,12 @@ export class FakeEngine implements Engine {
     return this.pullAnswer
   }
 
+  /** Image IDs other than the one made up from the reference: a test sets one to play a rebuilt image. */
+  readonly imageIds = new Map<string, string>()
+
   async inspectImage(reference: string): Promise<ImageDetails | undefined> {
     return this.images.has(reference)
-      ? {id: `sha256:${reference.length.toString(16).padStart(64, '0')}`, sizeBytes: 1000, tags: [reference], labels: {}}
+      ? {id: this.imageIds.get(reference) ?? `sha256:${reference.length.toString(16).padStart(64, '0')}`, sizeBytes: 1000, tags: [reference], labels: {}}
       : undefined
   }
 
