@@ -184,9 +184,9 @@ watch_next_level() {
   esac
 }
 
-# SIGTERM (docker stop, inception down): the nest collapses innermost first. This level removes
-# the level below (which does the same first), with its volume, through this level's engine, so
-# that engine takes down the child's network endpoints, cgroups and mounts. Then the init exits
+# SIGTERM (docker stop, inception down): the nest collapses innermost first. This level stops
+# the level below (which does the same first) through this level's engine, so that engine takes
+# down the child's network endpoints, cgroups and mounts. Then the init exits
 # without waiting for its own dockerd to shut down: PID 1 ending kills every process of the
 # level, and its data root is deleted with its volume by the level above, so a clean shutdown of
 # this engine would only cost time (about a second per level, measured).
@@ -196,10 +196,12 @@ collapse() {
   COLLAPSING=1
   : >"$STATE_DIR/collapse-started"
   report "stopping"
-  if [ -n "$DOCKERD_PID" ] && docker container inspect "$NEXT_NAME" >/dev/null 2>&1; then
+  # Stopping the level below is all it takes: its engine takes down its network endpoints,
+  # cgroups and mounts as it stops it, and its container, volume and data live in this level's
+  # data root, which goes with this level's own volume (the host's engine removes level 1's).
+  # Removing them one by one here cost three docker CLI runs a level (0.1-0.2 s each, measured).
+  if [ -n "$DOCKERD_PID" ] && [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ]; then
     docker stop --time $(((INCEPTION_DEPTH - INCEPTION_LEVEL) * STOP_SECONDS_PER_LEVEL)) "$NEXT_NAME" >/dev/null 2>&1 || :
-    docker rm --force --volumes "$NEXT_NAME" >/dev/null 2>&1 || :
-    docker volume rm --force "$NEXT_NAME" >/dev/null 2>&1 || :
   fi
   rm -f "$BOARD_DIR/$BOARD_STATE_PREFIX$INCEPTION_LEVEL" "$BOARD_DIR/$BOARD_INFO_PREFIX$INCEPTION_LEVEL"
   log "level $INCEPTION_LEVEL collapsed"

@@ -6,6 +6,7 @@ import type {NestDirectory} from './directory.js'
 import {connectEndpoint} from './dockerode-engine.js'
 import {Capture, type Engine, type ExecIo} from './engine.js'
 import {DaemonsNotExposed, LevelFailed} from './errors.js'
+import {shortcutCommand} from './shortcut.js'
 import {clientFolderExists, readClientMaterial} from './tls.js'
 
 /** How the host reaches one level's engine directly (with --expose-daemons). */
@@ -17,8 +18,9 @@ export interface DaemonEndpoint {
 
 /**
  * Reaching into a nest's levels: commands, logs, the status board, and level engines' addresses.
- * Level K is reached through level K-1's engine: directly over its TLS port when the nest
- * exposes its daemons, else by an exec into level 1 that runs `docker exec` down the chain.
+ * Level K is reached through level K-1's engine directly over its TLS port when the nest exposes
+ * its daemons; else commands enter level K from level 1 in one step (shortcut.ts), and logs are
+ * read by an exec into level 1 that runs `docker exec` down the chain.
  */
 export class NestReach {
   constructor(private readonly directory: NestDirectory) {}
@@ -33,7 +35,9 @@ export class NestReach {
     const parent = await this.parentEngine(record, level)
     try {
       if (parent) return await parent.exec(levelName(name, level), cmd, io)
-      return await this.engine.exec(record.levelOne.id, chainCommand(name, level, cmd, {interactive: io.stdin !== undefined, tty: io.tty ?? false}), io)
+      const mode = {interactive: io.stdin !== undefined, tty: io.tty ?? false}
+      const command = level === 1 ? cmd : shortcutCommand(name, level, cmd, mode)
+      return await this.engine.exec(record.levelOne.id, command, io)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ETIMEDOUT' || io.timeoutMs === undefined) throw error
       throw new LevelFailed(
