@@ -126,11 +126,12 @@ main() {
   setup_cgroups || fail "cannot make the cgroup hierarchies writable"
   setup_devices
   setup_data_root
+  read_dockerd_version
+  start_containerd
   choose_storage_driver
   choose_iptables
   choose_mtu
-  read_dockerd_version
-  start_containerd
+  wait_for_containerd
   start_dockerd
   wait_for_dockerd
   log "dockerd $DOCKERD_VERSION answers"
