@@ -126,7 +126,10 @@ ensure_images() {
 seed_next_level() {
   [ "$INCEPTION_DATA_ROOT" = volume ] || return 0
   [ -d "$DATA_DIR/image/$STORAGE_DRIVER" ] || return 0
-  target=$(docker volume inspect --format '{{.Mountpoint}}' "$NEXT_NAME")
+  # Where the local volume driver keeps it, without asking (a docker CLI run, about 50 ms a level);
+  # asked when it is not there.
+  target=$DATA_DIR/volumes/$NEXT_NAME/_data
+  [ -d "$target" ] || target=$(docker volume inspect --format '{{.Mountpoint}}' "$NEXT_NAME")
   set -- "$DATA_DIR/image" "$DATA_DIR/$STORAGE_DRIVER"
   cp -al "$@" "$target/" 2>/dev/null && return 0
   rm -rf "${target:?}/image" "${target:?}/$STORAGE_DRIVER"

@@ -2,7 +2,7 @@ import {createServer} from 'node:net'
 import {networkInterfaces} from 'node:os'
 
 import {firstFailure, type LevelReport, readyDepth} from './board.js'
-import {LABEL, type LevelState, TLS_DIR} from './contract.js'
+import {LABEL, type LevelState, nestRecord, TLS_DIR} from './contract.js'
 import type {NestDirectory} from './directory.js'
 import {engineMessage, statusCode} from './engine.js'
 import {ImageMissing, InceptionError, Interrupted, LevelFailed, NestExists, NetworkMissing, PortTaken} from './errors.js'
@@ -85,7 +85,7 @@ export class NestLauncher {
     // Rollback removes what carries this nest's name: only once this call has made something.
     let created = false
     try {
-      const id = await this.withSubnetLock(request.image, async () => {
+      const {id, spec} = await this.withSubnetLock(request.image, async () => {
         // Checked again under the lock: another `up` of the same name may have won the race,
         // and its nest is not ours to roll back.
         if ((await this.directory.records(request.name)).length > 0) throw new NestExists(request.name)
@@ -93,7 +93,7 @@ export class NestLauncher {
         const spec = levelOneSpec(planNest(request, await this.takenSubnets()), decision)
         created = true
         await this.engine.createVolume(spec.name!, {[LABEL.nest]: request.name})
-        return this.forgetPrivilegeIfRefused(privilegeKey, () => this.engine.createContainer(spec))
+        return {id: await this.forgetPrivilegeIfRefused(privilegeKey, () => this.engine.createContainer(spec)), spec}
       })
       if (certificates) {
         const files = Object.fromEntries(
@@ -103,8 +103,9 @@ export class NestLauncher {
         writeClientFolder(await this.directory.certificateFolder(request.name), certificates)
       }
       await this.forgetPrivilegeIfRefused(privilegeKey, () => this.start(id, request))
-      await this.waitUntilReady(id, request, events, started, signal)
-      return await this.statusReader.status(request.name)
+      const board = await this.waitUntilReady(id, request, events, started, signal)
+      // The board was just read whole to see the nest ready: the status is made from it.
+      return await this.statusReader.describe(nestRecord({id, name: spec.name!, state: 'running', labels: spec.labels!}), board)
     } catch (error) {
       if (created) await this.teardown.down(request.name).catch(() => undefined)
       if (signal?.aborted && !(error instanceof Interrupted)) throw new Interrupted(`up of nest "${request.name}" was rolled back`)
@@ -199,13 +200,14 @@ export class NestLauncher {
     }
   }
 
-  private async waitUntilReady(id: string, request: UpRequest, events: UpEvents, started: number, signal?: AbortSignal): Promise<void> {
+  /** Resolves with the board as it was when every level was ready. */
+  private async waitUntilReady(id: string, request: UpRequest, events: UpEvents, started: number, signal?: AbortSignal): Promise<LevelReport[]> {
     const seen = new Map<number, LevelState>()
     let lastProgress = Date.now()
     // A level has readyTimeoutSeconds to answer once the one above it is ready; its init enforces
     // the same bound from the inside and reports the failure on the board.
     const stallLimitMs = (request.readyTimeoutSeconds + 15) * 1000
-    await pollUntil(
+    return pollUntil(
       async () => {
         throwIfAborted(signal, request.name)
         const details = await this.engine.inspectContainer(id)
@@ -229,7 +231,7 @@ export class NestLauncher {
         }
         const failure = firstFailure(reports)
         if (failure) throw new LevelFailed(failure.level, failure.detail || 'its init failed', await this.reach.logTail(request.name, failure.level))
-        if (readyDepth(reports) === request.depth) return true
+        if (readyDepth(reports) === request.depth) return reports
         if (Date.now() - lastProgress > stallLimitMs) {
           const stuck = readyDepth(reports) + 1
           throw new LevelFailed(stuck, `no progress for ${Math.round(stallLimitMs / 1000)}s`, await this.reach.logTail(request.name, stuck))

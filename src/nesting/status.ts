@@ -63,11 +63,12 @@ export class NestStatusReader {
     return Promise.all((await this.directory.records()).map((record) => this.describe(record)))
   }
 
-  private async describe(record: NestRecord): Promise<NestStatus> {
+  /** `reports`: the board as just read (by `up`, which has read it to see the nest ready); else it is read here. */
+  async describe(record: NestRecord, boardJustRead?: LevelReport[]): Promise<NestStatus> {
     const {name, depth, bind, ports} = record
     const running = record.levelOne.state === 'running'
-    let reports: LevelReport[] = Array.from({length: depth}, (_, i) => ({level: i + 1, state: 'absent' as const, detail: '', info: {}}))
-    if (running) {
+    let reports: LevelReport[] = boardJustRead ?? Array.from({length: depth}, (_, i) => ({level: i + 1, state: 'absent' as const, detail: '', info: {}}))
+    if (running && !boardJustRead) {
       try {
         reports = await this.reach.readBoard(record.levelOne.id, depth)
       } catch {
