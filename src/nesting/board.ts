@@ -32,9 +32,11 @@ memory_file() {
   done
   return 1
 }
-procs_file() {
-  for candidate in "/sys/fs/cgroup/pids$1/cgroup.procs" "/sys/fs/cgroup$1/cgroup.procs"; do
-    [ -f "$candidate" ] && { printf '%s' "$candidate"; return 0; }
+# cgroup v1: the pids hierarchy; v2: the level's own cgroup and its init cgroup, where the level's
+# init moves its processes (the level's cgroup itself is then empty).
+has_processes() {
+  for candidate in "/sys/fs/cgroup/pids$1/cgroup.procs" "/sys/fs/cgroup$1/cgroup.procs" "/sys/fs/cgroup$1/init/cgroup.procs"; do
+    [ -n "$(cat "$candidate" 2>/dev/null)" ] && return 0
   done
   return 1
 }
@@ -45,7 +47,7 @@ while [ -f "${BOARD_FILE.infoPrefix}$k" ]; do
   id=$(sed -n 's/^id=//p' "${BOARD_FILE.infoPrefix}$k")
   path="$path/docker/$id"
   m=$(memory_file "$path") && echo "memory $k $m"
-  procs=$(procs_file "$path") && [ -n "$(cat "$procs" 2>/dev/null)" ] && echo "alive $k yes" || echo "alive $k no"
+  has_processes "$path" && echo "alive $k yes" || echo "alive $k no"
   k=$((k + 1))
 done
 `

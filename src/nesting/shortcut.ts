@@ -6,9 +6,9 @@ import {BOARD_DIR, BOARD_FILE, levelName} from './contract.js'
  * docker CLI and an exec in the next engine: 0.15-0.2 s a level, measured). Level 1's PID
  * namespace holds every deeper level's processes, and level K's cgroup, seen from level 1, is
  * /docker/ID2/docker/ID3/.../docker/IDK (the ids are on the board); the one process there that is
- * PID 1 in its own namespace is level K's init. The command runs in that init's mount, UTS, IPC,
- * network, PID and cgroup namespaces, with its environment (as `docker exec` gives the
- * container's), and its exit status comes back through nsenter. Where the init cannot be found
+ * PID 1 in its own namespace is level K's init. The command joins level K's cgroups and runs in
+ * that init's mount, UTS, IPC, network, PID and cgroup namespaces, with its environment (as
+ * `docker exec` gives the container's), and its exit status comes back through nsenter. Where the init cannot be found
  * (a level on its way up or down), the script falls back to the chain of `docker exec`s.
  *
  * Arguments: LEVEL HOP_FLAGS LEVEL_NAMES -- CMD... (HOP_FLAGS: "-i", "-i -t", "-t" or ""; LEVEL_NAMES:
@@ -31,6 +31,13 @@ if [ "$k" -gt "$level" ]; then
     for p in $(cat "$procs"); do
       if [ "$(awk '/^NSpid:/ { print $NF }' "/proc/$p/status" 2>/dev/null)" = 1 ]; then pid=$p; break 2; fi
     done
+  done
+fi
+if [ -n "$pid" ]; then
+  # Join level K's cgroups, as docker exec would: what runs there counts there, and shows there.
+  # (v1: every hierarchy; v2: the level's init cgroup, where its init moved its processes.)
+  for procs in /sys/fs/cgroup/*"$path"/cgroup.procs "/sys/fs/cgroup$path/init/cgroup.procs"; do
+    [ -f "$procs" ] && echo "$$" >"$procs" 2>/dev/null
   done
 fi
 if [ -z "$pid" ]; then
