@@ -191,8 +191,8 @@ watch_next_level() {
 # the level below (which does the same first) through this level's engine, so that engine takes
 # down the child's network endpoints, cgroups and mounts. Then the init exits
 # without waiting for its own dockerd to shut down: PID 1 ending kills every process of the
-# level, and its data root is deleted with its volume by the level above, so a clean shutdown of
-# this engine would only cost time (about a second per level, measured).
+# level, and its data root goes with level 1's volume, which the host's engine removes last, so a
+# clean shutdown of this engine would only cost time (about a second per level, measured).
 # shellcheck disable=SC2317 # reached through the trap in main
 collapse() {
   [ -n "$COLLAPSING" ] && return 0

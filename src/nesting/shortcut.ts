@@ -29,7 +29,8 @@ if [ "$k" -gt "$level" ]; then
   for procs in "/sys/fs/cgroup/pids$path/cgroup.procs" "/sys/fs/cgroup$path/init/cgroup.procs" "/sys/fs/cgroup$path/cgroup.procs"; do
     [ -f "$procs" ] || continue
     for p in $(cat "$procs"); do
-      if [ "$(awk '/^NSpid:/ { print $NF }' "/proc/$p/status" 2>/dev/null)" = 1 ]; then pid=$p; break 2; fi
+      # PID 1 of a namespace K deep: level K's init, not a process at level K that made its own.
+      if [ "$(awk '/^NSpid:/ { print NF - 1, $NF }' "/proc/$p/status" 2>/dev/null)" = "$level 1" ]; then pid=$p; break 2; fi
     done
   done
 fi
@@ -37,7 +38,7 @@ if [ -n "$pid" ]; then
   # Join level K's cgroups, as docker exec would: what runs there counts there, and shows there.
   # (v1: every hierarchy; v2: the level's init cgroup, where its init moved its processes.)
   for procs in /sys/fs/cgroup/*"$path"/cgroup.procs "/sys/fs/cgroup$path/init/cgroup.procs"; do
-    [ -f "$procs" ] && echo "$$" >"$procs" 2>/dev/null
+    [ -f "$procs" ] && echo "$$" 2>/dev/null >"$procs"
   done
 fi
 if [ -z "$pid" ]; then
@@ -47,17 +48,22 @@ if [ -z "$pid" ]; then
   for name in $reversed; do set -- docker exec $hop "$name" "$@"; done
   exec "$@"
 fi
+case " $hop " in *" -t "*) tty=1 ;; *) tty= ;; esac
 exec perl -e '
-  my $pid = shift;
-  open(my $f, "<", "/proc/$pid/environ") or die "inception: cannot read the environment of level $pid: $!\\n";
+  my ($pid, $tty) = (shift, shift);
+  sub fail { print STDERR "inception: $_[0]\\n"; exit 125 }
+  open(my $f, "<", "/proc/$pid/environ") or fail("cannot read the environment of the level init $pid: $!");
   local $/; my $environ = <$f>; close($f);
   my $term = $ENV{TERM};
   %ENV = map { /^([^=]*)=(.*)$/s ? ($1, $2) : () } split(/\\0/, $environ);
   delete $ENV{INCEPTION_DESCRIPTORS_CLOSED};
   $ENV{TERM} = $term if defined $term;
-  exec { "nsenter" } "nsenter", "--target", $pid, "--mount", "--uts", "--ipc", "--net", "--pid", "--cgroup", "--", @ARGV
-    or die "inception: nsenter: $!\\n";
-' "$pid" "$@"
+  # With a terminal, the command gets it as its controlling terminal in a session of its own, so
+  # that Ctrl-C reaches it rather than nsenter (as each docker exec of the chain arranged).
+  my @command = $tty ? ("setsid", "--ctty", "--wait", @ARGV) : @ARGV;
+  exec { "nsenter" } "nsenter", "--target", $pid, "--mount", "--uts", "--ipc", "--net", "--pid", "--cgroup", "--", @command
+    or fail("nsenter: $!");
+' "$pid" "$tty" "$@"
 `
 
 /** The exec into level 1 that runs CMD at level K by the shortcut. */
