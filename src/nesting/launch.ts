@@ -60,15 +60,17 @@ export class NestLauncher {
   async prepare(request: UpRequest): Promise<PreparedNest> {
     if ((await this.directory.records(request.name)).length > 0) throw new NestExists(request.name)
     if (request.network && !(await this.engine.networkExists(request.network))) throw new NetworkMissing(request.network)
-    if (!(await this.engine.imageExists(request.image))) {
+    // Read once: the image check, the memory check and the privilege decision's key all use them.
+    const [info, image] = await Promise.all([this.engine.info(), this.engine.inspectImage(request.image)])
+    if (!image) {
       const own = request.image === imageForSuite(request.suite)
       throw new ImageMissing(request.image, `inception build --suite ${request.suite}${own ? '' : ` --tag ${request.image}`}`)
     }
-    checkMemory(request.depth, (await this.engine.info()).memTotalBytes)
+    checkMemory(request.depth, info.memTotalBytes)
     // Planned here only to refuse a pool that cannot hold the nest before anything is made.
     planNest(request, await this.takenSubnets())
     await this.checkHostPortsFree(request)
-    const {decision, cached, key} = await decidePrivilegeOnce(this.engine, request.image, request.privilege, this.privilegeCache)
+    const {decision, cached, key} = await decidePrivilegeOnce(this.engine, request.image, request.privilege, this.privilegeCache, {info, imageId: image.id})
     const addresses = [...new Set(['127.0.0.1', request.bind].filter((a) => a !== '0.0.0.0'))]
     const certificates = request.exposeDaemons ? await issueNestCertificates(request.name, addresses) : undefined
     return {request, decision, privilegeCached: cached, privilegeKey: key, certificates}

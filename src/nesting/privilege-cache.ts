@@ -68,15 +68,29 @@ export interface PrivilegeChoice {
   key?: PrivilegeKey
 }
 
-/** `decidePrivilege`, probing only when this engine, host, image and request have no decision yet. */
-export async function decidePrivilegeOnce(engine: Engine, image: string, request: PrivilegeRequest, cache: PrivilegeCache): Promise<PrivilegeChoice> {
-  const [info, details] = await Promise.all([engine.info(), engine.inspectImage(image)])
-  const key = details ? privilegeKey(info, details.id, request) : undefined
-  const known = key && (await cache.get(key))
-  if (known) return {decision: {...known, reason: `decided earlier on this engine: ${known.reason}`}, cached: true, key}
+/**
+ * `decidePrivilege`, probing only when this engine, host, image and request have no decision yet.
+ * `known`: the engine's info and the image's ID when the caller has read them already (`up` has).
+ */
+export async function decidePrivilegeOnce(
+  engine: Engine,
+  image: string,
+  request: PrivilegeRequest,
+  cache: PrivilegeCache,
+  known?: {info: EngineInfo; imageId?: string},
+): Promise<PrivilegeChoice> {
+  const {info, imageId} = known ?? (await readFacts(engine, image))
+  const key = imageId ? privilegeKey(info, imageId, request) : undefined
+  const kept = key && (await cache.get(key))
+  if (kept) return {decision: {...kept, reason: `decided earlier on this engine: ${kept.reason}`}, cached: true, key}
   const decision = await decidePrivilege(engine, image, request)
   if (key) await cache.put(key, decision)
   return {decision, cached: false, key}
+}
+
+async function readFacts(engine: Engine, image: string): Promise<{info: EngineInfo; imageId?: string}> {
+  const [info, details] = await Promise.all([engine.info(), engine.inspectImage(image)])
+  return {info, imageId: details?.id}
 }
 
 /** Entries held in memory: the tests' cache, and the file cache's working copy of its file. */
