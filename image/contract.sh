@@ -21,6 +21,8 @@ LABEL_LEVEL='io.inception.level'
 LABEL_VERSION='io.inception.version'
 # level K's container and volume: NEST<infix>K
 LEVEL_NAME_INFIX='-l'
+# the image seed's folder in INCEPTION_LIB: one tar per storage driver
+SEED_DIR_NAME='data-root-seed'
 # a level gives the one below this long per level under it
 STOP_SECONDS_PER_LEVEL='5'
 # level K's engine listens on base + K (--expose-daemons)

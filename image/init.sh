@@ -53,6 +53,8 @@ INCEPTION_LIB=${INCEPTION_LIB:-/usr/local/lib/inception}
 : "${INCEPTION_CAPS:=}"
 : "${INCEPTION_SECURITY:=}"
 : "${INCEPTION_PRIVILEGE_USED:=unknown}"
+# 1: a throwaway level of `inception build` that writes the image seed and ends (write_image_seed).
+: "${INCEPTION_MAKE_SEED:=}"
 
 # The roots the steps read and write: the real ones, unless a test points them at a fake tree
 # (INCEPTION_PROC, INCEPTION_DATA_DIR; the cgroup and network steps have their own).
@@ -129,13 +131,16 @@ main() {
   read_dockerd_version
   start_containerd
   choose_storage_driver
+  start_image_seed
   choose_iptables
   choose_mtu
   wait_for_containerd
+  finish_image_seed
   start_dockerd
   wait_for_dockerd
   log "dockerd $DOCKERD_VERSION answers"
   ensure_images
+  [ "$INCEPTION_MAKE_SEED" != 1 ] || write_image_seed
   if [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ]; then
     launch_next_level
   fi

@@ -76,6 +76,22 @@ export function parseBoard(output: string, depth: number): LevelReport[] {
   return reports
 }
 
+/**
+ * The same reports from the board's files as they are (name -> content), read without running
+ * anything in level 1: states and details only, no memory or liveness (those come from cgroups).
+ */
+export function boardFromFiles(files: Record<string, string>, depth: number): LevelReport[] {
+  const lines: string[] = []
+  for (const [name, content] of Object.entries(files)) {
+    if (name.startsWith(BOARD_FILE.statePrefix)) lines.push(`state ${name.slice(BOARD_FILE.statePrefix.length)} ${content.trim()}`)
+    else if (name.startsWith(BOARD_FILE.infoPrefix)) {
+      const level = name.slice(BOARD_FILE.infoPrefix.length)
+      for (const line of content.split('\n')) if (line.trim()) lines.push(`info ${level} ${line}`)
+    }
+  }
+  return parseBoard(lines.join('\n'), depth)
+}
+
 /** How many levels, counted from the top, are ready without a gap. */
 export function readyDepth(reports: LevelReport[]): number {
   let depth = 0

@@ -211,7 +211,8 @@ export const DOCKER_20_CAPABILITIES = CAPABILITY_NAMES.slice(0, 38)
 /**
  * The environment of a level's init, by variable: who sets it and what it holds. `cli`: the CLI
  * sets it for level 1 and every level passes it on; `level`: a level sets it for the next;
- * `internal`: the init's own; `root`: a root a test may move (the real default otherwise).
+ * `build`: the CLI sets it only on the throwaway level that makes the image seed; `internal`: the
+ * init's own; `root`: a root a test may move (the real default otherwise).
  */
 export const INIT_VARIABLES = {
   INCEPTION_NEST: {from: 'cli', holds: 'the nest name'},
@@ -232,6 +233,7 @@ export const INIT_VARIABLES = {
   INCEPTION_EXPOSE_DAEMONS: {from: 'cli', holds: "1: every level's engine listens with mutual TLS"},
   INCEPTION_READY_TIMEOUT: {from: 'cli', holds: "seconds a level's engine has to answer"},
   INCEPTION_DOCKERD_ARGS: {from: 'cli', holds: "extra options for every level's dockerd, space-separated"},
+  INCEPTION_MAKE_SEED: {from: 'build', holds: '1: a throwaway level of `inception build` that writes the image seed and ends'},
   INCEPTION_IPTABLES: {from: 'level', holds: 'legacy or nft: decided at level 1, followed below'},
   INCEPTION_DESCRIPTORS_CLOSED: {from: 'internal', holds: 'set while the init re-executes itself with inherited descriptors closed'},
   INCEPTION_INIT_SOURCED: {from: 'root', holds: '1: the init only defines its steps (tests run them one by one)'},
@@ -240,7 +242,7 @@ export const INIT_VARIABLES = {
   INCEPTION_PROC: {from: 'root', holds: 'the proc file system: mount table, capabilities (default /proc)'},
   INCEPTION_DATA_DIR: {from: 'root', holds: "the engine's data directory, where the data root is mounted (default /var/lib/docker)"},
   INCEPTION_SYS_NET: {from: 'root', holds: 'network interfaces (default /sys/class/net)'},
-} as const satisfies Record<string, {from: 'cli' | 'level' | 'internal' | 'root'; holds: string}>
+} as const satisfies Record<string, {from: 'cli' | 'level' | 'build' | 'internal' | 'root'; holds: string}>
 
 export type InitVariable = keyof typeof INIT_VARIABLES
 type CliVariable = {[K in InitVariable]: (typeof INIT_VARIABLES)[K]['from'] extends 'cli' ? K : never}[InitVariable]
@@ -293,8 +295,19 @@ export function initEnvironment(init: LevelOneInit): Record<CliVariable, string>
   }
 }
 
+/** Where the init's files are in the level image (INCEPTION_LIB), inside /usr, which every level passes down. */
+export const IMAGE_LIB_DIR = '/usr/local/lib/inception'
+
 /** Where the shell half is installed in the level image (image/contract.sh in this repository). */
-export const SHELL_CONTRACT_PATH = '/usr/local/lib/inception/contract.sh'
+export const SHELL_CONTRACT_PATH = `${IMAGE_LIB_DIR}/contract.sh`
+
+/**
+ * The image seed: a level's first image store (the level image and busybox, imported), made by
+ * `inception build` in a throwaway level, kept in the image as one tar per storage driver in
+ * this folder of IMAGE_LIB_DIR. A level unpacks it before its engine starts instead of importing.
+ */
+export const SEED_DIR_NAME = 'data-root-seed'
+export const SEED_DIR = `${IMAGE_LIB_DIR}/${SEED_DIR_NAME}`
 
 /** The shell half of the contract: plain assignments the init sources. */
 export function shellContract(): string {
@@ -310,6 +323,7 @@ export function shellContract(): string {
     ['LABEL_LEVEL', LABEL.level, ''],
     ['LABEL_VERSION', LABEL.version, ''],
     ['LEVEL_NAME_INFIX', LEVEL_NAME_INFIX, "level K's container and volume: NEST<infix>K"],
+    ['SEED_DIR_NAME', SEED_DIR_NAME, "the image seed's folder in INCEPTION_LIB: one tar per storage driver"],
     ['STOP_SECONDS_PER_LEVEL', STOP_SECONDS_PER_LEVEL, 'a level gives the one below this long per level under it'],
     ['DAEMON_INNER_PORT_BASE', DAEMON_INNER_PORT_BASE, "level K's engine listens on base + K (--expose-daemons)"],
     ['POOL_NETWORK_PREFIX', POOL_NETWORK_PREFIX, "the size of each network carved from a level's pool"],

@@ -23,9 +23,11 @@ import {
 } from './engine.js'
 import {
   attachStreams,
+  buffered,
   demuxBuffer,
   ENGINE_CALL_TIMEOUT_MS,
   errorText,
+  filesOfArchive,
   hostConfig,
   isConnectionError,
   progressEvents,
@@ -262,6 +264,15 @@ export class DockerodeEngine implements Engine {
     await this.call('put files', () => this.docker.getContainer(id).putArchive(pack as unknown as NodeJS.ReadableStream, {path: '/'}))
   }
 
+  async readFiles(id: string, directory: string): Promise<Record<string, string> | undefined> {
+    try {
+      return await this.call('read files', async () => filesOfArchive(await this.docker.getContainer(id).getArchive({path: directory})))
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined
+      throw error
+    }
+  }
+
   async startContainer(id: string): Promise<void> {
     await this.call('start container', () => this.docker.getContainer(id).start())
   }
@@ -356,7 +367,7 @@ export class DockerodeEngine implements Engine {
     }
   }
 
-  async probe(spec: ContainerSpec, timeoutMs: number): Promise<ProbeOutcome> {
+  async probe(spec: ContainerSpec, timeoutMs: number, copyOut?: string): Promise<ProbeOutcome> {
     let id: string | undefined
     try {
       id = await this.createContainer(spec)
@@ -376,7 +387,9 @@ export class DockerodeEngine implements Engine {
       await this.startContainer(id)
       const {StatusCode} = await withTimeout(waited, timeoutMs, 'probe')
       await withTimeout(ended, 5000, 'probe output')
-      return {ok: StatusCode === 0, exitCode: StatusCode, output: out.text()}
+      if (StatusCode !== 0 || copyOut === undefined) return {ok: StatusCode === 0, exitCode: StatusCode, output: out.text()}
+      const archive = await this.call('copy out', async () => buffered(await container.getArchive({path: copyOut})))
+      return {ok: true, exitCode: StatusCode, output: out.text(), archive}
     } catch (error) {
       if (error instanceof EngineUnreachable) throw error
       return {ok: false, output: '', error: engineMessage(error)}

@@ -100,3 +100,30 @@ export function attachStreams(modem: Docker['modem'], stream: Duplex, io: ExecIo
   }
   return finished
 }
+
+/** A stream read to its end, whole (an archive the engine sends: a few MB at most). */
+export async function buffered(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+  return Buffer.concat(chunks)
+}
+
+/**
+ * The regular files of the engine's archive of one directory, by name, as text: the archive
+ * names them "DIR/FILE" (the directory's base name first), and subdirectories are skipped.
+ */
+export async function filesOfArchive(archive: NodeJS.ReadableStream): Promise<Record<string, string>> {
+  const files: Record<string, string> = {}
+  const extract = tarStream.extract()
+  const done = (async () => {
+    for await (const entry of extract) {
+      const chunks: Buffer[] = []
+      for await (const chunk of entry) chunks.push(chunk as Buffer)
+      const relative = entry.header.name.split('/').slice(1).join('/')
+      if (entry.header.type === 'file' && relative !== '' && !relative.includes('/')) files[relative] = Buffer.concat(chunks).toString()
+    }
+  })()
+  archive.pipe(extract)
+  await done
+  return files
+}

@@ -34,6 +34,11 @@ export interface Engine {
   startContainer(id: string): Promise<void>
   /** Writes files into a created container, before it starts. */
   putFiles(id: string, directory: string, files: Record<string, {content: string; mode: number}>): Promise<void>
+  /**
+   * The files directly in a container's directory, by name, read through the engine's archive
+   * API: no process runs in the container. Undefined when the directory is not there.
+   */
+  readFiles(id: string, directory: string): Promise<Record<string, string> | undefined>
   stopContainer(id: string, timeoutSeconds: number): Promise<void>
   removeContainer(id: string): Promise<void>
   inspectContainer(id: string): Promise<ContainerDetails | undefined>
@@ -42,8 +47,11 @@ export interface Engine {
   logs(id: string, options: {follow: boolean; tail?: number}, out: Writable, err: Writable): Promise<void>
   /** Creates and removes a container without starting it: does the engine accept this spec? */
   check(spec: ContainerSpec): Promise<ProbeOutcome>
-  /** Creates, runs and removes a throwaway container; reports how it went rather than throwing. */
-  probe(spec: ContainerSpec, timeoutMs: number): Promise<ProbeOutcome>
+  /**
+   * Creates, runs and removes a throwaway container; reports how it went rather than throwing.
+   * With `copyOut`, the path's contents as the engine archives them (a tar), read once it has ended.
+   */
+  probe(spec: ContainerSpec, timeoutMs: number, copyOut?: string): Promise<ProbeOutcome>
 }
 
 export interface EngineInfo {
@@ -157,6 +165,8 @@ export interface ProbeOutcome {
   exitCode?: number
   output: string
   error?: string
+  /** The tar of `copyOut`, when asked for and the container ended well. */
+  archive?: Buffer
 }
 
 /** What the engine said, from a dockerode error (its JSON body), else the error's own message. */

@@ -37,7 +37,9 @@ export interface UpEvents {
 const SUBNET_LOCK = 'inception-subnet-lock'
 const SUBNET_LOCK_WAIT_MS = 30_000
 const SUBNET_LOCK_STALE_MS = 60_000
-const BOARD_POLL_MS = 50
+// A board read is one archive request (a few milliseconds of the engine's time, nothing in the
+// nest), so it can be asked often: the wait after the last level is ready is half of this.
+const BOARD_POLL_MS = 20
 
 /** Brings nests up: checks first, then level 1 on this engine; each level's init starts the next. */
 export class NestLauncher {
@@ -219,7 +221,7 @@ export class NestLauncher {
         }
         let reports: LevelReport[] = []
         try {
-          reports = await this.reach.readBoard(id, request.depth)
+          reports = await this.reach.readBoardStates(id, request.depth)
         } catch (error) {
           if (error instanceof InceptionError) throw error
           // The container may be between start and its first process: try again.

@@ -1,6 +1,6 @@
 import type {Writable} from 'node:stream'
 
-import {BOARD_READ_SCRIPT, type LevelReport, parseBoard} from './board.js'
+import {BOARD_READ_SCRIPT, boardFromFiles, type LevelReport, parseBoard} from './board.js'
 import {BOARD_DIR, levelName, type NestRecord} from './contract.js'
 import type {NestDirectory} from './directory.js'
 import {connectEndpoint} from './dockerode-engine.js'
@@ -81,6 +81,15 @@ export class NestReach {
     const out = new Capture()
     await this.engine.exec(levelOneId, ['sh', '-c', BOARD_READ_SCRIPT], {stdout: out, stderr: new Capture(), timeoutMs})
     return parseBoard(out.text(), depth)
+  }
+
+  /**
+   * Every level's state and details, read through the engine's archive API: nothing runs in
+   * level 1, so polling it while the levels start takes no processor time from them (an exec
+   * runs a shell and a dozen programs there, each time). No memory or liveness.
+   */
+  async readBoardStates(levelOneId: string, depth: number): Promise<LevelReport[]> {
+    return boardFromFiles((await this.engine.readFiles(levelOneId, BOARD_DIR)) ?? {}, depth)
   }
 
   /** Writes one file on the nest's board (level 1 owns it; every level sees it). */

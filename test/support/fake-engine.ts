@@ -12,7 +12,8 @@ import type {
   PullOutcome,
   VolumeSummary,
 } from '../../src/nesting/engine.js'
-import type {Labels} from '../../src/nesting/contract.js'
+import {BOARD_READ_SCRIPT} from '../../src/nesting/board.js'
+import {BOARD_DIR, BOARD_FILE, type Labels} from '../../src/nesting/contract.js'
 
 /**
  * An in-memory engine for unit tests of planning and orchestration: it records what is asked
@@ -135,6 +136,20 @@ export class FakeEngine implements Engine {
 
   async putFiles(id: string, directory: string, files: Record<string, {content: string; mode: number}>): Promise<void> {
     for (const [name, {content}] of Object.entries(files)) this.files.set(`${id.slice(0, 2)}:${directory}/${name}`, content)
+  }
+
+  /** The board's files as the board script's answer (execAnswer) describes them: one answer for both ways of reading it. */
+  async readFiles(id: string, directory: string): Promise<Record<string, string> | undefined> {
+    this.calls.push(`readFiles ${directory}`)
+    if (directory !== BOARD_DIR) return undefined
+    const files: Record<string, string> = {}
+    for (const line of (this.execAnswer(id, ['sh', '-c', BOARD_READ_SCRIPT]).stdout ?? '').split('\n')) {
+      const match = /^(state|info) (\d+) (.*)$/.exec(line)
+      if (!match) continue
+      const file = `${match[1] === 'state' ? BOARD_FILE.statePrefix : BOARD_FILE.infoPrefix}${match[2]}`
+      files[file] = match[1] === 'state' ? `${match[3]}\n` : `${files[file] ?? ''}${match[3]}\n`
+    }
+    return files
   }
 
   async startContainer(id: string): Promise<void> {

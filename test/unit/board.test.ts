@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {firstFailure, parseBoard, readyDepth} from '../../src/nesting/board.js'
+import {boardFromFiles, firstFailure, parseBoard, readyDepth} from '../../src/nesting/board.js'
 
 describe('status board', () => {
   const output = [
@@ -30,5 +30,17 @@ describe('status board', () => {
 
   it('ignores levels beyond the depth', () => {
     expect(parseBoard('state 5 ready overlay2', 2).every((r) => r.state === 'absent')).toBe(true)
+  })
+
+  it('reads the same states and details from the board files as they are (the archive read), skipping other files', () => {
+    const reports = boardFromFiles(
+      {'level-1': 'ready overlay2\n', 'level-2': 'failed dockerd exited\n', 'info-1': 'id=abc\nhostname=abc123\n', collapsing: '', spool: 'x'},
+      3,
+    )
+    expect(reports.map((r) => r.state)).toEqual(['ready', 'failed', 'absent'])
+    expect(reports[0]!.detail).toBe('overlay2')
+    expect(reports[0]!.info).toEqual({id: 'abc', hostname: 'abc123'})
+    expect(reports[1]!.detail).toBe('dockerd exited')
+    expect(reports[0]!.memoryBytes).toBeUndefined()
   })
 })

@@ -156,3 +156,90 @@ describe('launching the next level', () => {
     expect(result.calls).toEqual([])
   })
 })
+
+describe('the image seed', () => {
+  const TAGS = '{"Repositories":{"busybox":{"busybox:latest":"sha256:b"},"inception-level":{"inception-level:dev":"sha256:l"}}}'
+
+  /** Seed tars for overlay2 in SANDBOX/seed, made with tar from a store written in SANDBOX/store. */
+  async function withSeed(box: InitSandbox): Promise<void> {
+    box.write('store/image/overlay2/repositories.json', TAGS)
+    box.write('store/overlay2/abc/link', 'L1')
+    box.write('store/overlay2/abc/diff/bin/busybox', 'applets')
+    const made = await box.run(
+      [
+        'mkdir -p "$SANDBOX/seed" && cd "$SANDBOX/store"',
+        'tar -cf "$SANDBOX/seed/overlay2.tar" --exclude="overlay2/*/diff/*" image overlay2',
+        'tar -cf "$SANDBOX/seed/overlay2.layers.tar" overlay2/abc/diff',
+      ].join(' && '),
+    )
+    expect(made.exitCode, made.stderr).toBe(0)
+  }
+
+  const seeded = 'mkdir -p "$DATA_DIR"; SEED_DIR="$SANDBOX/seed"; STORAGE_DRIVER=overlay2; start_image_seed; finish_image_seed; ensure_images'
+  // The fake engine has no image: an import is the only way to one.
+  const emptyEngine = {docker: 'case "$1" in image) exit 1 ;; esac'}
+
+  it('unpacks into an empty data root before the engine starts; the images are then found in the store, without asking the engine', async () => {
+    const box = sandbox(emptyEngine)
+    await withSeed(box)
+    const result = await box.run(seeded, {INCEPTION_LEVEL: '1', INCEPTION_DEPTH: '2'})
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(readFileSync(box.path('data/overlay2/abc/diff/bin/busybox'), 'utf8')).toBe('applets')
+    expect(readFileSync(box.path('data/image/overlay2/repositories.json'), 'utf8')).toBe(TAGS)
+    expect(result.calls.filter((call) => call.startsWith('docker'))).toEqual([])
+  })
+
+  it('leaves a data root that has a store already (seeded by the parent) as it is', async () => {
+    const box = sandbox(emptyEngine)
+    await withSeed(box)
+    box.write('data/image/overlay2/repositories.json', TAGS)
+    const result = await box.run(seeded, {INCEPTION_LEVEL: '2', INCEPTION_DEPTH: '3'})
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(() => readFileSync(box.path('data/overlay2/abc/diff/bin/busybox'))).toThrow()
+    expect(result.calls.filter((call) => call.startsWith('docker'))).toEqual([])
+  })
+
+  it('without a seed for the storage driver in use, imports both images once the engine answers', async () => {
+    const box = sandbox(emptyEngine)
+    await withSeed(box)
+    const result = await box.run(seeded.replace('STORAGE_DRIVER=overlay2', 'STORAGE_DRIVER=vfs'), {INCEPTION_LEVEL: '1', INCEPTION_DEPTH: '2'})
+    expect(result.exitCode, result.stderr).toBe(0)
+    const imports = result.calls.filter((call) => call.startsWith('docker import')).map((call) => call.split(' ').pop())
+    expect(imports.sort()).toEqual(['busybox:latest', 'inception-level:dev'])
+  })
+
+  it('a seed whose layers cannot be unpacked makes the engine forget the images, which are then imported', async () => {
+    // Its `image rm` forgets them as an engine does: its tag file no longer names them.
+    const box = sandbox({docker: 'case "$1" in image) [ "$2" = rm ] && rm -f "$SANDBOX/data/image/overlay2/repositories.json" && exit 0; exit 1 ;; esac'})
+    await withSeed(box)
+    box.write('seed/overlay2.layers.tar', 'not a tar')
+    const result = await box.run(seeded, {INCEPTION_LEVEL: '1', INCEPTION_DEPTH: '2'})
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(result.stderr).toContain("could not unpack the image seed's layers")
+    expect(result.calls).toContain('docker image rm --force inception-level:dev busybox:latest')
+    expect(result.calls.filter((call) => call.startsWith('docker import'))).toHaveLength(2)
+  })
+
+  it("write_image_seed stops the engine and writes the store in two parts: the layers' contents apart", async () => {
+    const box = sandbox()
+    box.write('data/image/overlay2/repositories.json', TAGS)
+    box.write('data/overlay2/abc/link', 'L1')
+    box.write('data/overlay2/abc/diff/bin/busybox', 'applets')
+    const result = await box.run(
+      [
+        'SEED_DIR="$SANDBOX/seed"; STORAGE_DRIVER=overlay2; sleep 30 & DOCKERD_PID=$!',
+        '(write_image_seed); echo "status $?"',
+        'kill -0 "$DOCKERD_PID" 2>/dev/null && echo "engine still running"',
+        'cd "$SANDBOX/seed" && tar -tf overlay2.tar && echo --- && tar -tf overlay2.layers.tar',
+      ].join('\n'),
+    )
+    expect(result.exitCode, result.stderr).toBe(0)
+    const [meta, layers] = result.stdout.split('---\n')
+    expect(meta).toContain('status 0')
+    expect(meta).not.toContain('engine still running')
+    expect(meta).toContain('image/overlay2/repositories.json')
+    expect(meta).toContain('overlay2/abc/link')
+    expect(meta).not.toContain('bin/busybox')
+    expect(layers).toContain('overlay2/abc/diff/bin/busybox')
+  })
+})
