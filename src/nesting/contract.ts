@@ -161,14 +161,10 @@ export function levelName(nest: string, level: number): string {
 }
 
 /**
- * How long a level gives the level below it to collapse, for each level under it: `down` gives
- * level 1 this times the depth, and level K gives level K+1 this times (depth - K).
+ * How long a level gives the level below it to collapse on SIGTERM (a `docker stop` of level 1),
+ * for each level under it: level K gives level K+1 this times (depth - K).
  */
 export const STOP_SECONDS_PER_LEVEL = 5
-
-export function stopSeconds(levelsToCollapse: number): number {
-  return Math.max(1, levelsToCollapse) * STOP_SECONDS_PER_LEVEL
-}
 
 /**
  * Level K's engine listens on DAEMON_INNER_PORT_BASE + K inside the nest (with
