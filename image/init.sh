@@ -125,17 +125,20 @@ main() {
   trap collapse TERM INT
   mkdir -p "$STATE_DIR" "$BOARD_DIR"
   report "starting"
-  setup_cgroups || fail "cannot make the cgroup hierarchies writable"
+  # containerd first (it needs only the data root), since dockerd waits for it: it boots
+  # while the cgroups are made writable and the rest is decided.
   setup_devices
   setup_data_root
   read_dockerd_version
   start_containerd
+  setup_cgroups || fail "cannot make the cgroup hierarchies writable"
   choose_storage_driver
   start_image_seed
   choose_iptables
   choose_mtu
   wait_for_containerd
   finish_image_seed
+  start_preparing_next_level
   start_dockerd
   wait_for_dockerd
   log "dockerd $DOCKERD_VERSION answers"

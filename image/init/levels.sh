@@ -14,6 +14,12 @@ SEED_PID=
 SEED_LAYERS_PID=
 NEXT_LEVEL=$((INCEPTION_LEVEL + 1))
 NEXT_NAME=$INCEPTION_NEST$LEVEL_NAME_INFIX$NEXT_LEVEL
+# The next level's data root: a directory in this one, bind-mounted at its /var/lib/docker. Not a
+# volume of this engine: a directory can be made and filled before this engine answers, a
+# volume only after (and `docker volume create` is one more docker CLI run a level). It goes
+# with this level's data root, as a volume would, and the host's engine removes level 1's.
+NEXT_DATA_ROOT=$DATA_DIR/inception-level-$NEXT_LEVEL
+PREPARE_PID=
 COLLAPSING=
 
 # Privilege of the next level. "auto" decides here, from this level's own bounding set: when it
@@ -90,11 +96,15 @@ publish_arguments() {
   done
 }
 
-# Whether this engine has TAG. The store's own tag file answers without a docker CLI run (about
-# 50 ms, paid twice a level); the engine is asked when the file does not name it.
+# Whether this engine's store names TAG, read from the store's own tag file: no docker CLI run
+# (about 50 ms, paid twice a level), and it works before the engine answers.
+store_has_image() {
+  grep -q "\"$1\"" "$DATA_DIR/image/$STORAGE_DRIVER/repositories.json" 2>/dev/null
+}
+
+# Whether this engine has TAG: the store's tag file, else the engine's answer.
 engine_has_image() {
-  grep -q "\"$1\"" "$DATA_DIR/image/$STORAGE_DRIVER/repositories.json" 2>/dev/null ||
-    docker image inspect "$1" >/dev/null 2>&1
+  store_has_image "$1" || docker image inspect "$1" >/dev/null 2>&1
 }
 
 # Imports a root file system tar as TAG unless this engine has it already (seeded).
@@ -184,28 +194,45 @@ write_image_seed() {
   exit 0
 }
 
-# Gives the next level's engine this engine's images before it starts: this engine's image store (image metadata and the storage driver's layers) is copied into
-# the next level's empty volume, which becomes that engine's data root. Nothing else is in the
-# store yet (no container exists before the next level's), so the copy is consistent. Hard
-# links, because the volume is on this data root's file system and a real copy of some 850
-# small files costs 0.7 s here against 0.07 s: image layers are never written after they are
-# committed, and dockerd replaces its metadata files by renaming, so sharing their inodes is
-# safe. Cheaper than the next level unpacking the image seed itself, which creates every file
-# anew (measured: depth 4 took 1.5 s longer that way). It only fits when the next level keeps its
-# data root on that volume with the same driver; otherwise that level unpacks the seed or imports.
-seed_next_level() {
+# Gives the next level's engine this engine's images before it starts: this engine's image store
+# (image metadata and the storage driver's layers) is copied into the next level's data root.
+# Nothing else is in the store yet (no container exists before the next level's), so the copy is
+# consistent. Hard links, because that directory is on this data root's file system and a real
+# copy of some 850 small files costs 0.7 s here against 0.07 s: image layers are never written
+# after they are committed, and dockerd replaces its metadata files by renaming, so sharing their
+# inodes is safe. Cheaper than the next level unpacking the image seed itself, which creates every
+# file anew (measured: depth 4 took 1.5 s longer that way). It only fits when the next level
+# keeps its data root there with the same driver (a tmpfs or loop data root is mounted over it);
+# otherwise that level unpacks the seed or imports.
+prepare_next_data_root() {
+  mkdir -p "$NEXT_DATA_ROOT" || return 1
   [ "$INCEPTION_DATA_ROOT" = volume ] || return 0
   [ -d "$DATA_DIR/image/$STORAGE_DRIVER" ] || return 0
-  # Where the local volume driver keeps it, without asking (a docker CLI run, about 50 ms a level);
-  # asked when it is not there.
-  target=$DATA_DIR/volumes/$NEXT_NAME/_data
-  [ -d "$target" ] || target=$(docker volume inspect --format '{{.Mountpoint}}' "$NEXT_NAME")
   set -- "$DATA_DIR/image" "$DATA_DIR/$STORAGE_DRIVER"
-  cp -al "$@" "$target/" 2>/dev/null && return 0
-  rm -rf "${target:?}/image" "${target:?}/$STORAGE_DRIVER"
-  cp -a "$@" "$target/" && return 0
+  cp -al "$@" "$NEXT_DATA_ROOT/" 2>/dev/null && return 0
+  rm -rf "${NEXT_DATA_ROOT:?}/image" "${NEXT_DATA_ROOT:?}/$STORAGE_DRIVER"
+  cp -a "$@" "$NEXT_DATA_ROOT/" && return 0
   log "warning: could not seed level $NEXT_LEVEL's images; it will import them"
-  rm -rf "${target:?}/image" "${target:?}/$STORAGE_DRIVER"
+  rm -rf "${NEXT_DATA_ROOT:?}/image" "${NEXT_DATA_ROOT:?}/$STORAGE_DRIVER"
+}
+
+# With this level's store complete before its engine starts (seeded by the parent), the next
+# level's data root is prepared while the engine starts, off the path to the next level; the
+# engine only reads the store as it starts. Otherwise (level 1, whose images come in once its
+# engine answers) launch_next_level prepares it.
+start_preparing_next_level() {
+  [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ] && [ -z "$SEED_LAYERS_PID" ] || return 0
+  store_has_image "$LEVEL_IMAGE" || return 0
+  prepare_next_data_root &
+  PREPARE_PID=$!
+}
+
+finish_preparing_next_level() {
+  if [ -n "$PREPARE_PID" ]; then
+    wait "$PREPARE_PID" || fail "cannot make level $NEXT_LEVEL's data root $NEXT_DATA_ROOT"
+  else
+    prepare_next_data_root || fail "cannot make level $NEXT_LEVEL's data root $NEXT_DATA_ROOT"
+  fi
 }
 
 launch_next_level() {
@@ -220,7 +247,7 @@ launch_next_level() {
     --env-file "$STATE_DIR/next-level.env" \
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --volume /usr:/usr:ro \
-    --volume "$NEXT_NAME:/var/lib/docker" \
+    --volume "$NEXT_DATA_ROOT:/var/lib/docker" \
     --volume "$BOARD_DIR:$BOARD_DIR"
   [ -d "$TLS_DIR" ] && set -- "$@" --volume "$TLS_DIR:$TLS_DIR:ro"
   privilege_args=$(privilege_arguments "$privilege") || fail "unknown privilege mode '$privilege'"
@@ -236,9 +263,7 @@ launch_next_level() {
   set +f
   IFS=$ifs
 
-  docker volume create --label "$LABEL_NEST=$INCEPTION_NEST" "$NEXT_NAME" >/dev/null ||
-    fail "cannot create the volume $NEXT_NAME"
-  seed_next_level
+  finish_preparing_next_level
   log "starting level $NEXT_LEVEL ($privilege)"
   docker run "$@" "$LEVEL_IMAGE" >/dev/null || fail "cannot start level $NEXT_LEVEL"
   watch_next_level &
@@ -270,8 +295,8 @@ collapse() {
   : >"$STATE_DIR/collapse-started"
   report "stopping"
   # Stopping the level below is all it takes: its engine takes down its network endpoints,
-  # cgroups and mounts as it stops it, and its container, volume and data live in this level's
-  # data root, which goes with this level's own volume (the host's engine removes level 1's).
+  # cgroups and mounts as it stops it, and its container and data live in this level's data
+  # root, which goes with this level's own (the host's engine removes level 1's volume).
   # Removing them one by one here cost three docker CLI runs a level (0.1-0.2 s each, measured).
   if [ -n "$DOCKERD_PID" ] && [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ]; then
     docker stop --time $(((INCEPTION_DEPTH - INCEPTION_LEVEL) * STOP_SECONDS_PER_LEVEL)) "$NEXT_NAME" >/dev/null 2>&1 || :

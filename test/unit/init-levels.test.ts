@@ -1,4 +1,4 @@
-import {readFileSync} from 'node:fs'
+import {readFileSync, statSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
 
 import {CAPABILITY_NAMES, CAPS_SECURITY, DAEMON_INNER_PORT_BASE} from '../../src/nesting/contract.js'
@@ -131,6 +131,8 @@ describe('launching the next level', () => {
       INCEPTION_PRIVILEGE_USED: 'privileged',
       INCEPTION_PORTS: '8080@3 5432@1',
     }
+    box.write('data/image/overlay2/repositories.json', '{}')
+    box.write('data/overlay2/abc/diff/bin/sh', 'shell')
     const result = await box.run('mkdir -p "$STATE_DIR"\nSTORAGE_DRIVER=overlay2\nDOCKERD_MAJOR=20\nlaunch_next_level\nwait', env)
     expect(result.exitCode, result.stderr).toBe(0)
     expect(result.stderr).toContain('starting level 2 (caps)')
@@ -139,7 +141,10 @@ describe('launching the next level', () => {
     expect(args.at(-1)).toBe('inception-level:9.9.9')
     const tail = args.slice(args.indexOf('--cap-add'), -1)
     expect(tail).toEqual(['--cap-add', 'ALL', '--cap-drop', 'SYS_MODULE', ...securityArguments, '--publish', '8080:8080'])
-    expect(result.calls).toContain('docker volume create --label io.inception.nest=dream dream-l2')
+    // Its data root: a directory in this level's, holding this engine's store as hard links.
+    expect(args[args.indexOf(`${box.path('data/inception-level-2')}:/var/lib/docker`) - 1]).toBe('--volume')
+    expect(statSync(box.path('data/inception-level-2/overlay2/abc/diff/bin/sh')).ino).toBe(statSync(box.path('data/overlay2/abc/diff/bin/sh')).ino)
+    expect(result.calls.filter((call) => call.startsWith('docker volume'))).toEqual([])
 
     const nextEnv = readFileSync(box.path('state/next-level.env'), 'utf8').split('\n')
     expect(nextEnv).toContain('INCEPTION_LEVEL=2')
@@ -241,5 +246,24 @@ describe('the image seed', () => {
     expect(meta).toContain('overlay2/abc/link')
     expect(meta).not.toContain('bin/busybox')
     expect(layers).toContain('overlay2/abc/diff/bin/busybox')
+  })
+
+  it("a level seeded by its parent prepares the next level's data root while its engine starts; level 1, once its images are in", async () => {
+    const box = sandbox()
+    box.write('data/image/overlay2/repositories.json', TAGS)
+    box.write('data/overlay2/abc/link', 'L1')
+    const early = 'STORAGE_DRIVER=overlay2; start_preparing_next_level; echo "pid:$PREPARE_PID"; finish_preparing_next_level'
+    const second = await box.run(early, {INCEPTION_LEVEL: '2', INCEPTION_DEPTH: '3'})
+    expect(second.exitCode, second.stderr).toBe(0)
+    expect(second.stdout).toMatch(/^pid:\d+$/)
+    expect(readFileSync(box.path('data/inception-level-3/image/overlay2/repositories.json'), 'utf8')).toBe(TAGS)
+    // Level 1 with its seed's layers still coming: nothing early, all of it at launch.
+    const first = await box.run(early.replace('start_preparing', 'SEED_LAYERS_PID=1; start_preparing'), {INCEPTION_LEVEL: '1', INCEPTION_DEPTH: '3'})
+    expect(first.exitCode, first.stderr).toBe(0)
+    expect(first.stdout).toBe('pid:')
+    expect(readFileSync(box.path('data/inception-level-2/image/overlay2/repositories.json'), 'utf8')).toBe(TAGS)
+    // The innermost level prepares nothing.
+    const last = await box.run('STORAGE_DRIVER=overlay2; start_preparing_next_level; echo "pid:$PREPARE_PID"', {INCEPTION_LEVEL: '3', INCEPTION_DEPTH: '3'})
+    expect(last.stdout).toBe('pid:')
   })
 })
