@@ -20,7 +20,7 @@ import {bareLevelMs, type DepthRun, depthRun, median, NEST, seconds} from './as-
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const USER_DEPTHS = [1, 2, 3, 4, 8]
 const DEEPEST_BUDGET_S = 120
-const DEEPEST_TRY = Number(process.env.BENCH_DEEPEST ?? 12)
+const DEEPEST_TRY = Number(process.env.BENCH_DEEPEST ?? 16)
 
 const mb = (bytes?: number) => (bytes === undefined ? undefined : Math.round(bytes / 2 ** 20))
 

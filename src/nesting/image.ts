@@ -7,7 +7,8 @@ import {fileURLToPath} from 'node:url'
 import {IMAGE_LIB_DIR, LABEL, SEED_DIR} from './contract.js'
 import type {Engine} from './engine.js'
 import {UsageError} from './errors.js'
-import {decidePrivilege, hostSettingsFor} from './privilege.js'
+import {hostSettingsFor} from './privilege.js'
+import {decidePrivilegeOnce, type PrivilegeCache, privilegeCacheFrom, privilegeKey} from './privilege-cache.js'
 import {baseImageForSuite, bootstrappedBaseForSuite, type Suite} from './suites.js'
 import {IMAGE_CONTEXT_DIR, VERSION} from './version.js'
 
@@ -46,7 +47,10 @@ export type BaseSource = 'present' | 'pulled' | 'bootstrapped'
 export class ImageBuilder {
   readonly contextDir = fileURLToPath(IMAGE_CONTEXT_DIR)
 
-  constructor(private readonly engine: Engine) {}
+  constructor(
+    private readonly engine: Engine,
+    private readonly privilegeCache: PrivilegeCache = privilegeCacheFrom(),
+  ) {}
 
   /**
    * Whether `tag` was built from the image/ folder as it is now, from `suite`. A version tag alone
@@ -144,7 +148,7 @@ export class ImageBuilder {
    */
   private async seed(tag: string, onLine: (line: string) => void): Promise<void> {
     onLine('making the image seed: a throwaway level imports the level image and busybox')
-    const decision = await decidePrivilege(this.engine, tag, 'auto')
+    const {decision} = await decidePrivilegeOnce(this.engine, tag, 'auto', this.privilegeCache)
     const made = await this.engine.probe(
       {
         image: tag,
@@ -169,5 +173,8 @@ export class ImageBuilder {
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
+    // The seeded image runs as the one the decision was made for: the first `up` need not probe.
+    const [info, seeded] = await Promise.all([this.engine.info(), this.engine.inspectImage(tag)])
+    if (seeded) await this.privilegeCache.put(privilegeKey(info, seeded.id, 'auto'), decision)
   }
 }

@@ -1,5 +1,6 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {VERSION} from '../../src/nesting/version.js'
 import {cli, type HostSnapshot, integrationEngine, snapshot} from '../support/integration.js'
 
 const engine = await integrationEngine()
@@ -7,10 +8,12 @@ const NEST = 'itest-one'
 
 describe.skipIf(!engine)('a depth-1 nest on the real engine', () => {
   let before: HostSnapshot
+  let upStartedMs = 0
 
   beforeAll(async () => {
     await cli(['down', '--name', NEST])
     before = await snapshot()
+    upStartedMs = Date.now()
     const up = await cli(['up', '--depth', '1', '--name', NEST])
     expect(up.stderr).toBe('')
     expect(up.exitCode).toBe(0)
@@ -28,6 +31,14 @@ describe.skipIf(!engine)('a depth-1 nest on the real engine', () => {
   it('runs a container inside level 1', async () => {
     const result = await cli(['exec', '--name', NEST, '--level', '1', '--', 'docker', 'run', '--rm', 'busybox', 'true'])
     expect(result.exitCode).toBe(0)
+  })
+
+  it('has its images from the image seed, made when the image was built: none imported as it started', async () => {
+    const created = await cli(['exec', '--name', NEST, '--', 'docker', 'image', 'inspect', '--format', '{{.Created}}', 'busybox', `inception-level:${VERSION}`])
+    expect(created.exitCode, created.stderr).toBe(0)
+    const times = created.stdout.split('\n').map((text) => Date.parse(text))
+    expect(times).toHaveLength(2)
+    for (const time of times) expect(time).toBeLessThan(upStartedMs)
   })
 
   it('passes the exit status and standard input through', async () => {
