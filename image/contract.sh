@@ -23,8 +23,6 @@ LABEL_VERSION='io.inception.version'
 LEVEL_NAME_INFIX='-l'
 # the image seed's folder in INCEPTION_LIB: one tar per storage driver
 SEED_DIR_NAME='data-root-seed'
-# a level gives the one below this long per level under it
-STOP_SECONDS_PER_LEVEL='5'
 # level K's engine listens on base + K (--expose-daemons)
 DAEMON_INNER_PORT_BASE='23750'
 # the size of each network carved from a level's pool

@@ -282,25 +282,19 @@ watch_next_level() {
   esac
 }
 
-# SIGTERM (docker stop, inception down): the nest collapses innermost first. This level stops
-# the level below (which does the same first) through this level's engine, so that engine takes
-# down the child's network endpoints, cgroups and mounts. Then the init exits
-# without waiting for its own dockerd to shut down: PID 1 ending kills every process of the
-# level, and its data root goes with level 1's volume, which the host's engine removes last, so a
-# clean shutdown of this engine would only cost time (about a second per level, measured).
+# SIGTERM (a `docker stop` of this level, or its engine stopping): the init exits at once, as
+# `inception down` ends a nest. PID 1 ending makes the kernel kill every process of this level's
+# PID namespace, which holds every level below it; their network and mount namespaces go with
+# their last process, their data with this level's data root, and the engine that ran this level
+# removes its cgroup with the ones nested in it. Stopping the level below first, through this
+# level's engine, left level 1's cgroup behind (with an empty nested one) in one of four restarts
+# of the host's engine: this level's engine was still removing the level below when the host's
+# engine removed this one.
 # shellcheck disable=SC2317 # reached through the trap in main
 collapse() {
   [ -n "$COLLAPSING" ] && return 0
   COLLAPSING=1
   : >"$STATE_DIR/collapse-started"
-  report "stopping"
-  # Stopping the level below is all it takes: its engine takes down its network endpoints,
-  # cgroups and mounts as it stops it, and its container and data live in this level's data
-  # root, which goes with this level's own (the host's engine removes level 1's volume).
-  # Removing them one by one here cost three docker CLI runs a level (0.1-0.2 s each, measured).
-  if [ -n "$DOCKERD_PID" ] && [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ]; then
-    docker stop --time $(((INCEPTION_DEPTH - INCEPTION_LEVEL) * STOP_SECONDS_PER_LEVEL)) "$NEXT_NAME" >/dev/null 2>&1 || :
-  fi
   rm -f "$BOARD_DIR/$BOARD_STATE_PREFIX$INCEPTION_LEVEL" "$BOARD_DIR/$BOARD_INFO_PREFIX$INCEPTION_LEVEL"
   log "level $INCEPTION_LEVEL collapsed"
   exit 0

@@ -161,12 +161,6 @@ export function levelName(nest: string, level: number): string {
 }
 
 /**
- * How long a level gives the level below it to collapse on SIGTERM (a `docker stop` of level 1),
- * for each level under it: level K gives level K+1 this times (depth - K).
- */
-export const STOP_SECONDS_PER_LEVEL = 5
-
-/**
  * Level K's engine listens on DAEMON_INNER_PORT_BASE + K inside the nest (with
  * --expose-daemons), chained to the host like a -p port. Far from common service ports.
  */
@@ -320,7 +314,6 @@ export function shellContract(): string {
     ['LABEL_VERSION', LABEL.version, ''],
     ['LEVEL_NAME_INFIX', LEVEL_NAME_INFIX, "level K's container and volume: NEST<infix>K"],
     ['SEED_DIR_NAME', SEED_DIR_NAME, "the image seed's folder in INCEPTION_LIB: one tar per storage driver"],
-    ['STOP_SECONDS_PER_LEVEL', STOP_SECONDS_PER_LEVEL, 'a level gives the one below this long per level under it'],
     ['DAEMON_INNER_PORT_BASE', DAEMON_INNER_PORT_BASE, "level K's engine listens on base + K (--expose-daemons)"],
     ['POOL_NETWORK_PREFIX', POOL_NETWORK_PREFIX, "the size of each network carved from a level's pool"],
     ['CAPS_SECURITY', CAPS_SECURITY.join(' '), 'the caps mode: security options beyond capabilities'],

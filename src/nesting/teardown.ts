@@ -14,10 +14,9 @@ export interface DownReport {
  * every process of the levels below, so the kernel ends them all with its init; their network
  * namespaces (interfaces, NAT rules) and mount namespaces (overlay and loop mounts) go with their
  * last process; the host's engine removes level 1's cgroup with the cgroups nested in it; and
- * every deeper level's container, volume and data are files in level 1's volume, removed last.
- * A collapse innermost first (each level stopping the one below through its engine, as the init
- * still does on SIGTERM, for a `docker stop` of level 1) cost a second more at depth 4 and leaves
- * nothing that this leaves behind.
+ * every deeper level's container and data are files in level 1's volume, removed last. A
+ * collapse innermost first (each level stopping the one below through its engine) cost a
+ * second more at depth 4, and left nothing behind that this does not remove.
  */
 export class NestTeardown {
   constructor(private readonly directory: NestDirectory) {}
