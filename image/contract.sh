@@ -15,11 +15,11 @@ BOARD_INFO_PREFIX='info-'
 BOARD_HOST='host'
 # present while the demo's dream collapses
 BOARD_COLLAPSING='collapsing'
-# labels on every level container and volume
+# labels on every level container
 LABEL_NEST='io.inception.nest'
 LABEL_LEVEL='io.inception.level'
 LABEL_VERSION='io.inception.version'
-# level K's container and volume: NEST<infix>K
+# level K's container: NEST<infix>K
 LEVEL_NAME_INFIX='-l'
 # the image seed's folder in INCEPTION_LIB: one tar per storage driver
 SEED_DIR_NAME='data-root-seed'

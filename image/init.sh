@@ -7,13 +7,13 @@
 # starts the next level with the same image, privilege, storage and ports.
 #
 # It stays PID 1 as a small supervisor rather than exec'ing dockerd, for two reasons: on
-# SIGTERM it must collapse the level below before its own engine stops (so a nest is taken
-# down innermost first, leaving nothing in any engine), and the container must still end when
-# dockerd ends, which `wait` on dockerd gives us.
+# SIGTERM it exits at once, so the kernel ends every level below with this level's PID
+# namespace (dockerd would first stop its containers one by one), and the container must still
+# end when dockerd ends, which `wait` on dockerd gives us.
 #
 # Everything comes in through INCEPTION_* variables, set by the CLI for level 1 and by each
 # level for the next. What they mean, and every other fact the CLI and this init share (board
-# files, labels, names, stop timeouts, privilege options), is owned by src/nesting/contract.ts,
+# files, labels, names, the image seed's folder, privilege options), is owned by src/nesting/contract.ts,
 # whose shell half (contract.sh) is sourced here.
 #
 # This file is the entry point: the defaults, what every step shares (log, report, fail,
@@ -134,11 +134,12 @@ main() {
   setup_cgroups || fail "cannot make the cgroup hierarchies writable"
   choose_storage_driver
   start_image_seed
+  start_preparing_next_level
   choose_iptables
   choose_mtu
   wait_for_containerd
   finish_image_seed
-  start_preparing_next_level
+  wait_for_next_level_preparation
   start_dockerd
   wait_for_dockerd
   log "dockerd $DOCKERD_VERSION answers"

@@ -20,6 +20,7 @@ NEXT_NAME=$INCEPTION_NEST$LEVEL_NAME_INFIX$NEXT_LEVEL
 # with this level's data root, as a volume would, and the host's engine removes level 1's.
 NEXT_DATA_ROOT=$DATA_DIR/inception-level-$NEXT_LEVEL
 PREPARE_PID=
+PREPARED=
 COLLAPSING=
 
 # Privilege of the next level. "auto" decides here, from this level's own bounding set: when it
@@ -217,9 +218,10 @@ prepare_next_data_root() {
 }
 
 # With this level's store complete before its engine starts (seeded by the parent), the next
-# level's data root is prepared while the engine starts, off the path to the next level; the
-# engine only reads the store as it starts. Otherwise (level 1, whose images come in once its
-# engine answers) launch_next_level prepares it.
+# level's data root is prepared while containerd starts, and is ready before dockerd starts:
+# dockerd uses the driver's folder as scratch space as it starts (its overlay support checks
+# make and remove folders there), which a copy running beside it would trip over. Otherwise
+# (level 1, whose images come in once its engine answers) launch_next_level prepares it.
 start_preparing_next_level() {
   [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ] && [ -z "$SEED_LAYERS_PID" ] || return 0
   store_has_image "$LEVEL_IMAGE" || return 0
@@ -227,12 +229,20 @@ start_preparing_next_level() {
   PREPARE_PID=$!
 }
 
+# Before dockerd starts: waits for the preparation started above, if any.
+wait_for_next_level_preparation() {
+  [ -n "$PREPARE_PID" ] || return 0
+  if wait "$PREPARE_PID"; then PREPARED=yes; else PREPARED=failed; fi
+  PREPARE_PID=
+}
+
 finish_preparing_next_level() {
-  if [ -n "$PREPARE_PID" ]; then
-    wait "$PREPARE_PID" || fail "cannot make level $NEXT_LEVEL's data root $NEXT_DATA_ROOT"
-  else
-    prepare_next_data_root || fail "cannot make level $NEXT_LEVEL's data root $NEXT_DATA_ROOT"
-  fi
+  wait_for_next_level_preparation
+  case "$PREPARED" in
+    yes) return 0 ;;
+    failed) fail "cannot make level $NEXT_LEVEL's data root $NEXT_DATA_ROOT" ;;
+  esac
+  prepare_next_data_root || fail "cannot make level $NEXT_LEVEL's data root $NEXT_DATA_ROOT"
 }
 
 launch_next_level() {

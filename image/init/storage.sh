@@ -26,8 +26,9 @@ setup_devices() {
 }
 
 # Where this level's engine keeps its data. Never the container's own layered root: overlay2
-# cannot stack on overlayfs. "volume" is the volume the parent mounted at /var/lib/docker;
-# "tmpfs" is memory; "loop:SIZE" is an ext4 file system in a file on that volume.
+# cannot stack on overlayfs. "volume" is what the parent mounted at /var/lib/docker (a volume at
+# level 1, a directory of the parent's data root below); "tmpfs" is memory; "loop:SIZE" is an
+# ext4 file system in a file there.
 setup_data_root() {
   case "$INCEPTION_DATA_ROOT" in
     volume) ;;

@@ -5,7 +5,7 @@ import type {DownReport} from '../nesting/nest.js'
 import {NestNotFound} from '../nesting/errors.js'
 
 export default class Down extends InceptionCommand {
-  static override summary = 'Remove a nest completely: every level, innermost first, with its volumes'
+  static override summary = 'Remove a nest completely: every level, and the volume that holds them'
   static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --name ci', '<%= config.bin %> down --all']
   static override enableJsonFlag = true
 

@@ -46,7 +46,7 @@ export class SpinningTop {
   /**
    * Wakes up: the board says the dream is collapsing and marks each level going, outermost
    * first with a pause between, so the page (served from the innermost level) shows them go;
-   * then the nest is removed for real, innermost first, as `down` always does.
+   * then the nest is removed for real, as `down` does.
    */
   async collapse(name: string, depth: number, onLevel: (level: number) => void = () => undefined): Promise<DownReport> {
     await this.nests.writeBoard(name, BOARD_FILE.collapsing, '').catch(() => undefined)

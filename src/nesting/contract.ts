@@ -155,7 +155,7 @@ export function nestRecord(levelOne: ContainerSummary): NestRecord {
 
 const LEVEL_NAME_INFIX = '-l'
 
-/** The name of level K's container (and of its volume), in the engine of level K-1. */
+/** The name of level K's container in the engine of level K-1 (and of level 1's volume). */
 export function levelName(nest: string, level: number): string {
   return `${nest}${LEVEL_NAME_INFIX}${level}`
 }
@@ -309,10 +309,10 @@ export function shellContract(): string {
     ['BOARD_INFO_PREFIX', BOARD_FILE.infoPrefix, "level K's key=value details"],
     ['BOARD_HOST', BOARD_FILE.host, 'what the demo page shows of the host'],
     ['BOARD_COLLAPSING', BOARD_FILE.collapsing, "present while the demo's dream collapses"],
-    ['LABEL_NEST', LABEL.nest, 'labels on every level container and volume'],
+    ['LABEL_NEST', LABEL.nest, 'labels on every level container'],
     ['LABEL_LEVEL', LABEL.level, ''],
     ['LABEL_VERSION', LABEL.version, ''],
-    ['LEVEL_NAME_INFIX', LEVEL_NAME_INFIX, "level K's container and volume: NEST<infix>K"],
+    ['LEVEL_NAME_INFIX', LEVEL_NAME_INFIX, "level K's container: NEST<infix>K"],
     ['SEED_DIR_NAME', SEED_DIR_NAME, "the image seed's folder in INCEPTION_LIB: one tar per storage driver"],
     ['DAEMON_INNER_PORT_BASE', DAEMON_INNER_PORT_BASE, "level K's engine listens on base + K (--expose-daemons)"],
     ['POOL_NETWORK_PREFIX', POOL_NETWORK_PREFIX, "the size of each network carved from a level's pool"],

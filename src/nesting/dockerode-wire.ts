@@ -1,5 +1,6 @@
 import type Docker from 'dockerode'
 import type {Duplex, Writable} from 'node:stream'
+import {pipeline} from 'node:stream/promises'
 import tarStream from 'tar-stream'
 
 import type {ExecIo, HostSettings} from './engine.js'
@@ -22,7 +23,7 @@ export function isConnectionError(error: unknown): boolean {
   return ['ECONNREFUSED', 'ENOENT', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EPIPE', 'ENOTFOUND'].includes(code ?? '')
 }
 
-/** How long one engine request may take; stop requests get their own stop timeout on top. */
+/** How long one engine request may take, unless the request says otherwise (a build, a probe). */
 export const ENGINE_CALL_TIMEOUT_MS = 60_000
 
 export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
@@ -115,15 +116,20 @@ export async function buffered(stream: NodeJS.ReadableStream): Promise<Buffer> {
 export async function filesOfArchive(archive: NodeJS.ReadableStream): Promise<Record<string, string>> {
   const files: Record<string, string> = {}
   const extract = tarStream.extract()
-  const done = (async () => {
+  const read = (async () => {
     for await (const entry of extract) {
+      const relative = entry.header.name.split('/').slice(1).join('/')
+      if (entry.header.type !== 'file' || relative === '' || relative.includes('/')) {
+        entry.resume()
+        continue
+      }
       const chunks: Buffer[] = []
       for await (const chunk of entry) chunks.push(chunk as Buffer)
-      const relative = entry.header.name.split('/').slice(1).join('/')
-      if (entry.header.type === 'file' && relative !== '' && !relative.includes('/')) files[relative] = Buffer.concat(chunks).toString()
+      files[relative] = Buffer.concat(chunks).toString()
     }
   })()
-  archive.pipe(extract)
-  await done
+  // pipeline, not pipe: a response cut short (level 1 removed meanwhile) fails the read at once
+  // and closes both streams, instead of hanging until the request's timeout.
+  await Promise.all([pipeline(archive, extract), read])
   return files
 }

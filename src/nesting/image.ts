@@ -127,42 +127,46 @@ export class ImageBuilder {
    */
   async build(tag: string, suite: Suite, baseReference: string, onLine: (line: string) => void): Promise<void> {
     const previous = (await this.engine.inspectImage(tag))?.id
-    await this.engine.buildImage(
-      this.contextDir,
-      tag,
-      {BASE_IMAGE: baseReference, SUITE: suite, INCEPTION_VERSION: VERSION, INCEPTION_CONTEXT: contextHash(this.contextDir)},
-      onLine,
-    )
-    await this.seed(tag, onLine)
-    if (previous && previous !== (await this.engine.inspectImage(tag))?.id) await this.engine.removeImage(previous)
+    try {
+      await this.engine.buildImage(
+        this.contextDir,
+        tag,
+        {BASE_IMAGE: baseReference, SUITE: suite, INCEPTION_VERSION: VERSION, INCEPTION_CONTEXT: contextHash(this.contextDir)},
+        onLine,
+      )
+      try {
+        await this.seed(tag, onLine)
+      } catch (error) {
+        onLine(`warning: no image seed (${(error as Error).message}); every level will import its images as it starts`)
+      }
+    } finally {
+      if (previous && previous !== (await this.engine.inspectImage(tag))?.id) await this.engine.removeImage(previous)
+    }
   }
 
   /**
    * Every level's engine needs two images before it can start the next level and serve its users
    * (the level image and busybox). Imported at level 1 once its engine answered, they cost 0.4 to
    * 1.1 s of every `up`; so the build imports them once, in a throwaway level of the new image
-   * with level 1's privileges, and keeps that level's image store in the image as a tar (the
-   * image seed, about 6 MB), which each level unpacks before its engine starts. A seed that
-   * cannot be made costs only that time: levels then import, as they did before, and the build
-   * says why.
+   * with level 1's privileges, and keeps that level's image store in the image as tars (the
+   * image seed, about 4 MB), which level 1 unpacks while its engine starts. A seed that cannot
+   * be made costs only that time: levels then import, as they did before, and the build says why.
    */
   private async seed(tag: string, onLine: (line: string) => void): Promise<void> {
     onLine('making the image seed: a throwaway level imports the level image and busybox')
-    const {decision} = await decidePrivilegeOnce(this.engine, tag, 'auto', this.privilegeCache)
+    const {asDecided} = await decidePrivilegeOnce(this.engine, tag, 'auto', this.privilegeCache)
     const made = await this.engine.probe(
       {
         image: tag,
         env: ['INCEPTION_MAKE_SEED=1', `INCEPTION_VERSION=${VERSION}`],
         labels: {[LABEL.probe]: 'seed'},
-        host: hostSettingsFor(decision),
+        host: hostSettingsFor(asDecided),
       },
       SEED_TIMEOUT_MS,
       SEED_DIR,
     )
     if (!made.ok || made.archive === undefined) {
-      const why = made.error ?? made.output.trim().split('\n').pop() ?? `exit ${String(made.exitCode)}`
-      onLine(`warning: no image seed (${why}); every level will import its images as it starts`)
-      return
+      throw new Error(made.error ?? (made.output.trim().split('\n').pop() || `the throwaway level ended with status ${String(made.exitCode)}`))
     }
     const dir = mkdtempSync(join(tmpdir(), 'inception-seed-'))
     try {
@@ -175,6 +179,6 @@ export class ImageBuilder {
     }
     // The seeded image runs as the one the decision was made for: the first `up` need not probe.
     const [info, seeded] = await Promise.all([this.engine.info(), this.engine.inspectImage(tag)])
-    if (seeded) await this.privilegeCache.put(privilegeKey(info, seeded.id, 'auto'), decision)
+    if (seeded) await this.privilegeCache.put(privilegeKey(info, seeded.id, 'auto'), asDecided)
   }
 }

@@ -66,6 +66,8 @@ export interface PrivilegeChoice {
   cached: boolean
   /** Where the decision is kept; undefined when the image has no ID to key it by. */
   key?: PrivilegeKey
+  /** The decision as it was made, without the note that it was taken from the cache: what to keep under another key. */
+  asDecided: PrivilegeDecision
 }
 
 /**
@@ -82,10 +84,10 @@ export async function decidePrivilegeOnce(
   const {info, imageId} = known ?? (await readFacts(engine, image))
   const key = imageId ? privilegeKey(info, imageId, request) : undefined
   const kept = key && (await cache.get(key))
-  if (kept) return {decision: {...kept, reason: `decided earlier on this engine: ${kept.reason}`}, cached: true, key}
+  if (kept) return {decision: {...kept, reason: `decided earlier on this engine: ${kept.reason}`}, cached: true, key, asDecided: kept}
   const decision = await decidePrivilege(engine, image, request)
   if (key) await cache.put(key, decision)
-  return {decision, cached: false, key}
+  return {decision, cached: false, key, asDecided: decision}
 }
 
 async function readFacts(engine: Engine, image: string): Promise<{info: EngineInfo; imageId?: string}> {

@@ -8,7 +8,8 @@ export const DEFAULT_STORAGE_DRIVER: StorageDriver = 'overlay2'
 /**
  * Where a level's /var/lib/docker lives. Never the container's own layered root file system:
  * overlay2 cannot stack on overlayfs.
- * - volume: the Docker volume the parent level mounts (default; lies on the parent's data root)
+ * - volume: a Docker volume at level 1; below, a directory of the parent's data root that the
+ *   parent bind-mounts (default)
  * - tmpfs: memory; fast, lost at `down`, counts against the level's memory
  * - loop: an ext4 file system in a file of the given size; bounds the level's disk use
  */

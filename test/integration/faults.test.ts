@@ -70,7 +70,7 @@ describe.skipIf(!engine)('faults', () => {
     await execa('sh', ['-c', 'pid=$(cat /var/run/docker.pid); kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done'])
     await execa('sh', [`${ROOT}scripts/ensure-engine.sh`])
     const before = await snapshot()
-    // Stopped, not killed: level 1's init collapsed the levels below before it exited.
+    // Stopped, not killed: level 1's init had SIGTERM, and exited, ending the levels below.
     const log = await execa('docker', ['logs', `${NEST}-l1`], {reject: false})
     expect(`${log.stdout}${log.stderr}`).toContain('inception-init[level 1]: level 1 collapsed')
     const {levels} = await psLevels(NEST)

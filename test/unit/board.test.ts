@@ -34,7 +34,15 @@ describe('status board', () => {
 
   it('reads the same states and details from the board files as they are (the archive read), skipping other files', () => {
     const reports = boardFromFiles(
-      {'level-1': 'ready overlay2\n', 'level-2': 'failed dockerd exited\n', 'info-1': 'id=abc\nhostname=abc123\n', collapsing: '', spool: 'x'},
+      {
+        'level-1': 'ready overlay2\n',
+        'level-2': 'failed dockerd exited\n',
+        'info-1': 'id=abc\nhostname=abc123\n',
+        // What a level writes before renaming it into place: not its state yet.
+        '.level-3.tmp': 'failed half-written\n',
+        collapsing: '',
+        spool: 'x',
+      },
       3,
     )
     expect(reports.map((r) => r.state)).toEqual(['ready', 'failed', 'absent'])

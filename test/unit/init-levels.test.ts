@@ -230,37 +230,45 @@ describe('the image seed', () => {
     box.write('data/image/overlay2/repositories.json', TAGS)
     box.write('data/overlay2/abc/link', 'L1')
     box.write('data/overlay2/abc/diff/bin/busybox', 'applets')
+    // The fake engine takes a moment to stop and leaves a mark in the store as it goes: the seed
+    // must be written after that, from a store at rest. It is a child of the shell that writes
+    // the seed, as dockerd is the init's.
     const result = await box.run(
       [
-        'SEED_DIR="$SANDBOX/seed"; STORAGE_DRIVER=overlay2; sleep 30 & DOCKERD_PID=$!',
-        '(write_image_seed); echo "status $?"',
-        'kill -0 "$DOCKERD_PID" 2>/dev/null && echo "engine still running"',
+        '(',
+        '  SEED_DIR="$SANDBOX/seed"; STORAGE_DRIVER=overlay2',
+        '  sh -c \'trap "sleep 0.3; : >\\"$1/image/stopped\\"; exit 0" TERM; while :; do sleep 0.05; done\' engine "$DATA_DIR" & DOCKERD_PID=$!',
+        '  sleep 0.2; write_image_seed',
+        '); echo "status $?"',
         'cd "$SANDBOX/seed" && tar -tf overlay2.tar && echo --- && tar -tf overlay2.layers.tar',
       ].join('\n'),
     )
     expect(result.exitCode, result.stderr).toBe(0)
     const [meta, layers] = result.stdout.split('---\n')
     expect(meta).toContain('status 0')
-    expect(meta).not.toContain('engine still running')
+    expect(meta).toContain('image/stopped')
     expect(meta).toContain('image/overlay2/repositories.json')
     expect(meta).toContain('overlay2/abc/link')
     expect(meta).not.toContain('bin/busybox')
     expect(layers).toContain('overlay2/abc/diff/bin/busybox')
   })
 
-  it("a level seeded by its parent prepares the next level's data root while its engine starts; level 1, once its images are in", async () => {
+  it("a level seeded by its parent prepares the next level's data root before its engine starts; level 1, once its images are in", async () => {
     const box = sandbox()
     box.write('data/image/overlay2/repositories.json', TAGS)
     box.write('data/overlay2/abc/link', 'L1')
-    const early = 'STORAGE_DRIVER=overlay2; start_preparing_next_level; echo "pid:$PREPARE_PID"; finish_preparing_next_level'
+    const early = [
+      'STORAGE_DRIVER=overlay2; start_preparing_next_level; echo "pid:$PREPARE_PID"',
+      'wait_for_next_level_preparation; echo "prepared:$PREPARED"; finish_preparing_next_level',
+    ].join('\n')
     const second = await box.run(early, {INCEPTION_LEVEL: '2', INCEPTION_DEPTH: '3'})
     expect(second.exitCode, second.stderr).toBe(0)
-    expect(second.stdout).toMatch(/^pid:\d+$/)
+    expect(second.stdout).toMatch(/^pid:\d+\nprepared:yes$/)
     expect(readFileSync(box.path('data/inception-level-3/image/overlay2/repositories.json'), 'utf8')).toBe(TAGS)
     // Level 1 with its seed's layers still coming: nothing early, all of it at launch.
     const first = await box.run(early.replace('start_preparing', 'SEED_LAYERS_PID=1; start_preparing'), {INCEPTION_LEVEL: '1', INCEPTION_DEPTH: '3'})
     expect(first.exitCode, first.stderr).toBe(0)
-    expect(first.stdout).toBe('pid:')
+    expect(first.stdout).toBe('pid:\nprepared:')
     expect(readFileSync(box.path('data/inception-level-2/image/overlay2/repositories.json'), 'utf8')).toBe(TAGS)
     // The innermost level prepares nothing.
     const last = await box.run('STORAGE_DRIVER=overlay2; start_preparing_next_level; echo "pid:$PREPARE_PID"', {INCEPTION_LEVEL: '3', INCEPTION_DEPTH: '3'})

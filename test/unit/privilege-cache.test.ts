@@ -56,6 +56,8 @@ describe('privilege decided once per engine and host', () => {
     expect(probes(fake)).toBe(probed)
     expect(second.cached).toBe(true)
     expect(second.decision).toEqual({...first.decision, reason: `decided earlier on this engine: ${first.decision.reason}`})
+    // What to keep elsewhere (the build keeps it for the seeded image) is the decision as made.
+    expect(second.asDecided).toEqual(first.decision)
     // The runtime's limits are part of the decision, and come back with it.
     expect(second.decision.ulimits).toEqual([{name: 'nofile', soft: 20000, hard: 20000}])
   })
