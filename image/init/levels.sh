@@ -292,22 +292,42 @@ watch_next_level() {
   esac
 }
 
-# SIGTERM (a `docker stop` of this level, or its engine stopping): the init exits at once, as
-# `inception down` ends a nest. PID 1 ending makes the kernel kill every process of this level's
-# PID namespace, which holds every level below it; their network and mount namespaces go with
-# their last process, their data with this level's data root, and the engine that ran this level
-# removes its cgroup with the ones nested in it. Stopping the level below first, through this
-# level's engine, left level 1's cgroup behind (with an empty nested one) in one of four restarts
-# of the host's engine: this level's engine was still removing the level below when the host's
-# engine removed this one.
+# SIGTERM (a `docker stop` of this level, or its engine stopping): the nest below ends at once,
+# as `inception down` ends a nest, and so does this level. See end_nested_levels.
 # shellcheck disable=SC2317 # reached through the trap in main
 collapse() {
   [ -n "$COLLAPSING" ] && return 0
   COLLAPSING=1
   : >"$STATE_DIR/collapse-started"
   rm -f "$BOARD_DIR/$BOARD_STATE_PREFIX$INCEPTION_LEVEL" "$BOARD_DIR/$BOARD_INFO_PREFIX$INCEPTION_LEVEL"
+  end_nested_levels
   log "level $INCEPTION_LEVEL collapsed"
   exit 0
+}
+
+# Kills every other process of this level's PID namespace, which holds every level below it (their
+# network and mount namespaces go with their last process, their data with this level's data
+# root), then removes the cgroups this level's engine made for its containers, deepest first, as
+# soon as they are empty. The engine that runs this level then has only this level's own cgroup
+# to remove. Left to remove the nested ones too while their processes were still exiting, the
+# host's engine, stopping, left level 1's cgroup behind (with an empty nested one) in about one
+# restart in five. Stopping the level below through this level's engine did no better. Only as
+# PID 1: anywhere else, -1 would be every process the init may signal.
+# shellcheck disable=SC2317 # reached through collapse
+end_nested_levels() {
+  [ "$$" = 1 ] || return 0
+  kill -s KILL -- -1 2>/dev/null || :
+  tries=100
+  while :; do
+    find "$CGROUP_ROOT" -mindepth 1 -depth -type d -path '*/docker*' -exec rmdir {} \; 2>/dev/null || :
+    [ -n "$(find "$CGROUP_ROOT" -mindepth 1 -type d -path '*/docker*' 2>/dev/null | head -n 1)" ] || return 0
+    tries=$((tries - 1))
+    if [ "$tries" -le 0 ]; then
+      log "warning: the cgroups of the levels below are still there after 2 s; leaving them to the engine"
+      return 0
+    fi
+    sleep 0.02
+  done
 }
 
 # What `inception ps` shows of this level, on the board next to its state: key=value lines.
