@@ -165,11 +165,16 @@ describe('launching the next level', () => {
 describe('the image seed', () => {
   const TAGS = '{"Repositories":{"busybox":{"busybox:latest":"sha256:b"},"inception-level":{"inception-level:dev":"sha256:l"}}}'
 
+  /** A small overlay2 image store in the sandbox folder `dir`: the tag file, one layer. */
+  function writeStore(box: InitSandbox, dir: string): void {
+    box.write(`${dir}/image/overlay2/repositories.json`, TAGS)
+    box.write(`${dir}/overlay2/abc/link`, 'L1')
+    box.write(`${dir}/overlay2/abc/diff/bin/busybox`, 'applets')
+  }
+
   /** Seed tars for overlay2 in SANDBOX/seed, made with tar from a store written in SANDBOX/store. */
   async function withSeed(box: InitSandbox): Promise<void> {
-    box.write('store/image/overlay2/repositories.json', TAGS)
-    box.write('store/overlay2/abc/link', 'L1')
-    box.write('store/overlay2/abc/diff/bin/busybox', 'applets')
+    writeStore(box, 'store')
     const made = await box.run(
       [
         'mkdir -p "$SANDBOX/seed" && cd "$SANDBOX/store"',
@@ -227,9 +232,7 @@ describe('the image seed', () => {
 
   it("write_image_seed stops the engine and writes the store in two parts: the layers' contents apart", async () => {
     const box = sandbox()
-    box.write('data/image/overlay2/repositories.json', TAGS)
-    box.write('data/overlay2/abc/link', 'L1')
-    box.write('data/overlay2/abc/diff/bin/busybox', 'applets')
+    writeStore(box, 'data')
     // The fake engine takes a moment to stop and leaves a mark in the store as it goes: the seed
     // must be written after that, from a store at rest. It is a child of the shell that writes
     // the seed, as dockerd is the init's.
