@@ -305,29 +305,30 @@ collapse() {
   exit 0
 }
 
-# Kills every other process of this level's PID namespace, which holds every level below it (their
-# network and mount namespaces go with their last process, their data with this level's data
-# root), then removes the cgroups this level's engine made for its containers, deepest first, as
-# soon as they are empty. The engine that runs this level then has only this level's own cgroup
-# to remove. Left to remove the nested ones too while their processes were still exiting, the
-# host's engine, stopping, left level 1's cgroup behind (with an empty nested one) in about one
-# restart in five. Stopping the level below through this level's engine did no better. Only as
-# PID 1: anywhere else, -1 would be every process the init may signal.
+# This level's engine removes every container it runs, the next level included (killed: its
+# init is PID 1 of a namespace that holds every level below it), and with each its cgroups,
+# wherever its layout puts them: under this level's own cgroup with a cgroup namespace of its
+# own, at the top of the host's hierarchy without one (as under Podman here). Then the folder it
+# kept them in goes too when it is this level's own. Leaving the levels below to the kernel (PID 1
+# exiting) left their cgroups behind where they were not under this level's, and the host's engine,
+# stopping, left level 1's behind (with that empty folder in it) in about one restart in five.
 # shellcheck disable=SC2317 # reached through collapse
 end_nested_levels() {
-  [ "$$" = 1 ] || return 0
-  kill -s KILL -- -1 2>/dev/null || :
-  tries=100
-  while :; do
-    find "$CGROUP_ROOT" -mindepth 1 -depth -type d -path '*/docker*' -exec rmdir {} \; 2>/dev/null || :
-    [ -n "$(find "$CGROUP_ROOT" -mindepth 1 -type d -path '*/docker*' 2>/dev/null | head -n 1)" ] || return 0
-    tries=$((tries - 1))
-    if [ "$tries" -le 0 ]; then
-      log "warning: the cgroups of the levels below are still there after 2 s; leaving them to the engine"
-      return 0
-    fi
-    sleep 0.02
+  if [ -n "$DOCKERD_PID" ]; then
+    ids=$(docker ps -aq 2>/dev/null || :)
+    # shellcheck disable=SC2086 # container IDs: hexadecimal
+    [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || :
+  fi
+  own_cgroup_namespace || return 0
+  for dir in "$CGROUP_ROOT"/*/docker "$CGROUP_ROOT"/docker; do
+    if [ -d "$dir" ]; then rmdir "$dir" 2>/dev/null || :; fi
   done
+}
+
+# Whether this level sees its own cgroup as the root of every hierarchy (cgroup v2: its init
+# moved into init/), as in a private cgroup namespace.
+own_cgroup_namespace() {
+  awk -F: '$3 != "/" && $3 != "/init" { found = 1 } END { exit found }' "$PROC/self/cgroup"
 }
 
 # What `inception ps` shows of this level, on the board next to its state: key=value lines.

@@ -277,6 +277,15 @@ export class DockerodeEngine implements Engine {
     await this.call('start container', () => this.docker.getContainer(id).start())
   }
 
+  async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
+    try {
+      await this.call('stop container', () => this.docker.getContainer(id).stop({t: timeoutSeconds}), (timeoutSeconds + 30) * 1000)
+    } catch (error) {
+      // 304: already stopped; 404: already gone. Both are the state asked for.
+      if (statusCode(error) !== 304 && statusCode(error) !== 404) throw error
+    }
+  }
+
   async removeContainer(id: string): Promise<void> {
     try {
       await this.call('remove container', () => this.docker.getContainer(id).remove({force: true, v: true}))

@@ -39,6 +39,8 @@ export interface Engine {
    * API: no process runs in the container. Undefined when the directory is not there.
    */
   readFiles(id: string, directory: string): Promise<Record<string, string> | undefined>
+  /** SIGTERM, then SIGKILL after `timeoutSeconds`; a container stopped or gone already is no error. */
+  stopContainer(id: string, timeoutSeconds: number): Promise<void>
   removeContainer(id: string): Promise<void>
   inspectContainer(id: string): Promise<ContainerDetails | undefined>
   /** Runs a command in a running container, streaming; resolves with its exit code. */

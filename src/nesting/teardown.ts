@@ -10,14 +10,17 @@ export interface DownReport {
 }
 
 /**
- * Takes nests down. Level 1 is removed at once (killed, not stopped): its PID namespace holds
- * every process of the levels below, so the kernel ends them all with its init; their network
- * namespaces (interfaces, NAT rules) and mount namespaces (overlay and loop mounts) go with their
- * last process; the host's engine removes level 1's cgroup with the cgroups nested in it; and
- * every deeper level's container and data are files in level 1's volume, removed last. A
- * collapse innermost first (each level stopping the one below through its engine) cost a
- * second more at depth 4, and left nothing behind that this does not remove.
+ * Takes nests down. Level 1 is stopped (SIGTERM): its init has its engine remove every container
+ * it runs, the next level included, killed, which ends every level below at once (the next
+ * level's init is PID 1 of a namespace that holds them all), and each engine removes its
+ * containers' cgroups wherever its layout puts them; then level 1 is removed, and its volume,
+ * which holds every deeper level's data. Killing level 1 outright was as fast, but under an
+ * engine that gives level 1 no cgroup namespace of its own (Podman here), the next level's cgroup
+ * is not under level 1's, and nothing removed it. Letting each level stop the one below, in
+ * turn, cost a second more at depth 4.
  */
+const LEVEL_ONE_STOP_SECONDS = 10
+
 export class NestTeardown {
   constructor(private readonly directory: NestDirectory) {}
 
@@ -29,7 +32,12 @@ export class NestTeardown {
   async down(name: string): Promise<DownReport> {
     const started = Date.now()
     const containers = await this.engine.listContainers([hasLabel(LABEL.nest, name)])
-    await Promise.all(containers.map((c) => this.engine.removeContainer(c.id)))
+    await Promise.all(
+      containers.map(async (c) => {
+        await this.engine.stopContainer(c.id, LEVEL_ONE_STOP_SECONDS)
+        await this.engine.removeContainer(c.id)
+      }),
+    )
     const volumes = await this.engine.listVolumes([hasLabel(LABEL.nest, name)])
     await Promise.all(volumes.map((v) => this.engine.removeVolume(v.name)))
     removeClientFolder(await this.directory.certificateFolder(name))

@@ -157,6 +157,12 @@ export class FakeEngine implements Engine {
     this.containers.get(id)!.state = 'running'
   }
 
+  async stopContainer(id: string): Promise<void> {
+    this.calls.push(`stopContainer ${id.slice(0, 2)}`)
+    const c = this.containers.get(id)
+    if (c) c.state = 'exited'
+  }
+
   async removeContainer(id: string): Promise<void> {
     this.calls.push(`removeContainer ${id.slice(0, 2)}`)
     this.containers.delete(id)
