@@ -36,14 +36,15 @@ describe.skipIf(!engine)('faults', () => {
     expect(await snapshot()).toEqual(before)
   })
 
-  it('a killed dockerd at level 2 shows in ps within 5 s (2 down, 3 and 4 unreachable), and down still removes all', async () => {
+  it('a killed dockerd at level 2 shows in ps (2 down, 3 and 4 unreachable), and down still removes all', async () => {
     const NEST = 'itest-dockerd'
     const before = await upFresh(NEST, ['--depth', '4'])
     const kill = await shAt(NEST, 2, 'kill -9 "$(cat /run/inception/dockerd.pid)"')
     expect(kill.exitCode).toBe(0)
     const killedAt = Date.now()
     let view = await psLevels(NEST)
-    // How fast ps sees it is a figure for the bench; here only that it does, within a bound.
+    // Only that ps sees it: how fast is a figure, not an assertion. The bound only keeps a
+    // level that never shows as down from holding the test to its own timeout.
     while (view.levels[1]!.state === 'running' && Date.now() - killedAt < 15_000) {
       await new Promise((r) => setTimeout(r, 250))
       view = await psLevels(NEST)
