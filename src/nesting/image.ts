@@ -8,7 +8,7 @@ import {IMAGE_LIB_DIR, LABEL, SEED_DIR} from './contract.js'
 import type {Engine} from './engine.js'
 import {UsageError} from './errors.js'
 import {hostSettingsFor} from './privilege.js'
-import {decidePrivilegeOnce, type PrivilegeCache, privilegeCacheFrom, privilegeKey} from './privilege-cache.js'
+import {decidePrivilegeOnce, type PrivilegeCache, privilegeCacheFrom} from './privilege-cache.js'
 import {baseImageForSuite, bootstrappedBaseForSuite, type Suite} from './suites.js'
 import {IMAGE_CONTEXT_DIR, VERSION} from './version.js'
 
@@ -154,7 +154,7 @@ export class ImageBuilder {
    */
   private async seed(tag: string, onLine: (line: string) => void): Promise<void> {
     onLine('making the image seed: a throwaway level imports the level image and busybox')
-    const {asDecided} = await decidePrivilegeOnce(this.engine, tag, 'auto', this.privilegeCache)
+    const {asDecided, key} = await decidePrivilegeOnce(this.engine, tag, 'auto', this.privilegeCache)
     const made = await this.engine.probe(
       {
         image: tag,
@@ -178,7 +178,8 @@ export class ImageBuilder {
       rmSync(dir, {recursive: true, force: true})
     }
     // The seeded image runs as the one the decision was made for: the first `up` need not probe.
-    const [info, seeded] = await Promise.all([this.engine.info(), this.engine.inspectImage(tag)])
-    if (seeded) await this.privilegeCache.put(privilegeKey(info, seeded.id, 'auto'), asDecided)
+    // Same engine and host as the key the decision was kept under; only the image differs.
+    const seeded = await this.engine.inspectImage(tag)
+    if (key && seeded) await this.privilegeCache.put({...key, imageId: seeded.id}, asDecided)
   }
 }
