@@ -111,3 +111,14 @@ export class Interrupted extends InceptionError {
     super(`interrupted: ${what}`, 'nothing was left behind; run the command again when ready', ExitCode.interrupted)
   }
 }
+
+/** The folder this machine keeps a nest's client certificates in cannot be made. */
+export class StateFolderUnusable extends InceptionError {
+  constructor(folder: string, cause: string) {
+    super(
+      `cannot make the state folder ${folder} (${cause})`,
+      'set XDG_STATE_HOME to a folder you can write (inception keeps its state in $XDG_STATE_HOME/inception), or leave out --expose-daemons',
+      ExitCode.usage,
+    )
+  }
+}

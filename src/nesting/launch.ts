@@ -1,5 +1,6 @@
 import {createServer} from 'node:net'
 import {networkInterfaces} from 'node:os'
+import {dirname} from 'node:path'
 
 import {firstFailure, type LevelReport, readyDepth} from './board.js'
 import {LABEL, type LevelState, nestRecord, TLS_DIR} from './contract.js'
@@ -16,7 +17,7 @@ import type {NestStatus, NestStatusReader} from './status.js'
 import {type Cidr, parseCidr} from './subnets.js'
 import {imageForSuite} from './suites.js'
 import type {NestTeardown} from './teardown.js'
-import {issueNestCertificates, type NestCertificates, serverFiles, writeClientFolder} from './tls.js'
+import {issueNestCertificates, makePrivateFolder, type NestCertificates, serverFiles, writeClientFolder} from './tls.js'
 
 /** What `prepare` checked and decided; the subnets are chosen again, under the lock, by `launch`. */
 export interface PreparedNest {
@@ -74,6 +75,10 @@ export class NestLauncher {
     await this.checkHostPortsFree(request)
     const {decision, cached, key} = await decidePrivilegeOnce(this.engine, request.image, request.privilege, this.privilegeCache, {info, imageId: image.id})
     const addresses = [...new Set(['127.0.0.1', request.bind].filter((a) => a !== '0.0.0.0'))]
+    // The client's certificates need a folder on this machine: one that cannot be made refuses
+    // the `up` here, before anything is created. (The engine's folder only: the nest's own is
+    // made with its certificates, and removed by `down`.)
+    if (request.exposeDaemons) makePrivateFolder(dirname(dirname(await this.directory.certificateFolder(request.name))))
     const certificates = request.exposeDaemons ? await issueNestCertificates(request.name, addresses) : undefined
     return {request, decision, privilegeCached: cached, privilegeKey: key, certificates}
   }

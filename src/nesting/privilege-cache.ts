@@ -1,10 +1,10 @@
 import {randomBytes} from 'node:crypto'
-import {chmod, mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
+import {chmod, readFile, rename, rm, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import type {Engine, EngineInfo, Ulimit} from './engine.js'
 import {decidePrivilege, PRIVILEGE_REQUESTS, type PrivilegeDecision, type PrivilegeRequest} from './privilege.js'
-import {engineStateFolder} from './tls.js'
+import {engineStateFolder, makePrivateFolder} from './tls.js'
 import {VERSION} from './version.js'
 
 /**
@@ -141,7 +141,9 @@ const NO_CACHE: PrivilegeCache = {
  * One small JSON file per engine, next to its nests' client certificates
  * ($XDG_STATE_HOME/inception/ENGINE/_privilege.json): 0600 in a 0700 folder, written whole to
  * a temporary file and renamed, so a reader never sees half of it. It is only a shortcut: a file
- * that cannot be read, parsed or written costs the probes, never the `up`.
+ * that cannot be read, parsed or written, or a state folder that cannot be made, costs the probes,
+ * never the `up`, and says nothing: a plain `up` needs no state folder, and what a missing cache
+ * costs (a second of probes) is no reason to stop or to warn at every `up`.
  */
 export class FilePrivilegeCache implements PrivilegeCache {
   constructor(
@@ -189,7 +191,8 @@ export class FilePrivilegeCache implements PrivilegeCache {
     const file = this.file(engineId)
     const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
     try {
-      await mkdir(join(file, '..'), {recursive: true, mode: 0o700})
+      // Made step by step (makePrivateFolder): a folder that cannot be made fails here, once.
+      makePrivateFolder(join(file, '..'))
       await chmod(join(file, '..'), 0o700)
       await writeFile(temporary, `${JSON.stringify({format: PRIVILEGE_CACHE_FORMAT, entries: memory.entries}, null, 2)}\n`, {mode: 0o600})
       await rename(temporary, file)

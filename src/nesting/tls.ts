@@ -1,8 +1,10 @@
 import type * as X509 from '@peculiar/x509'
 import {webcrypto} from 'node:crypto'
-import {chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {homedir} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join, resolve} from 'node:path'
+
+import {StateFolderUnusable} from './errors.js'
 
 /**
  * Mutual TLS for the levels' daemons: each nest gets its own certificate authority, one server
@@ -115,8 +117,39 @@ export function engineStateFolder(engineId: string, env: NodeJS.ProcessEnv = pro
   return join(stateHome, 'inception', engineKey)
 }
 
+/**
+ * Makes FOLDER and its missing parents (0700), one at a time. Not `mkdir -p` as Node has it: where
+ * the file system answers ENOENT for a folder whose parent exists (/proc does), Node's recursive
+ * mkdir makes the parent again and retries forever, and `up` spun, deaf to signals. Throws
+ * StateFolderUnusable, naming the folder and the reason.
+ */
+export function makePrivateFolder(folder: string): void {
+  const missing: string[] = []
+  for (let path = resolve(folder); !isDirectory(path); path = dirname(path)) {
+    missing.unshift(path)
+    if (dirname(path) === path) break
+  }
+  for (const path of missing) {
+    try {
+      mkdirSync(path, {mode: 0o700})
+    } catch (error) {
+      const {code, message} = error as NodeJS.ErrnoException
+      if (code === 'EEXIST' && isDirectory(path)) continue
+      throw new StateFolderUnusable(folder, code ?? message)
+    }
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
 export function writeClientFolder(folder: string, certs: NestCertificates): void {
-  mkdirSync(folder, {recursive: true, mode: 0o700})
+  makePrivateFolder(folder)
   chmodSync(folder, 0o700)
   writeFileSync(join(folder, 'ca.pem'), certs.caCert, {mode: 0o644})
   writeFileSync(join(folder, 'cert.pem'), certs.clientCert, {mode: 0o644})

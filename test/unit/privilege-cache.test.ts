@@ -4,7 +4,7 @@ import {dirname, join} from 'node:path'
 
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {PortTaken} from '../../src/nesting/errors.js'
+import {PortTaken, StateFolderUnusable} from '../../src/nesting/errors.js'
 import {Nests} from '../../src/nesting/nest.js'
 import {
   decidePrivilegeOnce,
@@ -231,5 +231,42 @@ describe('up with a cached privilege decision', () => {
     refusingStart(fake, 'Bind for 127.0.0.1:18080 failed: port is already allocated')
     await expect(nests.up(request())).rejects.toBeInstanceOf(PortTaken)
     expect(cache.entries).toHaveLength(1)
+  })
+})
+
+describe('a state folder that cannot be made', () => {
+  // /proc refuses new folders with ENOENT; Node's recursive mkdir then retries the parent and the
+  // child forever (a CLI spinning, deaf to signals). A bound on each test keeps a regression from
+  // hanging the run; it is no claim about speed.
+  const unmakeable = {XDG_STATE_HOME: '/proc/inception-no-such-folder'}
+
+  it('the cache carries on without it: the decision is made and nothing is kept', {timeout: 20_000}, async () => {
+    const fake = engine()
+    const cache = new FilePrivilegeCache(unmakeable)
+    expect((await decidePrivilegeOnce(fake, IMAGE, 'auto', cache)).decision.mode).toBe('privileged')
+    expect((await decidePrivilegeOnce(fake, IMAGE, 'auto', cache)).cached).toBe(false)
+  })
+
+  it('up --expose-daemons refuses in one line before it creates anything, naming the folder', {timeout: 20_000}, async () => {
+    const fake = engine()
+    const saved = process.env.XDG_STATE_HOME
+    process.env.XDG_STATE_HOME = unmakeable.XDG_STATE_HOME
+    try {
+      const nests = new Nests(fake, new MemoryPrivilegeCache())
+      const refused = nests.prepare(parseUpRequest({image: IMAGE, depth: 1, timeoutSeconds: 1, exposeDaemons: true}))
+      await expect(refused).rejects.toBeInstanceOf(StateFolderUnusable)
+      await expect(refused).rejects.toThrow(/cannot make the state folder \/proc\/inception-no-such-folder\/inception\/\S+ \(ENOENT/)
+      expect(fake.calls.filter((call) => /^create|^start/.test(call))).toEqual([])
+    } finally {
+      if (saved === undefined) delete process.env.XDG_STATE_HOME
+      else process.env.XDG_STATE_HOME = saved
+    }
+  })
+
+  it('a plain up is prepared without the folder (the cache is only a shortcut)', {timeout: 20_000}, async () => {
+    const fake = engine()
+    const nests = new Nests(fake, new FilePrivilegeCache(unmakeable))
+    const prepared = await nests.prepare(parseUpRequest({image: IMAGE, depth: 1, timeoutSeconds: 1}))
+    expect(prepared).toMatchObject({decision: {mode: 'privileged'}, privilegeCached: false})
   })
 })
