@@ -15,6 +15,8 @@ BOARD_INFO_PREFIX='info-'
 BOARD_HOST='host'
 # present while the demo's dream collapses
 BOARD_COLLAPSING='collapsing'
+# what the demo page was last served: "COLLAPSING GOING"
+BOARD_PAGE_SEEN='page-seen'
 # labels on every level container
 LABEL_NEST='io.inception.nest'
 LABEL_LEVEL='io.inception.level'

@@ -68,14 +68,29 @@ export default class Demo extends InceptionCommand {
     }
     this.log('  Press Ctrl-C to wake up (collapse the nest), or run `inception demo --down` elsewhere.')
     // Until Ctrl-C, or until `inception demo --down` from another terminal removes the nest.
+    // Ctrl-C is answered at once: the wait for a removal elsewhere runs beside it and is dropped.
     const interrupted = new AbortController()
-    process.once('SIGINT', () => interrupted.abort())
-    process.once('SIGTERM', () => interrupted.abort())
-    await pollUntil(async () => (interrupted.signal.aborted || !(await nests.names().catch(() => [] as string[])).includes(name) ? true : undefined), {
-      intervalMs: 2000,
-      signal: interrupted.signal,
+    const woken = new Promise<'interrupted'>((resolve) => {
+      const wake = () => {
+        interrupted.abort()
+        resolve('interrupted')
+      }
+      process.once('SIGINT', wake)
+      process.once('SIGTERM', wake)
     })
-    if ((await nests.names()).includes(name)) await this.wakeUp(top, name, request.depth)
+    const removedElsewhere = pollUntil(
+      async () => {
+        if (interrupted.signal.aborted) return 'interrupted' as const
+        // An engine that does not answer for a moment is not a removal.
+        const names = await nests.names().catch(() => [name])
+        return names.includes(name) ? undefined : ('removed' as const)
+      },
+      {intervalMs: 2000, signal: interrupted.signal},
+    )
+    const why = await Promise.race([woken, removedElsewhere])
+    interrupted.abort()
+    if (why === 'interrupted') await this.wakeUp(top, name, request.depth)
+    else this.log(`Nest "${name}" was removed elsewhere: you woke up.`)
   }
 
   private async wakeUp(top: SpinningTop, name: string, depth: number): Promise<void> {

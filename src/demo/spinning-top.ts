@@ -4,6 +4,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {BOARD_FILE} from '../nesting/contract.js'
 import {Capture, type Engine} from '../nesting/engine.js'
 import type {DownReport, Nests} from '../nesting/nest.js'
+import {pollUntil} from '../nesting/poll.js'
 
 /**
  * The spinning-top demo lives here (this file and shell.ts), with its page and CGI in image/demo/
@@ -16,8 +17,26 @@ import type {DownReport, Nests} from '../nesting/nest.js'
 export const DEMO_ROOT = '/usr/local/share/inception/demo'
 export const DEMO_INNER_PORT = 8080
 export const DEMO_NEST = 'demo'
-/** Long enough between levels for the page (it polls every 0.7 s) to show each one going. */
+/** The least time between two steps of the collapse, so that a viewer sees each one. */
 const COLLAPSE_PAUSE_MS = 900
+/**
+ * How long a step waits for an open page to show it (its CGI acknowledges on the board what it
+ * served). Without a page, a step takes the pause only; with one, the collapse goes at the page's
+ * pace, up to this long a step, so a page that was closed meanwhile holds nothing up for long.
+ */
+const PAGE_WAIT_MS = 8000
+const PAGE_POLL_MS = 100
+
+/** What the page was last served, from its acknowledgement on the board ("COLLAPSING GOING"). */
+export interface PageSeen {
+  collapsing: boolean
+  going: number
+}
+
+export function parsePageSeen(text: string | undefined): PageSeen | undefined {
+  const match = /^([01]) (\d+)\s*$/.exec(text ?? '')
+  return match ? {collapsing: match[1] === '1', going: Number(match[2])} : undefined
+}
 
 const quiet = () => ({stdout: new Capture(), stderr: new Capture()})
 
@@ -45,16 +64,41 @@ export class SpinningTop {
 
   /**
    * Wakes up: the board says the dream is collapsing and marks each level going, outermost
-   * first with a pause between, so the page (served from the innermost level) shows them go;
-   * then the nest is removed for real, as `down` does.
+   * first; then the nest is removed for real, as `down` does. Each step waits at least
+   * COLLAPSE_PAUSE_MS and, when a page is open (it has acknowledged an answer on the board), until
+   * the page has shown it: on a slow machine the page's answers lag, and a collapse on a fixed
+   * beat was over before the page had shown a single level going.
    */
   async collapse(name: string, depth: number, onLevel: (level: number) => void = () => undefined): Promise<DownReport> {
-    await this.nests.writeBoard(name, BOARD_FILE.collapsing, '').catch(() => undefined)
+    const watched = parsePageSeen(await this.nests.readBoardFile(name, BOARD_FILE.pageSeen).catch(() => undefined)) !== undefined
+    const step = async (write: () => Promise<void>, shown: (seen: PageSeen) => boolean) => {
+      const started = Date.now()
+      await write().catch(() => undefined)
+      if (watched) await this.untilThePageShows(name, shown)
+      const left = COLLAPSE_PAUSE_MS - (Date.now() - started)
+      if (left > 0) await sleep(left)
+    }
+    await step(
+      () => this.nests.writeBoard(name, BOARD_FILE.collapsing, ''),
+      (seen) => seen.collapsing,
+    )
     for (let level = 1; level <= depth; level++) {
-      await sleep(COLLAPSE_PAUSE_MS)
       onLevel(level)
-      await this.nests.writeBoard(name, `${BOARD_FILE.statePrefix}${level}`, 'stopping\n').catch(() => undefined)
+      await step(
+        () => this.nests.writeBoard(name, `${BOARD_FILE.statePrefix}${level}`, 'stopping\n'),
+        (seen) => seen.going >= level,
+      )
     }
     return this.nests.down(name)
+  }
+
+  private async untilThePageShows(name: string, shown: (seen: PageSeen) => boolean): Promise<void> {
+    await pollUntil(
+      async () => {
+        const seen = parsePageSeen(await this.nests.readBoardFile(name, BOARD_FILE.pageSeen).catch(() => undefined))
+        return seen && shown(seen) ? true : undefined
+      },
+      {intervalMs: PAGE_POLL_MS, timeoutMs: PAGE_WAIT_MS},
+    ).catch(() => undefined)
   }
 }

@@ -34,6 +34,12 @@ export const BOARD_FILE = {
   host: 'host',
   /** Present while the demo's dream collapses (the page reads it). */
   collapsing: 'collapsing',
+  /**
+   * What the demo page was last served, written by its CGI: "COLLAPSING GOING" (1 or 0, then how
+   * many levels it showed stopping). The collapse waits on it, so the page shows every step even
+   * when the machine is slow.
+   */
+  pageSeen: 'page-seen',
   /** Where `inception load` spools an image that several levels load. */
   spool: 'spool',
 } as const
@@ -309,6 +315,7 @@ export function shellContract(): string {
     ['BOARD_INFO_PREFIX', BOARD_FILE.infoPrefix, "level K's key=value details"],
     ['BOARD_HOST', BOARD_FILE.host, 'what the demo page shows of the host'],
     ['BOARD_COLLAPSING', BOARD_FILE.collapsing, "present while the demo's dream collapses"],
+    ['BOARD_PAGE_SEEN', BOARD_FILE.pageSeen, 'what the demo page was last served: "COLLAPSING GOING"'],
     ['LABEL_NEST', LABEL.nest, 'labels on every level container'],
     ['LABEL_LEVEL', LABEL.level, ''],
     ['LABEL_VERSION', LABEL.version, ''],

@@ -81,6 +81,11 @@ export class Nests {
     return this.reach.writeBoard(name, file, content)
   }
 
+  /** One file of the nest's status board, or undefined when it is not there. */
+  readBoardFile(name: string, file: string): Promise<string | undefined> {
+    return this.reach.readBoardFile(name, file)
+  }
+
   daemonEndpoint(name: string, level: number): Promise<DaemonEndpoint> {
     return this.reach.daemonEndpoint(name, level)
   }

@@ -92,6 +92,12 @@ export class NestReach {
     return boardFromFiles((await this.engine.readFiles(levelOneId, BOARD_DIR)) ?? {}, depth)
   }
 
+  /** One file of the nest's board as it is now (undefined when it is not there), read through the archive API. */
+  async readBoardFile(name: string, file: string): Promise<string | undefined> {
+    const record = await this.directory.findRunning(name)
+    return (await this.engine.readFiles(record.levelOne.id, BOARD_DIR))?.[file]
+  }
+
   /** Writes one file on the nest's board (level 1 owns it; every level sees it). */
   async writeBoard(name: string, file: string, content: string): Promise<void> {
     const record = await this.directory.findRunning(name)

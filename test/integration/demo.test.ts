@@ -63,22 +63,28 @@ describe.skipIf(!engine)('the spinning-top demo in a browser', () => {
       expect(await page.$eval('.level.innermost', (e) => (e as HTMLElement).dataset.level)).toBe('4')
       expect(await page.textContent('.level[data-level="0"]')).toContain('Host')
 
-      const transform = () => page.$eval('#top', (e) => getComputedStyle(e).transform)
-      const first = await transform()
-      await page.waitForTimeout(230)
-      const second = await transform()
+      // Spinning: the top's transform is set, and changes (waited for, not slept on).
+      const first = await page.$eval('#top', (e) => getComputedStyle(e).transform)
       expect(first).not.toBe('none')
-      expect(second).not.toBe(first)
+      await page.waitForFunction((was) => getComputedStyle(document.getElementById('top')!).transform !== was, first, {timeout: 5000})
       await page.screenshot({path: `${ARTIFACTS}/spinning-top.png`})
       const phone = await browser.newPage({viewport: {width: 390, height: 844}, deviceScaleFactor: 2})
       await phone.goto(`http://127.0.0.1:${PORT}/`)
       await phone.waitForSelector('.level[data-level="4"]')
       await phone.screenshot({path: `${ARTIFACTS}/spinning-top-phone.png`, fullPage: true})
 
-      // Wake up: the page shows the collapse until its server is gone.
+      // Wake up: the page shows the collapse level by level, each level going in its turn
+      // (1, then 2, ...: the collapse waits for the open page to show each step), until its
+      // server is gone with the innermost level.
       demo.kill('SIGINT')
       await page.waitForSelector('body.collapsing', {timeout: 10_000})
-      await page.waitForFunction(() => document.querySelectorAll('.level.stopping').length >= 2, undefined, {timeout: 10_000})
+      for (let going = 1; going <= 4; going++) {
+        await page.waitForFunction(
+          (n) => document.querySelectorAll('.level.stopping').length === n && document.querySelector(`.level[data-level="${n}"]`)!.classList.contains('stopping'),
+          going,
+          {timeout: 10_000},
+        )
+      }
     } finally {
       await browser.close()
     }
