@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 import {chmod, readFile, rename, rm, writeFile} from 'node:fs/promises'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 
 import type {Engine, EngineInfo, Ulimit} from './engine.js'
 import {decidePrivilege, PRIVILEGE_REQUESTS, type PrivilegeDecision, type PrivilegeRequest} from './privilege.js'
@@ -145,6 +145,9 @@ const NO_CACHE: PrivilegeCache = {
  * never the `up`, and says nothing: a plain `up` needs no state folder, and what a missing cache
  * costs (a second of probes) is no reason to stop or to warn at every `up`.
  */
+/** A lock older than this is a dead writer's (proper-lockfile refreshes a live one's meanwhile). */
+const LOCK_STALE_MS = 10_000
+
 export class FilePrivilegeCache implements PrivilegeCache {
   constructor(
     private readonly env: NodeJS.ProcessEnv = process.env,
@@ -161,16 +164,44 @@ export class FilePrivilegeCache implements PrivilegeCache {
   }
 
   async put(key: PrivilegeKey, decision: PrivilegeDecision): Promise<void> {
-    const memory = await this.read(key.engineId)
-    await memory.put(key, decision)
-    await this.write(key.engineId, memory)
+    await this.whileLocked(key.engineId, async () => {
+      const memory = await this.read(key.engineId)
+      await memory.put(key, decision)
+      await this.write(key.engineId, memory)
+    })
   }
 
   async forget(key: PrivilegeKey): Promise<void> {
-    const memory = await this.read(key.engineId)
-    const before = memory.entries.length
-    await memory.forget(key)
-    if (memory.entries.length !== before) await this.write(key.engineId, memory)
+    await this.whileLocked(key.engineId, async () => {
+      const memory = await this.read(key.engineId)
+      const before = memory.entries.length
+      await memory.forget(key)
+      if (memory.entries.length !== before) await this.write(key.engineId, memory)
+    })
+  }
+
+  /**
+   * Read, change and write the file under a lock (proper-lockfile: a `.lock` folder beside it,
+   * taken over when stale), so that two `up`s deciding at once both keep their decision: without
+   * it the second writer dropped what the first had kept. A lock that cannot be had in about a
+   * second leaves the file as it is; a cache miss costs only the probes.
+   */
+  private async whileLocked(engineId: string, change: () => Promise<void>): Promise<void> {
+    const file = this.file(engineId)
+    let release: (() => Promise<void>) | undefined
+    try {
+      makePrivateFolder(dirname(file))
+      // Loaded here, when a decision is kept, not with every command: it hooks the process's exit signals.
+      const {default: lockfile} = await import('proper-lockfile')
+      release = await lockfile.lock(file, {realpath: false, stale: LOCK_STALE_MS, retries: {retries: 25, minTimeout: 10, maxTimeout: 100}})
+    } catch {
+      return
+    }
+    try {
+      await change()
+    } finally {
+      await release().catch(() => undefined)
+    }
   }
 
   private async read(engineId: string): Promise<MemoryPrivilegeCache> {
@@ -192,8 +223,8 @@ export class FilePrivilegeCache implements PrivilegeCache {
     const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
     try {
       // Made step by step (makePrivateFolder): a folder that cannot be made fails here, once.
-      makePrivateFolder(join(file, '..'))
-      await chmod(join(file, '..'), 0o700)
+      makePrivateFolder(dirname(file))
+      await chmod(dirname(file), 0o700)
       await writeFile(temporary, `${JSON.stringify({format: PRIVILEGE_CACHE_FORMAT, entries: memory.entries}, null, 2)}\n`, {mode: 0o600})
       await rename(temporary, file)
     } catch {

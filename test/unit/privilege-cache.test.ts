@@ -96,6 +96,21 @@ describe('privilege decided once per engine and host', () => {
     expect(probes(fake)).toBe(probed)
   })
 
+  it('two ups deciding at once both keep their decision (the file is locked while it is rewritten)', async () => {
+    // Each `up` is its own process with its own cache object: two read the file, then both
+    // write. Without a lock, the second writer drops what the first one kept.
+    const requests = ['auto', 'caps', 'minimal', 'privileged'] as const
+    const fake = engine()
+    await Promise.all(requests.map((request) => decidePrivilegeOnce(fake, IMAGE, request, new FilePrivilegeCache(env))))
+    const kept = JSON.parse(readFileSync(cacheFile(fake), 'utf8')) as {entries: Array<{key: {request: string}}>}
+    expect(kept.entries.map((entry) => entry.key.request).sort()).toEqual([...requests].sort())
+    const probed = probes(fake)
+    for (const request of requests) expect((await decidePrivilegeOnce(fake, IMAGE, request, new FilePrivilegeCache(env))).cached).toBe(true)
+    expect(probes(fake)).toBe(probed)
+    // The lock is gone once the writers are done.
+    expect(readdirSync(dirname(cacheFile(fake))).sort()).toEqual(['_privilege.json'])
+  })
+
   it('drops every entry of an engine or host that changed', async () => {
     const fake = engine()
     const cache = new MemoryPrivilegeCache()
