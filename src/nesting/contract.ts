@@ -82,6 +82,8 @@ export const LABEL = {
   suite: 'io.inception.suite',
   /** On the short-lived container that serialises subnet choice between concurrent `up`s. */
   lock: 'io.inception.lock',
+  /** Who holds that lock: "pid=N start=T boot=ID pidns=NS host=NAME" (subnet-lock.ts), so a dead holder's lock is taken over. */
+  lockHolder: 'io.inception.lock-holder',
   /** On the throwaway containers that probe what the engine allows. */
   probe: 'io.inception.probe',
   /** On the level image: the hash of the image/ folder it was built from. */

@@ -5,7 +5,7 @@ import {dirname} from 'node:path'
 import {firstFailure, type LevelReport, readyDepth} from './board.js'
 import {LABEL, type LevelState, nestRecord, TLS_DIR} from './contract.js'
 import type {NestDirectory} from './directory.js'
-import {engineMessage, statusCode} from './engine.js'
+import {engineMessage} from './engine.js'
 import {ImageMissing, InceptionError, Interrupted, LevelFailed, NestExists, NetworkMissing, PortTaken} from './errors.js'
 import {checkMemory, levelOneSpec, planNest, subnetsOfNests} from './plan.js'
 import type {UpRequest} from './request.js'
@@ -14,6 +14,7 @@ import type {PrivilegeDecision} from './privilege.js'
 import {decidePrivilegeOnce, type PrivilegeCache, type PrivilegeKey} from './privilege-cache.js'
 import {initError, type NestReach} from './reach.js'
 import type {NestStatus, NestStatusReader} from './status.js'
+import {SubnetLock} from './subnet-lock.js'
 import {type Cidr, parseCidr} from './subnets.js'
 import {imageForSuite} from './suites.js'
 import type {NestTeardown} from './teardown.js'
@@ -35,9 +36,6 @@ export interface UpEvents {
   levelState?(level: number, state: LevelState, elapsedMs: number): void
 }
 
-const SUBNET_LOCK = 'inception-subnet-lock'
-const SUBNET_LOCK_WAIT_MS = 30_000
-const SUBNET_LOCK_STALE_MS = 60_000
 // A board read is one archive request (a few milliseconds of the engine's time, nothing in the
 // nest), so it can be asked often: the wait after the last level is ready is half of this.
 const BOARD_POLL_MS = 20
@@ -94,7 +92,7 @@ export class NestLauncher {
     // Rollback removes what carries this nest's name: only once this call has made something.
     let created = false
     try {
-      const {id, spec} = await this.withSubnetLock(request.image, async () => {
+      const {id, spec} = await new SubnetLock(this.engine).hold(request.image, async () => {
         // Checked again under the lock: another `up` of the same name may have won the race,
         // and its nest is not ours to roll back.
         if ((await this.directory.records(request.name)).length > 0) throw new NestExists(request.name)
@@ -168,44 +166,6 @@ export class NestLauncher {
     for (const mapping of request.ports) {
       const holder = await portHolder(request.bind, mapping.hostPort)
       if (holder) throw new PortTaken(request.bind, mapping.hostPort, holder)
-    }
-  }
-
-  /**
-   * Choosing subnets and creating level 1 (whose labels record them) must not interleave with
-   * another `up` on the same engine, or two nests get the same subnets. The engine is the lock:
-   * container names are unique, so creating a never-started container with a fixed name
-   * succeeds for one caller at a time. A lock left by a killed CLI expires.
-   */
-  private async withSubnetLock<T>(image: string, critical: () => Promise<T>): Promise<T> {
-    const lockId = await pollUntil(
-      async () => {
-        try {
-          // Never started; the tmpfs keeps it from making an anonymous volume for /var/lib/docker.
-          return await this.engine.createContainer({
-            name: SUBNET_LOCK,
-            image,
-            entrypoint: ['true'],
-            labels: {[LABEL.lock]: 'subnets'},
-            host: {tmpfs: {'/var/lib/docker': ''}},
-          })
-        } catch (error) {
-          if (statusCode(error) !== 409) throw error
-          const holder = await this.engine.inspectContainer(SUBNET_LOCK)
-          if (holder && Date.now() - holder.createdMs > SUBNET_LOCK_STALE_MS) await this.engine.removeContainer(holder.id)
-          return undefined
-        }
-      },
-      {
-        intervalMs: 100,
-        timeoutMs: SUBNET_LOCK_WAIT_MS,
-        onTimeout: () => new LevelFailed(1, 'another `inception up` on this engine held the subnet lock for too long'),
-      },
-    )
-    try {
-      return await critical()
-    } finally {
-      await this.engine.removeContainer(lockId).catch(() => undefined)
     }
   }
 

@@ -1,5 +1,6 @@
 import {LABEL} from './contract.js'
 import {hasLabel, type NestDirectory} from './directory.js'
+import {SubnetLock} from './subnet-lock.js'
 import {removeClientFolder} from './tls.js'
 
 export interface DownReport {
@@ -28,9 +29,14 @@ export class NestTeardown {
     return this.directory.engine
   }
 
-  /** Removes a nest: whatever on this engine carries its name, and its client certificates. */
+  /**
+   * Removes a nest: whatever on this engine carries its name, and its client certificates. A
+   * subnet lock whose holder is gone goes too: `up` would take it over anyway, but it need not
+   * be seen on the engine.
+   */
   async down(name: string): Promise<DownReport> {
     const started = Date.now()
+    await new SubnetLock(this.engine).clearStale().catch(() => false)
     const containers = await this.engine.listContainers([hasLabel(LABEL.nest, name)])
     await Promise.all(
       containers.map(async (c) => {
