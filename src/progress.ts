@@ -36,6 +36,7 @@ export async function upWithProgress(nests: Nests, request: UpRequest, options: 
     const prepared = await nests.prepare(request)
     // A cached decision's reason already says it was decided earlier on this engine.
     options.log(`privilege: ${prepared.decision.mode} (${prepared.decision.reason})`)
+    for (const note of prepared.notes ?? []) options.log(note)
     const levels = Array.from({length: request.depth}, () => deferred())
     const upDone = nests.launch(
       prepared,

@@ -1,4 +1,4 @@
-import {daemonInnerPort, LABEL, type NestRecord, nestRecord} from './contract.js'
+import {daemonInnerPort, LABEL, levelName, type NestRecord, nestRecord} from './contract.js'
 import type {Engine} from './engine.js'
 import {LevelFailed, LevelOutOfRange, NestNotFound} from './errors.js'
 import {certificateFolder} from './tls.js'
@@ -45,6 +45,21 @@ export class NestDirectory {
       throw new LevelFailed(1, `level 1 is ${record.levelOne.state}`, '', `see \`inception ps\`; remove the nest with \`inception down --name ${name}\``)
     }
     return record
+  }
+
+  /**
+   * What stands where level 1's volume would be made: nothing, the volume of an earlier nest of
+   * this name whose level 1 is gone (inception's label, and no level 1: `up` removes it), or a
+   * volume inception did not make for this nest (never adopted: the engine would hand it over as
+   * if new, and `down` would leave it).
+   */
+  async levelOneVolume(name: string): Promise<{state: 'free'} | {state: 'orphan'; volume: string} | {state: 'foreign'; volume: string; owner: string}> {
+    const volume = levelName(name, 1)
+    const found = (await this.engine.listVolumes([])).find((v) => v.name === volume)
+    if (!found) return {state: 'free'}
+    const nest = found.labels[LABEL.nest]
+    if (nest !== name) return {state: 'foreign', volume, owner: nest === undefined ? 'not made by inception' : `made by inception for nest "${nest}"`}
+    return (await this.records(name)).length > 0 ? {state: 'foreign', volume, owner: `nest "${name}" uses it`} : {state: 'orphan', volume}
   }
 
   /** Where this engine's nests keep their client certificates on this machine. */

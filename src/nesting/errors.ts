@@ -122,3 +122,14 @@ export class StateFolderUnusable extends InceptionError {
     )
   }
 }
+
+/** A volume has the name level 1's data root would get, and inception did not make it for that nest. */
+export class VolumeInTheWay extends InceptionError {
+  constructor(volume: string, owner: string) {
+    super(
+      `a volume named "${volume}" is in the way (${owner})`,
+      `remove it (docker volume rm ${volume}) if nothing in it is needed, or choose another --name`,
+      ExitCode.conflict,
+    )
+  }
+}

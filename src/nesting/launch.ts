@@ -6,7 +6,7 @@ import {firstFailure, type LevelReport, readyDepth} from './board.js'
 import {LABEL, type LevelState, nestRecord, TLS_DIR} from './contract.js'
 import type {NestDirectory} from './directory.js'
 import {engineMessage} from './engine.js'
-import {ImageMissing, InceptionError, Interrupted, LevelFailed, NestExists, NetworkMissing, PortTaken} from './errors.js'
+import {ImageMissing, InceptionError, Interrupted, LevelFailed, NestExists, NetworkMissing, PortTaken, VolumeInTheWay} from './errors.js'
 import {checkMemory, levelOneSpec, planNest, subnetsOfNests} from './plan.js'
 import type {UpRequest} from './request.js'
 import {pollUntil} from './poll.js'
@@ -29,6 +29,8 @@ export interface PreparedNest {
   /** Where the decision is cached: dropped when the engine refuses level 1 with it. */
   privilegeKey?: PrivilegeKey
   certificates?: NestCertificates
+  /** What `up` tells the user besides its progress (something of an earlier nest it removes). */
+  notes?: string[]
 }
 
 /** What `up` reports as it goes, for a progress display. */
@@ -60,6 +62,8 @@ export class NestLauncher {
    */
   async prepare(request: UpRequest): Promise<PreparedNest> {
     if ((await this.directory.records(request.name)).length > 0) throw new NestExists(request.name)
+    const volume = await this.directory.levelOneVolume(request.name)
+    if (volume.state === 'foreign') throw new VolumeInTheWay(volume.volume, volume.owner)
     if (request.network && !(await this.engine.networkExists(request.network))) throw new NetworkMissing(request.network)
     // Read once: the image check, the memory check and the privilege decision's key all use them.
     const [info, image] = await Promise.all([this.engine.info(), this.engine.inspectImage(request.image)])
@@ -78,7 +82,8 @@ export class NestLauncher {
     // made with its certificates, and removed by `down`.)
     if (request.exposeDaemons) makePrivateFolder(dirname(dirname(await this.directory.certificateFolder(request.name))))
     const certificates = request.exposeDaemons ? await issueNestCertificates(request.name, addresses) : undefined
-    return {request, decision, privilegeCached: cached, privilegeKey: key, certificates}
+    const notes = volume.state === 'orphan' ? [`removed the volume ${volume.volume} left by an earlier nest "${request.name}" (its level 1 was gone)`] : []
+    return {request, decision, privilegeCached: cached, privilegeKey: key, certificates, notes}
   }
 
   /**
@@ -98,6 +103,12 @@ export class NestLauncher {
         if ((await this.directory.records(request.name)).length > 0) throw new NestExists(request.name)
         // Planned again under the lock: another nest may have taken subnets since `prepare`.
         const spec = levelOneSpec(planNest(request, await this.takenSubnets()), decision)
+        // Never adopted: the engine answers a create of an existing volume with that volume.
+        const volume = await this.directory.levelOneVolume(request.name)
+        if (volume.state === 'foreign') throw new VolumeInTheWay(volume.volume, volume.owner)
+        // An earlier nest's data root, left when its level 1 was removed by hand: level 1 would
+        // start on its old state (the next level's container still in its engine).
+        if (volume.state === 'orphan') await this.engine.removeVolume(volume.volume)
         created = true
         await this.engine.createVolume(spec.name!, {[LABEL.nest]: request.name})
         return {id: await this.forgetPrivilegeIfRefused(privilegeKey, () => this.engine.createContainer(spec)), spec}

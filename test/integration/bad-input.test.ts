@@ -1,13 +1,38 @@
-import {createServer, type Server} from 'node:net'
+import {connect, createServer, type Server} from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cli, integrationEngine, snapshot} from '../support/integration.js'
+import {LABEL} from '../../src/nesting/contract.js'
+import {cli, type CliResult, describeEvent, engineChanges, engineEventsDuring, integrationEngine, snapshot} from '../support/integration.js'
 
 const engine = await integrationEngine()
 const NEST = 'itest-bad'
 const DEAD_ENGINE = {DOCKER_HOST: 'tcp://127.0.0.1:1'}
 /** A port this test holds on the host, so that `-p` onto it must be refused. */
 const BUSY_PORT = 18_111
+
+/** Whether something accepts TCP connections at 127.0.0.1:PORT. */
+async function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/**
+ * Runs the CLI with `args` and returns its result with the events this machine's engine recorded
+ * meanwhile. For refused input the engine must record nothing at all: no create or destroy of a
+ * container, volume, network or image, and no read either (a refusal is decided before the engine
+ * is asked for anything that shows as an event).
+ */
+async function refusedOnThisEngine(args: string[], env?: Record<string, string>): Promise<CliResult> {
+  const {result, events} = await engineEventsDuring(() => cli(args, env ? {env} : undefined))
+  expect(events.map(describeEvent), `events while \`inception ${args.join(' ')}\` ran`).toEqual([])
+  return result
+}
 
 /** One line on stderr that says what went wrong and what to do. */
 function expectOneClearLine(stderr: string, pattern: RegExp): void {
@@ -84,17 +109,21 @@ describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
     [['load', 'busybox', '--name', NEST, '--level', '1', '--all-levels'], 2, /--all-levels=true cannot also be provided when using --level/],
   ])('inception %j exits %i with one clear line', async (args, code, pattern) => {
     const before = await snapshot()
-    const result = await cli(args)
+    const result = await refusedOnThisEngine(args)
     expect(result.exitCode).toBe(code)
     expectOneClearLine(result.stderr, pattern)
     expect(await snapshot()).toEqual(before)
   })
 
+  // The command is pointed at an address where no engine can be: nothing can be made there. What
+  // can go wrong is the command reaching another engine (this machine's, the default) instead:
+  // that engine must record nothing, and the command must name the address it was given.
   it.each([['up', '--depth', '2'], ['down'], ['ps'], ['exec', '--', 'true'], ['logs'], ['build']])(
     'inception %j with an engine that does not answer exits 3 and names the address',
     async (...args) => {
+      expect(await listening(1), 'something listens on 127.0.0.1:1, the address this test needs dead').toBe(false)
       const before = await snapshot()
-      const result = await cli(args, {env: {...DEAD_ENGINE, CI: 'true'}})
+      const result = await refusedOnThisEngine(args, {...DEAD_ENGINE, CI: 'true'})
       expect(result.exitCode).toBe(3)
       expectOneClearLine(result.stderr, /no Docker engine answers at tcp:\/\/127\.0\.0\.1:1 .*ensure-engine\.sh/)
       expect(await snapshot()).toEqual(before)
@@ -103,10 +132,24 @@ describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
 
   it('an unreadable DOCKER_CERT_PATH is named, with what to do', async () => {
     const before = await snapshot()
-    const result = await cli(['ps'], {env: {DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nonexistent/certs', CI: 'true'}})
+    // Refused before any engine is reached: this machine's, the one it could fall back to, records nothing.
+    const result = await refusedOnThisEngine(['ps'], {DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nonexistent/certs', CI: 'true'})
     expect(result.exitCode).toBe(2)
     expectOneClearLine(result.stderr, /DOCKER_CERT_PATH \/nonexistent\/certs: \/nonexistent\/certs\/ca\.pem is missing \(ENOENT\); point it at/)
     expect(await snapshot()).toEqual(before)
+  })
+
+  it('the event check sees what end states cannot: an up that made level 1 and rolled it back', async () => {
+    const name = 'itest-bad-rollback'
+    await cli(['down', '--name', name])
+    const before = await snapshot()
+    // Level 1's dockerd refuses an option it does not know: up fails after making level 1, and removes it.
+    const {result, events} = await engineEventsDuring(() => cli(['up', '--name', name, '--dockerd-arg=--no-such-option']))
+    expect(result.exitCode, result.stderr).not.toBe(0)
+    expect(await snapshot()).toEqual(before)
+    const changes = engineChanges(events).map(describeEvent)
+    for (const change of [`volume create ${name}-l1`, `container create ${name}-l1`, `container destroy ${name}-l1`, `volume destroy ${name}-l1`])
+      expect(changes, 'the engine\'s account of the rolled back up').toContain(change)
   })
 
   it('the nest it refused to touch is still up', async () => {
@@ -122,13 +165,26 @@ describe.skipIf(!engine)('privilege modes against this engine', () => {
     const allowed = (await decidePrivilege(engine!, DEFAULT_IMAGE, 'auto')).mode === 'privileged'
     await cli(['down', '--name', 'itest-privileged'])
     const before = await snapshot()
-    const result = await cli(['up', '--name', 'itest-privileged', '--privilege', 'privileged'])
+    const {result, events} = await engineEventsDuring(() => cli(['up', '--name', 'itest-privileged', '--privilege', 'privileged']))
     if (allowed) {
       expect(result.exitCode, result.stderr).toBe(0)
       expect((await cli(['down', '--name', 'itest-privileged'])).exitCode).toBe(0)
     } else {
       expect(result.exitCode).toBe(2)
       expectOneClearLine(result.stderr, /this engine refuses --privileged .*; use --privilege caps \(or auto, which chooses it by itself\)/)
+      // Finding out may start the privilege probe (a throwaway container, labelled as one, that
+      // the engine connects to its default bridge and disconnects): the only thing the refusal may
+      // make, and everything it made is gone again.
+      const changes = engineChanges(events)
+      const probes = new Set(
+        changes.filter((event) => event.Type === 'container' && event.Actor.Attributes?.[LABEL.probe] !== undefined).map((event) => event.Actor.ID),
+      )
+      const probe = (event: (typeof events)[number]) =>
+        probes.has(event.Type === 'network' ? (event.Actor.Attributes?.container ?? '') : event.Type === 'container' ? event.Actor.ID : '')
+      expect(changes.filter((event) => !probe(event)).map(describeEvent)).toEqual([])
+      const made = changes.filter((event) => event.Action === 'create').map((event) => event.Actor.ID)
+      const removed = changes.filter((event) => event.Action === 'destroy').map((event) => event.Actor.ID)
+      expect(removed.sort()).toEqual(made.sort())
     }
     expect(await snapshot()).toEqual(before)
   })

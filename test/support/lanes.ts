@@ -1,7 +1,18 @@
 import {execa} from 'execa'
 import {expect} from 'vitest'
 
-import {cli, type CliResult, shAt} from './integration.js'
+import {levelName} from '../../src/nesting/contract.js'
+import {
+  type CgroupPlace,
+  cli,
+  type CliResult,
+  containerCgroups,
+  type EngineCgroups,
+  engineCgroups,
+  inspectLevelOne,
+  readCgroups,
+  shAt,
+} from './integration.js'
 
 /**
  * What the host matrix runs on every test host (an engine the suite starts itself: a cgroup v2
@@ -14,6 +25,8 @@ export interface TestHost {
   env: Record<string, string>
   /** What the engine holds that a nest could leave behind (its containers, volumes, networks, cgroups...), compared before and after. */
   state(): Promise<object>
+  /** Fails unless `state`, read while nest `name` is up, holds the nest's parts: a state that reads nothing must not pass. */
+  expectNest(state: object, name: string): Promise<void>
   /** Another Node binary to run the CLI with (the machine's own by default). */
   node?: string
 }
@@ -35,29 +48,44 @@ export async function dockerOn(host: {env: Record<string, string>}, args: string
     .sort()
 }
 
-/** The lines a command prints, sorted: how a lane lists the cgroups its engine's containers get. */
-export function linesOf(command: string[]): () => Promise<string[]> {
-  return async () =>
-    String((await execa(command[0]!, command.slice(1))).stdout)
-      .split('\n')
-      .filter(Boolean)
-      .sort()
-}
-
-/** A test host reached with `env`, whose containers' cgroups `cgroupListing` prints one per line. */
-export function laneHost(env: Record<string, string>, cgroupListing: string[]): TestHost {
-  return {env, state: () => engineState({env}, linesOf(cgroupListing))}
+/**
+ * A test host reached with `env`, whose containers' cgroups are seen at `place` (this machine, or
+ * inside the container of this machine's engine that the test host's engine runs in). The cgroup
+ * layout is read there and checked against the engine's own account (its cgroup version and
+ * driver, Docker or Podman). `alsoDocker` adds the cgroups a Docker engine of the same cgroup
+ * version makes at that place with the cgroupfs driver: under Podman, level 1 has no cgroup
+ * namespace of its own, so its engine puts the next level's cgroup at the top of the hierarchy,
+ * under docker/.
+ */
+export function laneHost(env: Record<string, string>, place: CgroupPlace, {alsoDocker = false} = {}): TestHost {
+  const engines = async (): Promise<EngineCgroups[]> => {
+    const own = await engineCgroups(env)
+    return alsoDocker ? [own, {engine: 'docker', version: own.version, driver: 'cgroupfs'}] : [own]
+  }
+  return {
+    env,
+    state: async () => engineState({env}, async () => readCgroups(place, await engines())),
+    async expectNest(state, name) {
+      const {Id} = await inspectLevelOne(name, env)
+      const taken = state as EngineState
+      const where = `the engine state read while nest "${name}" is up on ${env.DOCKER_HOST}`
+      expect(taken.containers, `${where}: its level 1 container`).toContain(`${Id} ${levelName(name, 1)}`)
+      expect(taken.volumes, `${where}: its volume`).toContain(levelName(name, 1))
+      expect(taken.cgroups, `${where}: its cgroups`).toEqual(expect.arrayContaining(await containerCgroups(place, (await engines())[0]!, Id)))
+    },
+  }
 }
 
 /** The engine's containers, volumes and networks, plus the cgroups the caller reads. */
 export async function engineState(host: {env: Record<string, string>}, cgroups: () => Promise<string[]>): Promise<EngineState> {
   const state = {
-    containers: await dockerOn(host, ['ps', '-a', '--format', '{{.ID}} {{.Names}}']),
+    containers: await dockerOn(host, ['ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.Names}}']),
     volumes: await dockerOn(host, ['volume', 'ls', '-q']),
     networks: await dockerOn(host, ['network', 'ls', '-q']),
     cgroups: await cgroups(),
   }
-  // Every engine has its default networks: none seen means the check read nothing.
+  // Every engine has its default networks: none seen means the check read nothing. What a nest
+  // adds is checked by the host's expectNest, on a state read while the nest is up.
   if (state.networks.length === 0) throw new Error(`engine state: no networks read from ${host.env.DOCKER_HOST}`)
   return state
 }
@@ -95,6 +123,7 @@ export async function exerciseHost(
   const before = await host.state()
   const up = await on(['up', '--name', name, '--depth', '2', '-p', `${port}:8080`, '--bind', bind])
   expectOk(up, 'up --depth 2')
+  await host.expectNest(await host.state(), name)
   expectOk(await on(['exec', '--name', name, '--level', '2', '--', 'docker', 'run', '--rm', 'busybox', 'true']), 'a container at level 2')
   const piped = await on(['exec', '--name', name, '--level', '2', '--', 'sh', '-c', 'cat; exit 3'], 'stdin reaches level 2\n')
   expect(piped.stdout).toBe('stdin reaches level 2')
