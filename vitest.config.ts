@@ -13,7 +13,19 @@ export default defineConfig({
       // spare another its probes, and nothing is written under the user's state directory;
       // test/unit/privilege-cache.test.ts turns it on against a temporary one.
       {extends: true, test: {name: 'unit', include: ['test/unit/**/*.test.ts'], env: {INCEPTION_PRIVILEGE_CACHE: 'off'}}},
-      {extends: true, test: {name: 'integration', include: ['test/integration/**/*.test.ts'], globalSetup: ['test/support/global-setup.ts']}},
+      // Integration tests decide privilege afresh at every `up` (the cache off: a decision kept by
+      // `build` or an earlier test would hide the probe path), in a state folder of their own that
+      // global setup makes and removes (XDG_STATE_HOME), so nothing of the user's state is read or
+      // written. A test of the cache itself passes INCEPTION_PRIVILEGE_CACHE to the CLI it runs.
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          env: {INCEPTION_PRIVILEGE_CACHE: 'off'},
+        },
+      },
     ],
   },
 })
