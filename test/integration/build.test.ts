@@ -1,5 +1,8 @@
 import {execa} from 'execa'
-import {describe, expect, it} from 'vitest'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, describe, expect, it} from 'vitest'
 
 import {DEFAULT_IMAGE} from '../../src/nesting/suites.js'
 import {VERSION} from '../../src/nesting/version.js'
@@ -43,4 +46,51 @@ describe.skipIf(!engine)('inception build', () => {
     ])
     expect(inspect.stdout).toBe(`{"/var/lib/docker":{}} ${VERSION}`)
   })
+})
+
+/**
+ * --base, --tag and --force, built for real. The base is the level image itself with a marker file
+ * added (made here with `docker build`, offline): every package the Dockerfile installs is already
+ * there, so the build is quick, and the marker in the result shows which base it was built from.
+ */
+describe.skipIf(!engine)('inception build --base, --tag, --force', () => {
+  const BASE = 'itest-base:marked'
+  const TAG = 'itest-built:flags'
+  const dir = mkdtempSync(join(tmpdir(), 'inception-base-'))
+
+  afterAll(async () => {
+    await execa('docker', ['rmi', TAG, BASE], {reject: false})
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  const inspect = async (image: string) =>
+    (await execa('docker', ['image', 'inspect', '--format', '{{.Id}} {{.Created}}', image], {reject: false})).stdout.trim().split(' ')
+
+  it('builds from the base given, under the tag given, reuses it, and rebuilds it with --force', async () => {
+    writeFileSync(join(dir, 'Dockerfile'), `FROM ${DEFAULT_IMAGE}\nRUN echo itest-base > /itest-base-marker\n`)
+    await execa('docker', ['build', '-q', '-t', BASE, dir])
+    await execa('docker', ['rmi', TAG], {reject: false})
+    const [defaultBefore] = await inspect(DEFAULT_IMAGE)
+
+    const built = await cli(['build', '--base', BASE, '--tag', TAG], {timeout: 600_000})
+    expect(built.exitCode, built.stdout + built.stderr).toBe(0)
+    expect(built.stdout).toContain(`built ${TAG}`)
+    const marker = await execa('docker', ['run', '--rm', '--entrypoint', 'cat', TAG, '/itest-base-marker'], {reject: false})
+    expect(marker.stdout).toBe('itest-base')
+    // --tag: the default image was left alone.
+    expect((await inspect(DEFAULT_IMAGE))[0]).toBe(defaultBefore)
+    const [firstId, firstCreated] = await inspect(TAG)
+
+    const again = await cli(['build', '--base', BASE, '--tag', TAG])
+    expect(again.exitCode).toBe(0)
+    expect(again.stdout).toContain(`image ${TAG} is up to date with image/; reused`)
+    expect((await inspect(TAG))[0]).toBe(firstId)
+
+    const forced = await cli(['build', '--base', BASE, '--tag', TAG, '--force'], {timeout: 600_000})
+    expect(forced.exitCode, forced.stdout + forced.stderr).toBe(0)
+    expect(forced.stdout).toContain(`built ${TAG}`)
+    const [forcedId, forcedCreated] = await inspect(TAG)
+    expect(forcedId).not.toBe(firstId)
+    expect(Date.parse(forcedCreated!)).toBeGreaterThan(Date.parse(firstCreated!))
+  }, 1_200_000)
 })
