@@ -293,6 +293,13 @@ export function initEnvironment(init: LevelOneInit): Record<CliVariable, string>
   }
 }
 
+/**
+ * Set on every command `inception exec` runs, to a token of that one exec, and inherited by
+ * whatever it starts: how a command that timed out or was interrupted is found at its level, and
+ * ended there, from level 1 (whose PID namespace holds every level's processes). Not the init's.
+ */
+export const EXEC_MARK_VARIABLE = 'INCEPTION_EXEC'
+
 /** Where the init's files are in the level image (INCEPTION_LIB), inside /usr, which every level passes down. */
 export const IMAGE_LIB_DIR = '/usr/local/lib/inception'
 

@@ -320,6 +320,7 @@ export class DockerodeEngine implements Engine {
     const exec = await this.call('exec', () =>
       container.exec({
         Cmd: cmd,
+        Env: io.env,
         AttachStdin: io.stdin !== undefined,
         AttachStdout: true,
         AttachStderr: true,

@@ -154,6 +154,8 @@ export interface ExecIo {
   /** Terminal size for a TTY exec. */
   size?: {columns: number; rows: number}
   timeoutMs?: number
+  /** Variables set for the command besides the container's (NAME=VALUE). */
+  env?: string[]
 }
 
 export interface PullOutcome {

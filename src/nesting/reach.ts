@@ -1,11 +1,12 @@
+import {randomBytes} from 'node:crypto'
 import type {Writable} from 'node:stream'
 
 import {BOARD_READ_SCRIPT, boardFromFiles, type LevelReport, parseBoard} from './board.js'
-import {BOARD_DIR, levelName, type NestRecord} from './contract.js'
+import {BOARD_DIR, EXEC_MARK_VARIABLE, levelName, type NestRecord} from './contract.js'
 import type {NestDirectory} from './directory.js'
 import {connectEndpoint} from './dockerode-engine.js'
 import {Capture, type Engine, type ExecIo} from './engine.js'
-import {DaemonsNotExposed, LevelFailed} from './errors.js'
+import {DaemonsNotExposed, Interrupted, LevelFailed} from './errors.js'
 import {shortcutCommand} from './shortcut.js'
 import {clientFolderExists, readClientMaterial} from './tls.js'
 
@@ -29,24 +30,54 @@ export class NestReach {
     return this.directory.engine
   }
 
-  /** Runs CMD at level K and returns its exit status. */
+  /**
+   * Runs CMD at level K and returns its exit status. An engine never ends an exec's process when
+   * its caller goes (it has no such API): a command that times out, or whose CLI gets SIGINT or
+   * SIGTERM, is ended here, at its level, with whatever it started (they carry its mark).
+   */
   async exec(name: string, level: number, cmd: string[], io: ExecIo): Promise<number> {
     const record = await this.directory.findRunning(name, level)
     const parent = await this.parentEngine(record, level)
+    const mark = randomBytes(8).toString('hex')
+    const marked: ExecIo = {...io, env: [...(io.env ?? []), `${EXEC_MARK_VARIABLE}=${mark}`]}
+    const signalled = new AbortController()
+    const onSignal = () => signalled.abort()
+    // Rejects once a signal came: the command is then ended at its level (the catch below).
+    const interrupted = new Promise<never>((_, reject) => {
+      signalled.signal.addEventListener('abort', () => reject(new Interrupted(`\`${cmd.join(' ')}\` at level ${level} was ended`)))
+    })
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
     try {
-      if (parent) return await parent.exec(levelName(name, level), cmd, io)
-      const mode = {interactive: io.stdin !== undefined, tty: io.tty ?? false}
-      const command = level === 1 ? cmd : shortcutCommand(name, level, cmd, mode)
-      return await this.engine.exec(record.levelOne.id, command, io)
+      const run = async () => {
+        if (parent) return parent.exec(levelName(name, level), cmd, marked)
+        const mode = {interactive: io.stdin !== undefined, tty: io.tty ?? false}
+        const command = level === 1 ? cmd : shortcutCommand(name, level, cmd, mode)
+        return this.engine.exec(record.levelOne.id, command, marked)
+      }
+      return await Promise.race([run(), interrupted])
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ETIMEDOUT' || io.timeoutMs === undefined) throw error
+      const timedOut = (error as NodeJS.ErrnoException).code === 'ETIMEDOUT' && io.timeoutMs !== undefined
+      if (timedOut || error instanceof Interrupted) await this.endMarked(record.levelOne.id, mark)
+      if (!timedOut || io.timeoutMs === undefined) throw error
       throw new LevelFailed(
         level,
         `\`${cmd.join(' ')}\` did not finish within ${io.timeoutMs / 1000}s`,
         await this.logTail(name, level, 10),
-        'the nest is still up; give more --timeout, or look at the level with `inception logs`',
+        'the command was ended, the nest is still up; give more --timeout, or look at the level with `inception logs`',
       )
+    } finally {
+      process.removeListener('SIGINT', onSignal)
+      process.removeListener('SIGTERM', onSignal)
     }
+  }
+
+  /** Ends every process of the nest that carries this exec's mark, seen from level 1, which sees every level's. */
+  private async endMarked(levelOneId: string, mark: string): Promise<void> {
+    const script = `for d in /proc/[0-9]*; do tr '\\0' '\\n' <"$d/environ" 2>/dev/null | grep -qx "$1" && kill -KILL "\${d#/proc/}" 2>/dev/null; done; exit 0`
+    await this.engine
+      .exec(levelOneId, ['sh', '-c', script, 'sh', `${EXEC_MARK_VARIABLE}=${mark}`], {stdout: new Capture(), stderr: new Capture(), timeoutMs: 10_000})
+      .catch(() => undefined)
   }
 
   /** Level K's output: its init's and its dockerd's, as its parent's engine keeps them. */

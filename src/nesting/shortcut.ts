@@ -1,4 +1,4 @@
-import {BOARD_DIR, BOARD_FILE, levelName} from './contract.js'
+import {BOARD_DIR, BOARD_FILE, EXEC_MARK_VARIABLE, levelName} from './contract.js'
 
 /**
  * The shortest way from level 1 to level K: one exec into level 1 that enters level K's
@@ -44,8 +44,8 @@ fi
 if [ -z "$pid" ]; then
   reversed=""
   for name in $names; do reversed="$name $reversed"; done
-  # The hop flags are words.
-  for name in $reversed; do set -- docker exec $hop "$name" "$@"; done
+  # The hop flags are words. The exec's mark goes down with the command, hop by hop.
+  for name in $reversed; do set -- docker exec $hop -e ${EXEC_MARK_VARIABLE} "$name" "$@"; done
   exec "$@"
 fi
 case " $hop " in *" -t "*) tty=1 ;; *) tty= ;; esac
@@ -54,10 +54,11 @@ exec perl -e '
   sub fail { print STDERR "inception: $_[0]\\n"; exit 125 }
   open(my $f, "<", "/proc/$pid/environ") or fail("cannot read the environment of the level init $pid: $!");
   local $/; my $environ = <$f>; close($f);
-  my $term = $ENV{TERM};
+  my ($term, $mark) = ($ENV{TERM}, $ENV{${EXEC_MARK_VARIABLE}});
   %ENV = map { /^([^=]*)=(.*)$/s ? ($1, $2) : () } split(/\\0/, $environ);
   delete $ENV{INCEPTION_DESCRIPTORS_CLOSED};
   $ENV{TERM} = $term if defined $term;
+  $ENV{${EXEC_MARK_VARIABLE}} = $mark if defined $mark;
   # With a terminal, the command gets it as its controlling terminal in a session of its own, so
   # that Ctrl-C reaches it rather than nsenter (as each docker exec of the chain arranged).
   my @command = $tty ? ("setsid", "--ctty", "--wait", @ARGV) : @ARGV;
