@@ -186,13 +186,24 @@ write_image_seed() {
   done
   mkdir -p "$SEED_DIR"
   cd "$DATA_DIR" || fail "cannot enter $DATA_DIR"
-  tar --numeric-owner -cf "$SEED_DIR/$STORAGE_DRIVER.tar" --exclude="$STORAGE_DRIVER/*/diff/*" image "$STORAGE_DRIVER" ||
-    fail "cannot write the image seed"
-  # shellcheck disable=SC2046 # layer IDs: hexadecimal, no spaces
-  tar --numeric-owner -cf "$SEED_DIR/$STORAGE_DRIVER.layers.tar" $(ls -d "$STORAGE_DRIVER"/*/diff) ||
-    fail "cannot write the image seed's layers"
+  pack_image_seed || fail "cannot write the image seed"
   log "image seed for $STORAGE_DRIVER written"
   exit 0
+}
+
+# Writes the seed's two tars from the store in the current folder (a data root at rest). They are
+# unpacked at the same time, into the same folders (start_image_seed), so the layers' tar names
+# every folder above each layer's contents (the driver's folder and each layer's) before them.
+# GNU tar makes a missing parent folder of a member on its own, and fails ("Unexpected
+# inconsistency when making directory") when the other tar makes it between its check and its
+# mkdir: the level then forgot its images and imported them again (4 times in 1400 unpackings of
+# a two-layer seed with both cores busy). A folder that is a member of its own may exist already.
+pack_image_seed() {
+  tar --numeric-owner -cf "$SEED_DIR/$STORAGE_DRIVER.tar" --exclude="$STORAGE_DRIVER/*/diff/*" image "$STORAGE_DRIVER" || return 1
+  layers=$(ls -d "$STORAGE_DRIVER"/*/diff) || return 1
+  # shellcheck disable=SC2046,SC2086 # layer IDs: hexadecimal, no spaces
+  tar --numeric-owner -cf "$SEED_DIR/$STORAGE_DRIVER.layers.tar" \
+    --no-recursion "$STORAGE_DRIVER" $(printf '%s\n' $layers | sed 's|/diff$||') --recursion $layers
 }
 
 # Gives the next level's engine this engine's images before it starts: this engine's image store

@@ -21,6 +21,7 @@ const FAKED = [
   'mountpoint',
   'mknod',
   'truncate',
+  'fallocate',
   'mkfs.ext4',
   'fuse-overlayfs',
   'update-alternatives',
@@ -70,13 +71,14 @@ export function initSandboxes(): (fakes?: SandboxFakes) => InitSandbox {
 
 /**
  * A sandbox whose fakes run the given bodies (shell, after the call is logged; "$SANDBOX" is the
- * sandbox directory). Commands not given succeed and print nothing.
+ * sandbox directory). Commands of FAKED not given succeed and print nothing; a test may fake any
+ * other command too (such as `nice`, to hold the seed's unpacking back), with a body of its own.
  */
-export function initSandbox(fakes: Partial<Record<(typeof FAKED)[number], string>> = {}): InitSandbox {
+export function initSandbox(fakes: Partial<Record<(typeof FAKED)[number], string>> & Record<string, string> = {}): InitSandbox {
   const dir = mkdtempSync(join(tmpdir(), 'itest-init-'))
   const bin = join(dir, 'bin')
   mkdirSync(bin)
-  for (const name of FAKED) {
+  for (const name of new Set([...FAKED, ...Object.keys(fakes)])) {
     const file = join(bin, name)
     writeFileSync(file, `#!/bin/sh\nprintf '%s\\n' "${name} $*" >>"$SANDBOX/calls.log"\n${fakes[name] ?? 'exit 0'}\n`)
     chmodSync(file, 0o755)

@@ -165,23 +165,19 @@ describe('launching the next level', () => {
 describe('the image seed', () => {
   const TAGS = '{"Repositories":{"busybox":{"busybox:latest":"sha256:b"},"inception-level":{"inception-level:dev":"sha256:l"}}}'
 
-  /** A small overlay2 image store in the sandbox folder `dir`: the tag file, one layer. */
+  /** A small overlay2 image store in the sandbox folder `dir`: the tag file, two layers. */
   function writeStore(box: InitSandbox, dir: string): void {
     box.write(`${dir}/image/overlay2/repositories.json`, TAGS)
     box.write(`${dir}/overlay2/abc/link`, 'L1')
     box.write(`${dir}/overlay2/abc/diff/bin/busybox`, 'applets')
+    box.write(`${dir}/overlay2/def/link`, 'L2')
+    box.write(`${dir}/overlay2/def/diff/etc/hostname`, 'level')
   }
 
-  /** Seed tars for overlay2 in SANDBOX/seed, made with tar from a store written in SANDBOX/store. */
+  /** Seed tars for overlay2 in SANDBOX/seed, packed by the init from a store written in SANDBOX/store. */
   async function withSeed(box: InitSandbox): Promise<void> {
     writeStore(box, 'store')
-    const made = await box.run(
-      [
-        'mkdir -p "$SANDBOX/seed" && cd "$SANDBOX/store"',
-        'tar -cf "$SANDBOX/seed/overlay2.tar" --exclude="overlay2/*/diff/*" image overlay2',
-        'tar -cf "$SANDBOX/seed/overlay2.layers.tar" overlay2/abc/diff',
-      ].join(' && '),
-    )
+    const made = await box.run('mkdir -p "$SANDBOX/seed" && cd "$SANDBOX/store" && SEED_DIR="$SANDBOX/seed" && STORAGE_DRIVER=overlay2 && pack_image_seed')
     expect(made.exitCode, made.stderr).toBe(0)
   }
 
@@ -196,6 +192,38 @@ describe('the image seed', () => {
     expect(result.exitCode, result.stderr).toBe(0)
     expect(readFileSync(box.path('data/overlay2/abc/diff/bin/busybox'), 'utf8')).toBe('applets')
     expect(readFileSync(box.path('data/image/overlay2/repositories.json'), 'utf8')).toBe(TAGS)
+    expect(result.calls.filter((call) => call.startsWith('docker'))).toEqual([])
+  })
+
+  it("names in the layers' tar every folder above a layer's contents first: unpacked beside the store's tar, it makes no folder that tar makes", async () => {
+    // GNU tar fails ("Unexpected inconsistency when making directory") when a parent folder it
+    // makes for a member appears in the meantime; one it unpacks as a member may exist already.
+    const box = sandbox()
+    await withSeed(box)
+    const listed = await box.run('tar -tf "$SANDBOX/seed/overlay2.layers.tar"')
+    expect(listed.exitCode, listed.stderr).toBe(0)
+    const members = listed.stdout.split('\n')
+    expect(members).toEqual(expect.arrayContaining(['overlay2/abc/diff/bin/busybox', 'overlay2/def/diff/etc/hostname']))
+    members.forEach((member, index) => {
+      const parts = member.replace(/\/$/, '').split('/')
+      const parents = parts.slice(0, -1).map((_, i) => `${parts.slice(0, i + 1).join('/')}/`)
+      for (const parent of parents) expect(members.slice(0, index), `${parent} before ${member}`).toContain(parent)
+    })
+    // The store's tar has no layer contents: the two share folders, never files.
+    const store = await box.run('tar -tf "$SANDBOX/seed/overlay2.tar"')
+    const files = (list: string) => list.split('\n').filter((member) => !member.endsWith('/'))
+    expect(files(store.stdout).filter((file) => files(listed.stdout).includes(file))).toEqual([])
+    expect(files(store.stdout)).toContain('overlay2/def/link')
+  })
+
+  it("waits for the layers' contents before the level goes on (ensure_images)", async () => {
+    // The layers' unpacking (run through nice) takes a moment longer and leaves a mark when done.
+    const slowLayers = 'shift 2; sleep 0.3; "$@"; status=$?; : >"$SANDBOX/layers-unpacked"; exit $status'
+    const box = sandbox({...emptyEngine, nice: slowLayers})
+    await withSeed(box)
+    const result = await box.run(`${seeded}; [ -e "$SANDBOX/layers-unpacked" ] && echo unpacked`, {INCEPTION_LEVEL: '1', INCEPTION_DEPTH: '2'})
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(result.stdout).toBe('unpacked')
     expect(result.calls.filter((call) => call.startsWith('docker'))).toEqual([])
   })
 
