@@ -57,6 +57,47 @@ describe('engine endpoint', () => {
     expect(resolveEndpoint(undefined, {DOCKER_CONFIG: config, DOCKER_HOST: 'unix:///other.sock', DOCKER_CONTEXT: 'far'}).address).toBe('unix:///other.sock')
   })
 
+  it("follows the docker CLI's current context (config.json), below DOCKER_CONTEXT and DOCKER_HOST", () => {
+    const config = configWithContext('far', 'tcp://10.0.0.9:2376', true)
+    writeFileSync(join(config, 'config.json'), JSON.stringify({auths: {}, currentContext: 'far'}))
+    expect(resolveEndpoint(undefined, {DOCKER_CONFIG: config})).toMatchObject({
+      address: 'tcp://10.0.0.9:2376',
+      source: 'context far',
+      tls: {key: 'key.pem of far'},
+    })
+    // DOCKER_CONTEXT names another context: it wins, as in the docker CLI.
+    const near = createHash('sha256').update('near').digest('hex')
+    mkdirSync(join(config, 'contexts', 'meta', near), {recursive: true})
+    writeFileSync(join(config, 'contexts', 'meta', near, 'meta.json'), JSON.stringify({Name: 'near', Endpoints: {docker: {Host: 'unix:///near.sock'}}}))
+    expect(resolveEndpoint(undefined, {DOCKER_CONFIG: config, DOCKER_CONTEXT: 'near'})).toMatchObject({address: 'unix:///near.sock', source: 'context near'})
+    // DOCKER_CONTEXT=default, or DOCKER_HOST, is the default context whatever config.json says.
+    expect(resolveEndpoint(undefined, {DOCKER_CONFIG: config, DOCKER_CONTEXT: 'default'})).toEqual({
+      address: 'unix:///var/run/docker.sock',
+      source: 'the default socket',
+    })
+    expect(resolveEndpoint(undefined, {DOCKER_CONFIG: config, DOCKER_HOST: 'unix:///other.sock'})).toEqual({
+      address: 'unix:///other.sock',
+      source: 'DOCKER_HOST',
+      tls: undefined,
+    })
+  })
+
+  it('takes the local socket when the current context is "default" or config.json names none', () => {
+    const config = configWithContext('far', 'tcp://10.0.0.9:2376', false)
+    writeFileSync(join(config, 'config.json'), JSON.stringify({currentContext: 'default'}))
+    expect(resolveEndpoint(undefined, {DOCKER_CONFIG: config})).toEqual({address: 'unix:///var/run/docker.sock', source: 'the default socket'})
+    writeFileSync(join(config, 'config.json'), JSON.stringify({auths: {}}))
+    expect(resolveEndpoint(undefined, {DOCKER_CONFIG: config})).toEqual({address: 'unix:///var/run/docker.sock', source: 'the default socket'})
+  })
+
+  it('refuses a current context that is not in the store, naming it', () => {
+    const config = mkdtempSync(join(tmpdir(), 'inception-docker-config-'))
+    writeFileSync(join(config, 'config.json'), JSON.stringify({currentContext: 'gone'}))
+    const error = thrown(() => resolveEndpoint(undefined, {DOCKER_CONFIG: config}))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toBe('unknown docker context "gone"')
+  })
+
   it('refuses an unknown context with what to do', () => {
     const error = thrown(() => resolveEndpoint('nope', {DOCKER_CONFIG: mkdtempSync(join(tmpdir(), 'empty-'))}))
     expect(error.message).toBe('unknown docker context "nope"')

@@ -58,6 +58,33 @@ describe('network_options', () => {
   })
 })
 
+describe("the networks' MTU", () => {
+  // The uplink (the default route's interface) says 1450; dockerd writes its arguments one per line.
+  const fakes = {busybox: 'echo "default via 10.0.0.1 dev eth0 proto static"', dockerd: 'printf "%s\\n" "$@" >"$SANDBOX/dockerd.args"'}
+  const startDockerd = 'mkdir -p "$STATE_DIR"; STORAGE_DRIVER=overlay2; DOCKERD_MAJOR=26; IP6TABLES_OPTION=; choose_mtu; echo "mtu=$MTU"; start_dockerd; wait'
+
+  /** What choose_mtu decided, and the MTU options dockerd was started with. */
+  async function started(env: Record<string, string>, uplinkMtu: string | undefined): Promise<{mtu: string; options: string[]}> {
+    const box = sandbox(fakes)
+    if (uplinkMtu !== undefined) box.write('net/eth0/mtu', `${uplinkMtu}\n`)
+    const mtu = await output(box, startDockerd, {INCEPTION_SYS_NET: box.path('net'), ...env})
+    const args = (await output(box, 'cat "$SANDBOX/dockerd.args"')).split('\n')
+    return {mtu, options: args.filter((arg) => arg.includes('mtu'))}
+  }
+
+  it("--mtu (INCEPTION_MTU) wins over the uplink's, for the bridge and for users' networks", async () => {
+    expect(await started({INCEPTION_MTU: '1400'}, '1450')).toEqual({
+      mtu: 'mtu=1400',
+      options: ['--mtu=1400', '--default-network-opt=bridge=com.docker.network.driver.mtu=1400'],
+    })
+  })
+
+  it("without --mtu, the uplink's MTU; without an uplink to read, 1500", async () => {
+    expect((await started({INCEPTION_MTU: ''}, '1450')).options).toEqual(['--mtu=1450', '--default-network-opt=bridge=com.docker.network.driver.mtu=1450'])
+    expect((await started({INCEPTION_MTU: ''}, undefined)).mtu).toBe('mtu=1500')
+  })
+})
+
 describe('daemon_tcp_options', () => {
   it("with --expose-daemons: listens on base + level with mutual TLS from the nest's material", async () => {
     const box = sandbox()

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {UsageError} from '../../src/nesting/errors.js'
-import {LABEL, nestRecord} from '../../src/nesting/contract.js'
+import {daemonInnerPort, LABEL, nestRecord} from '../../src/nesting/contract.js'
 import {checkMemory, LEVEL_MEMORY_BYTES, levelOneSpec, planNest, subnetsOfNests} from '../../src/nesting/plan.js'
 import {parsePortMapping} from '../../src/nesting/ports.js'
 import {
@@ -16,7 +16,7 @@ import {
   type UpInput,
 } from '../../src/nesting/request.js'
 import {parseDataRoot} from '../../src/nesting/storage.js'
-import {parseCidr, parseSubnetPool} from '../../src/nesting/subnets.js'
+import {formatCidr, parseCidr, parseSubnetPool} from '../../src/nesting/subnets.js'
 import {thrown} from '../support/thrown.js'
 
 const capsDecision = {mode: 'caps' as const, capDrop: ['SYS_RESOURCE'], reason: 'test'}
@@ -155,6 +155,36 @@ describe('the plan', () => {
     expect(spec.host.capDrop).toEqual(['SYS_RESOURCE'])
     expect(spec.host.cgroupnsMode).toBe('private')
     expect(spec.host.privileged).toBeUndefined()
+  })
+
+  it("--daemon-ports FIRST: level K's engine answers on host port FIRST+K-1, on the bind address only", () => {
+    const spec = levelOneSpec(planNest(parseUpRequest({depth: 3, daemonPortBase: 30_100}), []), capsDecision)
+    expect(spec.host.portBindings).toEqual({
+      [`${daemonInnerPort(1)}/tcp`]: [{HostIp: '127.0.0.1', HostPort: '30100'}],
+      [`${daemonInnerPort(2)}/tcp`]: [{HostIp: '127.0.0.1', HostPort: '30101'}],
+      [`${daemonInnerPort(3)}/tcp`]: [{HostIp: '127.0.0.1', HostPort: '30102'}],
+    })
+    // Each engine's inner port goes down the chain to its level.
+    expect(spec.env).toContain(`INCEPTION_PORTS=${[1, 2, 3].map((level) => `${daemonInnerPort(level)}@${level}`).join(' ')}`)
+    // --expose-daemons alone: the engine picks free host ports.
+    const free = levelOneSpec(planNest(parseUpRequest({depth: 2, exposeDaemons: true}), []), capsDecision)
+    expect(Object.values(free.host.portBindings ?? {})).toEqual([[{HostIp: '127.0.0.1', HostPort: ''}], [{HostIp: '127.0.0.1', HostPort: ''}]])
+  })
+
+  it("--subnet-pool: every level's bridge and network pool come from it, and level 1's init is told so", () => {
+    const plan = planNest(parseUpRequest({depth: 3, subnetPool: parseSubnetPool('10.77.0.0/16')}), [parseCidr('10.77.0.0/24')!])
+    const subnets = plan.levels.flatMap((level) => [level.subnet, level.pool]).map(formatCidr)
+    expect(subnets).toHaveLength(6)
+    for (const subnet of subnets) expect(subnet).toMatch(/^10\.77\./)
+    expect(plan.levels.map((level) => level.bridge)).toEqual(['10.77.1.1/24', '10.77.2.1/24', '10.77.3.1/24'])
+    const env = levelOneSpec(plan, capsDecision).env!
+    expect(env).toContain('INCEPTION_BRIDGES=10.77.1.1/24 10.77.2.1/24 10.77.3.1/24')
+    expect(env.find((entry) => entry.startsWith('INCEPTION_POOLS='))).toMatch(/^INCEPTION_POOLS=10\.77\.\S+ 10\.77\.\S+ 10\.77\.\S+$/)
+  })
+
+  it("--timeout: level 1's init is told how long each level's engine has", () => {
+    expect(levelOneSpec(planNest(parseUpRequest({timeoutSeconds: 7}), []), capsDecision).env).toContain('INCEPTION_READY_TIMEOUT=7')
+    expect(levelOneSpec(planNest(parseUpRequest({}), []), capsDecision).env).toContain('INCEPTION_READY_TIMEOUT=60')
   })
 
   it('refuses a depth the engine memory cannot hold, and says how deep it can go', () => {
