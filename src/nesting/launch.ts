@@ -9,7 +9,7 @@ import {engineMessage} from './engine.js'
 import {ImageMissing, InceptionError, Interrupted, LevelFailed, NestExists, NetworkMissing, PortTaken, VolumeInTheWay} from './errors.js'
 import {checkMemory, levelOneSpec, planNest, subnetsOfNests} from './plan.js'
 import type {UpRequest} from './request.js'
-import {pollUntil} from './poll.js'
+import {type Clock, pollUntil, systemClock} from './poll.js'
 import type {PrivilegeDecision} from './privilege.js'
 import {decidePrivilegeOnce, type PrivilegeCache, type PrivilegeKey} from './privilege-cache.js'
 import {initError, type NestReach} from './reach.js'
@@ -50,6 +50,8 @@ export class NestLauncher {
     private readonly statusReader: NestStatusReader,
     private readonly teardown: NestTeardown,
     private readonly privilegeCache: PrivilegeCache,
+    /** What the wait for the levels reads the time from: tests pass their own. */
+    private readonly clock: Clock = systemClock,
   ) {}
 
   private get engine() {
@@ -183,7 +185,7 @@ export class NestLauncher {
   /** Resolves with the board as it was when every level was ready. */
   private async waitUntilReady(id: string, request: UpRequest, events: UpEvents, started: number, signal?: AbortSignal): Promise<LevelReport[]> {
     const seen = new Map<number, LevelState>()
-    let lastProgress = Date.now()
+    let lastProgress = this.clock.now()
     // A level has readyTimeoutSeconds to answer once the one above it is ready; its init enforces
     // the same bound from the inside and reports the failure on the board.
     const stallLimitMs = (request.readyTimeoutSeconds + 15) * 1000
@@ -205,20 +207,20 @@ export class NestLauncher {
         for (const report of reports) {
           if (report.state !== 'absent' && seen.get(report.level) !== report.state) {
             seen.set(report.level, report.state)
-            lastProgress = Date.now()
+            lastProgress = this.clock.now()
             events.levelState?.(report.level, report.state, Date.now() - started)
           }
         }
         const failure = firstFailure(reports)
         if (failure) throw new LevelFailed(failure.level, failure.detail || 'its init failed', await this.reach.logTail(request.name, failure.level))
         if (readyDepth(reports) === request.depth) return reports
-        if (Date.now() - lastProgress > stallLimitMs) {
+        if (this.clock.now() - lastProgress > stallLimitMs) {
           const stuck = readyDepth(reports) + 1
           throw new LevelFailed(stuck, `no progress for ${Math.round(stallLimitMs / 1000)}s`, await this.reach.logTail(request.name, stuck))
         }
         return undefined
       },
-      {intervalMs: BOARD_POLL_MS, signal},
+      {intervalMs: BOARD_POLL_MS, signal, clock: this.clock},
     )
   }
 }

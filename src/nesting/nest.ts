@@ -3,6 +3,7 @@ import type {Writable} from 'node:stream'
 import {NestDirectory} from './directory.js'
 import type {Engine, ExecIo} from './engine.js'
 import {NestLauncher, type PreparedNest, type UpEvents} from './launch.js'
+import type {Clock} from './poll.js'
 import {type PrivilegeCache, privilegeCacheFrom} from './privilege-cache.js'
 import type {UpRequest} from './request.js'
 import {type DaemonEndpoint, NestReach} from './reach.js'
@@ -26,13 +27,16 @@ export class Nests {
   private readonly teardown: NestTeardown
   private readonly launcher: NestLauncher
 
-  /** The privilege cache defaults to what INCEPTION_PRIVILEGE_CACHE asks for (a file per engine unless off). */
-  constructor(engine: Engine, privilegeCache: PrivilegeCache = privilegeCacheFrom()) {
+  /**
+   * The privilege cache defaults to what INCEPTION_PRIVILEGE_CACHE asks for (a file per engine
+   * unless off); the clock, which `up` waits for the levels by, to the system's.
+   */
+  constructor(engine: Engine, privilegeCache: PrivilegeCache = privilegeCacheFrom(), clock?: Clock) {
     this.directory = new NestDirectory(engine)
     this.reach = new NestReach(this.directory)
     this.statusReader = new NestStatusReader(this.directory, this.reach)
     this.teardown = new NestTeardown(this.directory)
-    this.launcher = new NestLauncher(this.directory, this.reach, this.statusReader, this.teardown, privilegeCache)
+    this.launcher = new NestLauncher(this.directory, this.reach, this.statusReader, this.teardown, privilegeCache, clock)
   }
 
   prepare(request: UpRequest): Promise<PreparedNest> {

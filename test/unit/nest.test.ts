@@ -2,13 +2,36 @@ import {describe, expect, it} from 'vitest'
 
 import {LABEL} from '../../src/nesting/contract.js'
 import {Capture} from '../../src/nesting/engine.js'
-import {LevelFailed, LevelOutOfRange, NestExists, NestNotFound} from '../../src/nesting/errors.js'
+import {Interrupted, LevelFailed, LevelOutOfRange, NestExists, NestNotFound} from '../../src/nesting/errors.js'
 import {Nests} from '../../src/nesting/nest.js'
+import type {Clock} from '../../src/nesting/poll.js'
 import {chainCommand, initError} from '../../src/nesting/reach.js'
 import {parseUpRequest, type UpInput} from '../../src/nesting/request.js'
 import {FakeEngine} from '../support/fake-engine.js'
 
 const request = (extra: UpInput = {}) => parseUpRequest({image: 'inception:test', depth: 2, timeoutSeconds: 1, ...extra})
+
+/** A clock whose sleeps pass at once, moving its time on by what was asked. */
+function fakeClock(): Clock {
+  let now = 0
+  return {now: () => now, sleep: async (ms) => void (now += ms)}
+}
+
+/** Resolves once the engine has refused to create a container named `name` (taken) `times` times. */
+function refusals(engine: FakeEngine, name: string, times: number): Promise<void> {
+  const create = engine.createContainer.bind(engine)
+  let refused = 0
+  return new Promise((resolve) => {
+    engine.createContainer = async (spec) => {
+      try {
+        return await create(spec)
+      } catch (error) {
+        if (spec.name === name && ++refused === times) resolve()
+        throw error
+      }
+    }
+  })
+}
 
 function boardSaying(lines: string): (id: string, cmd: string[]) => {code: number; stdout: string} {
   return (_id, cmd) => ({code: 0, stdout: cmd[0] === 'sh' ? lines : cmd.includes('logs') ? `log of ${cmd.at(-1)}\n` : ''})
@@ -82,10 +105,31 @@ describe('nest orchestration against a fake engine', () => {
 
   it('rolls back when aborted (Ctrl-C) while waiting', async () => {
     const engine = new FakeEngine()
-    engine.execAnswer = boardSaying('state 1 starting\n')
     const controller = new AbortController()
-    setTimeout(() => controller.abort(), 300)
-    await expect(new Nests(engine).up(request(), {}, controller.signal)).rejects.toThrow(/interrupted/)
+    // Ctrl-C as the board is first read: level 1 is made and started, and up is waiting.
+    engine.execAnswer = (id, cmd) => {
+      controller.abort()
+      return boardSaying('state 1 starting\n')(id, cmd)
+    }
+    const error = await new Nests(engine).up(request(), {}, controller.signal).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(Interrupted)
+    expect((error as Interrupted).message).toBe('interrupted: up of nest "inception" was rolled back')
+    expect(engine.calls).toContain('createContainer inception-l1')
+    expect(engine.containers.size).toBe(0)
+    expect(engine.volumes.size).toBe(0)
+  })
+
+  it.each([1, 30])('gives up on a level that shows no progress for --timeout %i seconds (and a margin), naming it, and rolls back', async (timeoutSeconds) => {
+    const engine = new FakeEngine()
+    engine.execAnswer = boardSaying('state 1 ready overlay2\nstate 2 starting\n')
+    const clock = fakeClock()
+    const error = await new Nests(engine, undefined, clock).up(request({timeoutSeconds})).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(LevelFailed)
+    const limitMs = (timeoutSeconds + 15) * 1000
+    expect((error as LevelFailed).message).toBe(`level 2 failed: no progress for ${limitMs / 1000}s`)
+    // At the first board read past the bound, by the clock the wait was given.
+    expect(clock.now()).toBeGreaterThan(limitMs)
+    expect(clock.now()).toBeLessThanOrEqual(limitMs + 1000)
     expect(engine.containers.size).toBe(0)
     expect(engine.volumes.size).toBe(0)
   })
@@ -95,9 +139,11 @@ describe('nest orchestration against a fake engine', () => {
     engine.execAnswer = boardSaying('state 1 ready overlay2\nstate 2 ready overlay2\n')
     const nests = new Nests(engine)
     const lock = await engine.createContainer({name: 'inception-subnet-lock', image: 'x', host: {}})
+    const held = refusals(engine, 'inception-subnet-lock', 2)
     const first = nests.up(request({name: 'first'}))
-    await new Promise((r) => setTimeout(r, 250))
-    expect(engine.calls.some((c) => c === 'createContainer first-l1')).toBe(false)
+    // Found held, waited, tried again, found held again: nothing of the nest made meanwhile.
+    await held
+    expect(engine.calls.some((c) => c.includes('first-l1'))).toBe(false)
     await engine.removeContainer(lock)
     await first
     const second = await nests.up(request({name: 'second'}))
