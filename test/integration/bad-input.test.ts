@@ -133,7 +133,12 @@ describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
   it('an unreadable DOCKER_CERT_PATH is named, with what to do', async () => {
     const before = await snapshot()
     // Refused before any engine is reached: this machine's, the one it could fall back to, records nothing.
-    const result = await refusedOnThisEngine(['ps'], {DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nonexistent/certs', CI: 'true'})
+    const result = await refusedOnThisEngine(['ps'], {
+      DOCKER_HOST: 'tcp://127.0.0.1:2376',
+      DOCKER_TLS_VERIFY: '1',
+      DOCKER_CERT_PATH: '/nonexistent/certs',
+      CI: 'true',
+    })
     expect(result.exitCode).toBe(2)
     expectOneClearLine(result.stderr, /DOCKER_CERT_PATH \/nonexistent\/certs: \/nonexistent\/certs\/ca\.pem is missing \(ENOENT\); point it at/)
     expect(await snapshot()).toEqual(before)
@@ -149,7 +154,7 @@ describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
     expect(await snapshot()).toEqual(before)
     const changes = engineChanges(events).map(describeEvent)
     for (const change of [`volume create ${name}-l1`, `container create ${name}-l1`, `container destroy ${name}-l1`, `volume destroy ${name}-l1`])
-      expect(changes, 'the engine\'s account of the rolled back up').toContain(change)
+      expect(changes, "the engine's account of the rolled back up").toContain(change)
   })
 
   it('the nest it refused to touch is still up', async () => {

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {DEFAULT_IMAGE, imageForSuite} from '../../src/nesting/suites.js'
-import {cli, integrationEngine, psLevels, snapshot, shAt} from '../support/integration.js'
+import {cli, describeEvent, engineEventsDuring, expectNestIn, integrationEngine, psLevels, snapshot, shAt} from '../support/integration.js'
 
 const engine = await integrationEngine()
 const NEST = 'itest-docker'
@@ -135,6 +135,7 @@ status=$?; docker rm -f itest-web >/dev/null; docker network rm itest-net >/dev/
   ])('inception %j is refused with one line, changing nothing', async (args, code, pattern) => {
     const named = args.includes('--name') ? args : [...args, '--name', NEST]
     const before = await snapshot()
+    await expectNestIn(before, NEST)
     const imagesBefore = await atLevel(3, 'docker images -q | sort')
     const result = await cli(named)
     expect(result.exitCode).toBe(code)
@@ -181,7 +182,8 @@ describe.skipIf(!engine)('the other suites', () => {
     await execa('docker', ['rmi', image])
     try {
       const before = await snapshot()
-      const result = await cli(['up', '--name', NAME, '--suite', 'forky'])
+      const {result, events} = await engineEventsDuring(() => cli(['up', '--name', NAME, '--suite', 'forky']))
+      expect(events.map(describeEvent)).toEqual([])
       expect(result.exitCode).toBe(6)
       expect(result.stderr.trim().split('\n')).toHaveLength(1)
       expect(result.stderr).toContain(`the level image ${image} is not in the engine; run \`inception build --suite forky\` first`)

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {capabilitiesInMask, readCapabilityMask} from '../../src/nesting/privilege.js'
-import {cli, type HostSnapshot, integrationEngine, psLevels, snapshot, upFresh} from '../support/integration.js'
+import {cli, expectNestIn, type HostSnapshot, integrationEngine, psLevels, snapshot, upFresh} from '../support/integration.js'
 
 const engine = await integrationEngine()
 const NEST = 'itest-daas'
@@ -34,6 +34,7 @@ describe.skipIf(!engine)('Docker-as-a-Service: every level reachable over mutual
     before = await snapshot()
     const up = await cli(['up', '--name', NEST, '--depth', '3', '--expose-daemons', '-p', '18090:8090'])
     expect(up.exitCode, up.stderr).toBe(0)
+    await expectNestIn(await snapshot(), NEST)
     shellEnv = (await cli(['env', '--name', NEST, '--level', '3'])).stdout
   })
 

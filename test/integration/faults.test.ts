@@ -2,7 +2,7 @@ import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
 import {LABEL} from '../../src/nesting/contract.js'
-import {cli, integrationEngine, psLevels, ROOT, snapshot, shAt, upFresh} from '../support/integration.js'
+import {cli, expectNestIn, integrationEngine, psLevels, ROOT, snapshot, shAt, upFresh} from '../support/integration.js'
 
 const engine = await integrationEngine()
 
@@ -31,6 +31,7 @@ describe.skipIf(!engine)('faults', () => {
     await child
     // Nothing rolled it back: the levels go on starting, and they are found by their labels.
     expect((await cli(['ps', '--name', NEST])).exitCode).toBe(0)
+    await expectNestIn(await snapshot(), NEST)
     const down = await cli(['down', '--name', NEST])
     expect(down.exitCode, down.stderr).toBe(0)
     expect(await snapshot()).toEqual(before)
@@ -67,6 +68,7 @@ describe.skipIf(!engine)('faults', () => {
       const up = await cli(['up', '--name', NEST, '--depth', '3'])
       expect(up.exitCode, up.stderr).toBe(0)
     }
+    await expectNestIn(await snapshot(), NEST)
     // A real restart: dockerd stops (stopping its containers) and starts again.
     await execa('sh', ['-c', 'pid=$(cat /var/run/docker.pid); kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done'])
     await execa('sh', [`${ROOT}scripts/ensure-engine.sh`])
@@ -110,6 +112,7 @@ describe.skipIf(!engine)('faults', () => {
       const up = await cli(['up', '--name', 'itest-all', '--depth', '1'])
       expect(up.exitCode, up.stderr).toBe(0)
     }
+    await expectNestIn(await snapshot(), 'itest-all')
     // What a CLI killed between creating level 1's volume and its container leaves: a labelled volume alone.
     await execa('docker', ['volume', 'create', '--label', `${LABEL.nest}=itest-orphan`, 'itest-orphan-l1'])
     const down = await cli(['down', '--all'])

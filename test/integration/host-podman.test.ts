@@ -37,19 +37,11 @@ describe.skipIf(!engine)('host lane: Podman', () => {
       if ((await execa('docker', ['version'], {reject: false, env})).exitCode === 0) break
       await new Promise((r) => setTimeout(r, 200))
     }
-    // Podman's cgroupfs manager puts containers under libpod_parent (cgroup v1 here), or
-    // machine.slice with systemd's. Level 1 there does not get a cgroup namespace of its own, so
-    // its engine puts the next level's cgroup at the top of the host's hierarchy, under docker/
-    // (no container of this machine's own engine runs meanwhile).
-    host = laneHost(env, [
-      'sh',
-      '-c',
-      [
-        'find /sys/fs/cgroup/memory/libpod_parent /sys/fs/cgroup/machine.slice -mindepth 1 -maxdepth 1 -type d -name "libpod-*" 2>/dev/null | sort',
-        'find /sys/fs/cgroup/memory/docker -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort',
-        'true',
-      ].join('; '),
-    ])
+    // Podman places its containers' cgroups on this machine (libpod_parent with its cgroupfs
+    // manager, machine.slice with systemd's). Level 1 there does not get a cgroup namespace of its
+    // own, so its engine puts the next level's cgroup at the top of this machine's hierarchy, under
+    // docker/ (no container of this machine's own engine runs meanwhile).
+    host = laneHost(env, {}, {alsoDocker: true})
     // Start from nothing, so that the offline build is what this lane tests.
     await execa('podman', ['rmi', '-f', imageForSuite('trixie'), 'inception-base:trixie'], {reject: false})
   }, 600_000)

@@ -1,7 +1,7 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {VERSION} from '../../src/nesting/version.js'
-import {cli, type HostSnapshot, integrationEngine, snapshot} from '../support/integration.js'
+import {cli, expectNestIn, type HostSnapshot, integrationEngine, snapshot} from '../support/integration.js'
 
 const engine = await integrationEngine()
 const NEST = 'itest-one'
@@ -17,6 +17,7 @@ describe.skipIf(!engine)('a depth-1 nest on the real engine', () => {
     const up = await cli(['up', '--depth', '1', '--name', NEST])
     expect(up.stderr).toBe('')
     expect(up.exitCode).toBe(0)
+    await expectNestIn(await snapshot(), NEST)
   })
 
   afterAll(async () => {

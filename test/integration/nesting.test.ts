@@ -1,7 +1,19 @@
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cli, type HostSnapshot, integrationEngine, psLevels, snapshot, shAt, upFresh} from '../support/integration.js'
+import {
+  cli,
+  describeEvent,
+  engineChanges,
+  engineEventsDuring,
+  expectNestIn,
+  type HostSnapshot,
+  integrationEngine,
+  psLevels,
+  snapshot,
+  shAt,
+  upFresh,
+} from '../support/integration.js'
 
 const engine = await integrationEngine()
 
@@ -31,6 +43,7 @@ describe.skipIf(!engine)('a depth-4 nest', () => {
     // Plain `inception --depth 4` is `inception up --depth 4`.
     const up = await cli(['--depth', '4', '--name', NEST, '-p', '18080:8080', '-p', '18082:9090@2'])
     expect(up.exitCode, up.stderr).toBe(0)
+    await expectNestIn(await snapshot(), NEST)
   })
 
   afterAll(async () => {
@@ -128,6 +141,9 @@ describe.skipIf(!engine)('nests side by side', () => {
     const [a, b] = await Promise.all([cli(['up', '--name', 'itest-a', '--depth', '2']), cli(['up', '--name', 'itest-b', '--depth', '2'])])
     expect(a.exitCode, a.stderr).toBe(0)
     expect(b.exitCode, b.stderr).toBe(0)
+    const during = await snapshot()
+    await expectNestIn(during, 'itest-a')
+    await expectNestIn(during, 'itest-b')
     const bridges = [...(await ps('itest-a')), ...(await ps('itest-b'))].map((l) => l.bridge)
     expect(new Set(bridges).size).toBe(4)
 
@@ -149,8 +165,11 @@ describe.skipIf(!engine)('a level that fails', () => {
     const NEST = 'itest-fail'
     await cli(['down', '--name', NEST])
     const before = await snapshot()
-    const result = await cli(['up', '--name', NEST, '--depth', '2', '--dockerd-arg=--no-such-option'])
+    const {result, events} = await engineEventsDuring(() => cli(['up', '--name', NEST, '--depth', '2', '--dockerd-arg=--no-such-option']))
     expect(result.exitCode).toBe(5)
+    // The end states below are equal because level 1 was made and removed, as the engine tells.
+    const changes = engineChanges(events).map(describeEvent)
+    for (const change of ['container create', 'container destroy', 'volume create', 'volume destroy']) expect(changes).toContain(`${change} ${NEST}-l1`)
     expect(result.stderr).toMatch(/^inception: level 1 failed: dockerd exited while starting/m)
     expect(result.stderr).toContain('unknown flag: --no-such-option')
     expect(await snapshot()).toEqual(before)

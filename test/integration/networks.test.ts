@@ -3,7 +3,7 @@ import {createHash} from 'node:crypto'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {overlaps, parseCidr} from '../../src/nesting/subnets.js'
-import {cli, integrationEngine, type HostSnapshot, snapshot, shAt} from '../support/integration.js'
+import {cli, expectNestIn, integrationEngine, type HostSnapshot, snapshot, shAt} from '../support/integration.js'
 
 /**
  * A nest on a host network whose MTU is 1400, as on many cloud machines and VPNs: every level
@@ -30,6 +30,7 @@ describe.skipIf(!engine)('networks that hold at every level', () => {
     await execa('docker', ['network', 'create', '-o', 'com.docker.network.driver.mtu=1400', HOST_NETWORK])
     const up = await cli(['up', '--name', NEST, '--depth', '3', '--network', HOST_NETWORK, '-p', `${PORT}:8080`])
     expect(up.exitCode, up.stderr).toBe(0)
+    await expectNestIn(await snapshot(), NEST)
   })
 
   afterAll(async () => {

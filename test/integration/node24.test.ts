@@ -1,7 +1,7 @@
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cli, integrationEngine, ROOT, snapshot} from '../support/integration.js'
+import {cli, expectNestIn, type HostSnapshot, integrationEngine, ROOT, snapshot} from '../support/integration.js'
 import {exerciseHost} from '../support/lanes.js'
 
 /**
@@ -40,6 +40,6 @@ describe.skipIf(!engine)('under Node 24', () => {
   })
 
   it('runs the host lane: a depth-2 nest, a container and stdin at level 2, the -p chain, ps, and down leaving nothing', async () => {
-    await exerciseHost({env: {}, node: node24, state: snapshot}, NEST, PORT)
+    await exerciseHost({env: {}, node: node24, state: snapshot, expectNest: (state, name) => expectNestIn(state as HostSnapshot, name)}, NEST, PORT)
   })
 })

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {cli, integrationEngine, snapshot} from '../support/integration.js'
+import {cli, expectNestIn, integrationEngine, snapshot} from '../support/integration.js'
 
 const engine = await integrationEngine()
 /** A few cycles in `npm test`; `npm run soak` runs ten. */
@@ -22,6 +22,7 @@ describe.skipIf(!engine)('leak soak: up and down, again and again, leave the hos
       for (let cycle = 1; cycle <= CYCLES; cycle++) {
         const up = await cli(['up', '--name', 'itest-soak', '--depth', '3', '-p', '18140:8080'])
         expect(up.exitCode, `cycle ${cycle}: ${up.stderr}`).toBe(0)
+        await expectNestIn(await snapshot(), 'itest-soak')
         expect((await cli(['exec', '--name', 'itest-soak', '--level', '3', '--', 'docker', 'run', '--rm', 'busybox', 'true'])).exitCode).toBe(0)
         expect((await cli(['down', '--name', 'itest-soak'])).exitCode).toBe(0)
         expect(await snapshot(), `after cycle ${cycle}`).toEqual(start)
@@ -34,6 +35,7 @@ describe.skipIf(!engine)('leak soak: up and down, again and again, leave the hos
     const start = await snapshot()
     const up = await cli(['up', '--name', 'itest-soak-storage', '--depth', '3', ...flags])
     expect(up.exitCode, up.stderr).toBe(0)
+    await expectNestIn(await snapshot(), 'itest-soak-storage')
     const driver = await cli(['exec', '--name', 'itest-soak-storage', '--level', '3', '--', 'docker', 'info', '--format', '{{.Driver}}'])
     if (flags[0] === '--storage-driver') expect(driver.stdout).toBe(flags[1])
     // Where each level's /var/lib/docker lives, read from the kernel at every level.

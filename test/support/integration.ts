@@ -99,7 +99,7 @@ async function output(argv: string[], env: Record<string, string> = {}): Promise
 
 /** A tool's output lines, sorted. A tool that fails fails the snapshot: a check must not read nothing and pass. */
 async function lines(command: string, args: string[]): Promise<string[]> {
-  return (await output([command, ...args]).catch((error: Error) => Promise.reject(new Error(`snapshot: ${error.message}`))))
+  return (await output([command, ...args]).catch((error: unknown) => Promise.reject(new Error(`snapshot: ${(error as Error).message}`))))
     .split('\n')
     .filter((l) => l.trim().length > 0)
     .sort()
@@ -170,7 +170,9 @@ export async function engineCgroups(env: Record<string, string> = {}): Promise<E
   const [version, driver] = (await output(['docker', 'info', '--format', '{{.CgroupVersion}} {{.CgroupDriver}}'], env)).trim().split(' ')
   const engine = components.includes('Podman Engine') ? 'podman' : components.split(';').includes('Engine') ? 'docker' : undefined
   if (!engine || (version !== '1' && version !== '2') || (driver !== 'cgroupfs' && driver !== 'systemd'))
-    throw new Error(`engine at ${env.DOCKER_HOST ?? 'the default address'}: unknown cgroup placement (components "${components}", cgroup v${version}, driver ${driver})`)
+    throw new Error(
+      `engine at ${env.DOCKER_HOST ?? 'the default address'}: unknown cgroup placement (components "${components}", cgroup v${version}, driver ${driver})`,
+    )
   return {engine, version: Number(version) as 1 | 2, driver}
 }
 
@@ -201,7 +203,8 @@ async function mountsFor(place: CgroupPlace, engines: EngineCgroups[]): Promise<
   const mounts = cgroupMountsFrom(await runAt(place, ['cat', '/proc/self/mountinfo']))
   const where = place.container ? `container ${place.container}` : 'this machine'
   for (const engine of engines) {
-    if (engine.version !== mounts.version) throw new Error(`the ${engine.engine} engine reports cgroup v${engine.version}, but ${where} has v${mounts.version} at ${CGROUP_ROOT}`)
+    if (engine.version !== mounts.version)
+      throw new Error(`the ${engine.engine} engine reports cgroup v${engine.version}, but ${where} has v${mounts.version} at ${CGROUP_ROOT}`)
   }
   return mounts
 }
@@ -304,7 +307,11 @@ export async function expectNestIn(taken: HostSnapshot, name: string): Promise<v
       ),
     ]
     expect(loops.length, `${where}: level 1 mounts no loop device`).toBeGreaterThan(0)
-    for (const loop of loops) expect(taken.loopDevices.some((line) => line.startsWith(`${loop}:`)), `${where}: its loop device ${loop}`).toBe(true)
+    for (const loop of loops)
+      expect(
+        taken.loopDevices.some((line) => line.startsWith(`${loop}:`)),
+        `${where}: its loop device ${loop}`,
+      ).toBe(true)
   }
 }
 
@@ -361,7 +368,9 @@ export async function engineEventsDuring<T>(fn: () => Promise<T>, env: Record<st
   const isCanary = (event: EngineEvent) => event.Type === 'volume' && event.Actor.ID === canary
   const canaryActions = all.filter(isCanary).map((event) => event.Action)
   if (!canaryActions.includes('create') || !canaryActions.includes('destroy'))
-    throw new Error(`engine events: the stream did not show the canary volume ${canary} made and removed (saw ${all.length} events); it cannot be trusted to show anything`)
+    throw new Error(
+      `engine events: the stream did not show the canary volume ${canary} made and removed (saw ${all.length} events); it cannot be trusted to show anything`,
+    )
   return {result, events: all.filter((event) => !isCanary(event) && event.timeNano >= since * 1e6)}
 }
 

@@ -2,17 +2,7 @@ import {execa} from 'execa'
 import {expect} from 'vitest'
 
 import {levelName} from '../../src/nesting/contract.js'
-import {
-  type CgroupPlace,
-  cli,
-  type CliResult,
-  containerCgroups,
-  type EngineCgroups,
-  engineCgroups,
-  inspectLevelOne,
-  readCgroups,
-  shAt,
-} from './integration.js'
+import {type CgroupPlace, cli, type CliResult, containerCgroups, type EngineCgroups, engineCgroups, inspectLevelOne, readCgroups, shAt} from './integration.js'
 
 /**
  * What the host matrix runs on every test host (an engine the suite starts itself: a cgroup v2

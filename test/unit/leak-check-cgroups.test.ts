@@ -22,11 +22,16 @@ describe('the leak check reads cgroups on the layout the host has', () => {
   })
 
   it('cgroup v2: cgroup2 on the root itself', () => {
-    expect(cgroupMountsFrom([line(25, '/proc', 'proc'), line(26, '/sys/fs/cgroup', 'cgroup2')].join('\n'))).toEqual({version: 2, hierarchies: ['/sys/fs/cgroup']})
+    const mountinfo = [line(25, '/proc', 'proc'), line(26, '/sys/fs/cgroup', 'cgroup2')].join('\n')
+    expect(cgroupMountsFrom(mountinfo)).toEqual({version: 2, hierarchies: ['/sys/fs/cgroup']})
   })
 
   it('a cgroup2 mounted over a v1 tree (what the cgroup v2 lane does) hides the hierarchies below', () => {
-    const mountinfo = [line(30, '/sys/fs/cgroup', 'tmpfs'), line(31, '/sys/fs/cgroup/memory', 'cgroup', 'rw,memory'), line(50, '/sys/fs/cgroup', 'cgroup2')].join('\n')
+    const mountinfo = [
+      line(30, '/sys/fs/cgroup', 'tmpfs'),
+      line(31, '/sys/fs/cgroup/memory', 'cgroup', 'rw,memory'),
+      line(50, '/sys/fs/cgroup', 'cgroup2'),
+    ].join('\n')
     expect(cgroupMountsFrom(mountinfo)).toEqual({version: 2, hierarchies: ['/sys/fs/cgroup']})
   })
 
