@@ -4,7 +4,16 @@ import {cli, expectNestIn, integrationEngine, snapshot} from '../support/integra
 
 const engine = await integrationEngine()
 /** A few cycles in `npm test`; `npm run soak` runs ten. */
-const CYCLES = Number(process.env.INCEPTION_SOAK_CYCLES ?? 2)
+const CYCLES = soakCycles(process.env.INCEPTION_SOAK_CYCLES)
+
+/** The cycles asked for: a whole number from 1, else the file fails at once (a soak of no cycle would pass). */
+function soakCycles(text: string | undefined): number {
+  if (text === undefined) return 2
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) {
+    throw new Error(`INCEPTION_SOAK_CYCLES=${JSON.stringify(text)} is not a whole number of cycles from 1; set it to 1 or more, or unset it for 2`)
+  }
+  return Number(text)
+}
 
 /** Every storage choice, each once per soak: driver and where /var/lib/docker lives. */
 const STORAGE_VARIANTS: string[][] = [

@@ -1,4 +1,4 @@
-import {readFileSync, statSync} from 'node:fs'
+import {existsSync, readFileSync, statSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
 
 import {CAPABILITY_NAMES, CAPS_SECURITY, DAEMON_INNER_PORT_BASE} from '../../src/nesting/contract.js'
@@ -233,7 +233,7 @@ describe('the image seed', () => {
     box.write('data/image/overlay2/repositories.json', TAGS)
     const result = await box.run(seeded, {INCEPTION_LEVEL: '2', INCEPTION_DEPTH: '3'})
     expect(result.exitCode, result.stderr).toBe(0)
-    expect(() => readFileSync(box.path('data/overlay2/abc/diff/bin/busybox'))).toThrow()
+    expect(existsSync(box.path('data/overlay2'))).toBe(false)
     expect(result.calls.filter((call) => call.startsWith('docker'))).toEqual([])
   })
 
@@ -268,8 +268,10 @@ describe('the image seed', () => {
       [
         '(',
         '  SEED_DIR="$SANDBOX/seed"; STORAGE_DRIVER=overlay2',
-        '  sh -c \'trap "sleep 0.3; : >\\"$1/image/stopped\\"; exit 0" TERM; while :; do sleep 0.05; done\' engine "$DATA_DIR" & DOCKERD_PID=$!',
-        '  sleep 0.2; write_image_seed',
+        '  sh -c \'trap "sleep 0.3; : >\\"$1/image/stopped\\"; exit 0" TERM; : >"$SANDBOX/engine-up"; while :; do sleep 0.05; done\' \\',
+        '    engine "$DATA_DIR" & DOCKERD_PID=$!',
+        // Once the engine is up (its trap set): a TERM before would end it without its mark.
+        '  until [ -e "$SANDBOX/engine-up" ]; do sleep 0.01; done; write_image_seed',
         '); echo "status $?"',
         'cd "$SANDBOX/seed" && tar -tf overlay2.tar && echo --- && tar -tf overlay2.layers.tar',
       ].join('\n'),

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
+import {UsageError} from '../../src/nesting/errors.js'
 import {checkPortMappings, parsePortMapping, portsFromLabel, portsToLabel} from '../../src/nesting/ports.js'
 import {thrown} from '../support/thrown.js'
 import {dataRootForInit, formatSize, LOOP_HEADROOM_BYTES, loopSizesByLevel, parseDataRoot, parseSize} from '../../src/nesting/storage.js'
@@ -37,8 +38,25 @@ describe('port mappings', () => {
     expect(parsePortMapping('8080:80@2')).toEqual({hostPort: 8080, innerPort: 80, level: 2})
   })
 
-  it.each(['8080', '8080:', ':80', 'a:b', '8080:80@0', '8080:80@', '1:2:3', '0:80', '80:65536'])('refuses %j', (spec) => {
-    expect(() => parsePortMapping(spec)).toThrow()
+  it.each([
+    ['8080', 'is not HOST:INNER or HOST:INNER@LEVEL'],
+    ['8080:', 'is not HOST:INNER or HOST:INNER@LEVEL'],
+    [':80', 'is not HOST:INNER or HOST:INNER@LEVEL'],
+    ['a:b', 'is not HOST:INNER or HOST:INNER@LEVEL'],
+    ['8080:80@0', 'targets level 0'],
+    ['8080:80@', 'is not HOST:INNER or HOST:INNER@LEVEL'],
+    ['1:2:3', 'is not HOST:INNER or HOST:INNER@LEVEL'],
+  ])('refuses -p %s: %s', (spec, why) => {
+    const error = thrown(() => parsePortMapping(spec))
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error.message).toBe(`-p ${spec} ${why}`)
+  })
+
+  it.each([
+    ['0:80', 0],
+    ['80:65536', 65_536],
+  ])('refuses -p %s: port %i is out of range', (spec, port) => {
+    expect(thrown(() => parsePortMapping(spec)).message).toBe(`port ${port} in -p ${spec} is out of range`)
   })
 
   it('refuses two chains through the same inner port', () => {
