@@ -25,6 +25,27 @@ setup_devices() {
   esac
 }
 
+# The loop file's space, taken now rather than promised: a sparse file grows as the level writes,
+# and when the file system under it (the level above's) fills up first, the writes fail under
+# ext4, which aborts its journal and goes read-only while what the level's containers wrote is
+# lost, though their writes reported success. Where it is not there, the level fails here, saying
+# so. A file system that cannot allocate ahead gets a sparse file, and a warning.
+allocate_loop_file() {
+  if ! error=$(fallocate -l "$2" "$1" 2>&1); then
+    case "$error" in
+      *"not supported"*)
+        log "warning: cannot reserve the loop data root's $(($2 / 1048576))M here (${error##*: }); it takes the space as it is written"
+        truncate -s "$2" "$1"
+        ;;
+      *)
+        rm -f "$1"
+        free=$(df -Pk "$(dirname "$1")" | awk 'NR == 2 { print int($4 / 1024) }')
+        fail "no room for the loop data root: $(($2 / 1048576))M asked for, ${free}M free where it goes ($(dirname "$1"))"
+        ;;
+    esac
+  fi
+}
+
 # Where this level's engine keeps its data. Never the container's own layered root: overlay2
 # cannot stack on overlayfs. "volume" is what the parent mounted at /var/lib/docker (a volume at
 # level 1, a directory of the parent's data root below); "tmpfs" is memory; "loop:SIZE" is an
@@ -40,8 +61,9 @@ setup_data_root() {
       [ -n "$size" ] || size=${INCEPTION_DATA_ROOT#loop:}
       disk=$DATA_DIR/inception-disk.ext4
       if [ ! -f "$disk" ]; then
-        truncate -s "$size" "$disk"
-        mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1 "$disk"
+        allocate_loop_file "$disk" "$size"
+        # nodiscard: mkfs would otherwise punch the allocated blocks back out of the file.
+        mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1,nodiscard "$disk"
       fi
       # The loop device is released by the kernel when this mount goes away (autoclear).
       mount -o loop "$disk" "$DATA_DIR" || fail "cannot mount the loop data root $disk"

@@ -15,10 +15,14 @@ export interface LevelReport {
   memoryBytes?: number
   /** Whether the level's processes still exist (its cgroup has members), seen from level 1. */
   alive?: boolean
+  /** The level's data root is mounted read-only: its file system failed under it (ext4 went read-only). */
+  dataRootReadOnly?: boolean
 }
 
 /**
- * Run in level 1: prints "state K LINE", "info K KEY=VALUE", "memory K BYTES" and "alive K yes|no".
+ * Run in level 1: prints "state K LINE", "info K KEY=VALUE", "memory K BYTES", "alive K yes|no" and,
+ * for a level whose data root is mounted read-only (seen in the mount table of one of its
+ * processes), "readonly K".
  * Level K's cgroup, seen from level 1's private cgroup namespace, is /docker/ID2/docker/ID3/...,
  * because each level's engine puts its containers under /docker of its own namespace.
  */
@@ -40,7 +44,19 @@ has_processes() {
   done
   return 1
 }
+# The data root's mount as the process sees it: the last mount on that path is the one in use.
+# ext4 that aborted its journal shows emergency_ro (kernel 6.x) or ro.
+read_only_data_root() {
+  awk '$2 == "/var/lib/docker" { ro = $4 ~ /^ro(,|$)|(^|,)emergency_ro(,|$)/ } END { exit !ro }' "/proc/$1/mounts" 2>/dev/null
+}
+first_process() {
+  for candidate in "/sys/fs/cgroup/pids$1/cgroup.procs" "/sys/fs/cgroup$1/init/cgroup.procs" "/sys/fs/cgroup$1/cgroup.procs"; do
+    p=$(head -n 1 "$candidate" 2>/dev/null) && [ -n "$p" ] && { echo "$p"; return 0; }
+  done
+  return 1
+}
 m=$(memory_file "") && echo "memory 1 $m"
+read_only_data_root self && echo "readonly 1"
 path=""
 k=2
 while [ -f "${BOARD_FILE.infoPrefix}$k" ]; do
@@ -48,6 +64,7 @@ while [ -f "${BOARD_FILE.infoPrefix}$k" ]; do
   path="$path/docker/$id"
   m=$(memory_file "$path") && echo "memory $k $m"
   has_processes "$path" && echo "alive $k yes" || echo "alive $k no"
+  p=$(first_process "$path") && read_only_data_root "$p" && echo "readonly $k"
   k=$((k + 1))
 done
 `
@@ -55,7 +72,7 @@ done
 export function parseBoard(output: string, depth: number): LevelReport[] {
   const reports: LevelReport[] = Array.from({length: depth}, (_, i) => ({level: i + 1, state: 'absent', detail: '', info: {}}))
   for (const line of output.split('\n')) {
-    const match = /^(state|info|memory|alive) (\d+) (.*)$/.exec(line.trim())
+    const match = /^(state|info|memory|alive|readonly) (\d+) ?(.*)$/.exec(line.trim())
     if (!match) continue
     const [, kind, levelText, rest] = match
     const report = reports[Number(levelText) - 1]
@@ -67,6 +84,8 @@ export function parseBoard(output: string, depth: number): LevelReport[] {
     } else if (kind === 'info') {
       const eq = rest!.indexOf('=')
       if (eq > 0) report.info[rest!.slice(0, eq)] = rest!.slice(eq + 1)
+    } else if (kind === 'readonly') {
+      report.dataRootReadOnly = true
     } else if (kind === 'memory') {
       report.memoryBytes = Number(rest)
     } else {

@@ -46,6 +46,8 @@ export interface NestStatus extends Pick<NestFacts, 'name' | 'depth' | 'version'
   levels: LevelStatus[]
 }
 
+const DATA_ROOT_READ_ONLY = 'its data root is read-only: its file system failed under it (full, or I/O errors); what is written there is lost'
+
 const CONTAINER_STATES: readonly LevelRunState[] = ['running', 'created', 'paused', 'restarting', 'removing', 'exited', 'dead']
 
 /** What `ps` shows: each nest's record with every level's state as its board has it. */
@@ -79,7 +81,10 @@ export class NestStatusReader {
     let above = running
     const levels = reports.map((report): LevelStatus => {
       const level = report.level
-      const state = level === 1 ? levelOneState(record.levelOne.state, report) : above ? deeperLevelState(report) : 'unreachable'
+      let state = level === 1 ? levelOneState(record.levelOne.state, report) : above ? deeperLevelState(report) : 'unreachable'
+      // Its engine may still answer, but what is written there is refused or lost: not running.
+      const readOnly = state === 'running' && report.dataRootReadOnly === true
+      if (readOnly) state = 'failed'
       above = above && state === 'running'
       return {
         level,
@@ -97,7 +102,7 @@ export class NestStatusReader {
         mtu: report.info.mtu ? Number(report.info.mtu) : undefined,
         ports: ports.filter((p) => (p.level ?? depth) >= level).map((p) => formatPortMapping(p, depth, bind)),
         memoryBytes: report.memoryBytes,
-        detail: report.detail,
+        detail: readOnly ? DATA_ROOT_READ_ONLY : report.detail,
         endpoint: endpoints.get(level),
       }
     })

@@ -22,6 +22,7 @@ const FAKED = [
   'mknod',
   'truncate',
   'fallocate',
+  'fallocate',
   'mkfs.ext4',
   'fuse-overlayfs',
   'update-alternatives',

@@ -37,9 +37,10 @@ describe("the init's data root", () => {
     const disk = `${data}/inception-disk.ext4`
     const made = await sandbox.run('setup_data_root', {...env, INCEPTION_DATA_ROOT: 'loop:4294967296'})
     expect(made.exitCode, made.stderr).toBe(0)
+    // Allocated, not sparse: the space is the level's from the start (mkfs must not discard it).
     expect(made.calls).toEqual([
-      `truncate -s 4294967296 ${disk}`,
-      `mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1 ${disk}`,
+      `fallocate -l 4294967296 ${disk}`,
+      `mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1,nodiscard ${disk}`,
       `mount -o loop ${disk} ${data}`,
     ])
 
@@ -60,9 +61,30 @@ describe("the init's data root", () => {
         INCEPTION_LOOP_SIZES: '3000 2000 1500',
       })
       expect(result.exitCode, result.stderr).toBe(0)
-      sizes.push(result.calls.find((call) => call.startsWith('truncate'))!.split(' ')[2]!)
+      sizes.push(result.calls.find((call) => call.startsWith('fallocate'))!.split(' ')[2]!)
     }
     expect(sizes).toEqual(['3000', '2000', '1500', '1000', '1000'])
+  })
+
+  it('loop: space that is not there fails the level, on the board too, saying how much is free, and leaves no file', async () => {
+    const {sandbox, data, env} = sandboxWithData({fallocate: 'echo "fallocate: fallocate failed: No space left on device" >&2; : >"$3"; exit 1'})
+    const result = await sandbox.run('setup_data_root', {...env, INCEPTION_LEVEL: '2', INCEPTION_DATA_ROOT: 'loop:314572800'})
+    expect(result.exitCode).toBe(1)
+    const reason = /failed (no room for the loop data root: 300M asked for, \d+M free where it goes \(\S+\))\n$/.exec(
+      readFileSync(sandbox.path('board/level-2'), 'utf8'),
+    )
+    expect(reason, readFileSync(sandbox.path('board/level-2'), 'utf8')).not.toBeNull()
+    expect(result.stderr).toContain(`inception-init[level 2]: error: ${reason![1]}`)
+    expect(result.calls.filter((call) => !call.startsWith('fallocate'))).toEqual([])
+    expect(existsSync(`${data}/inception-disk.ext4`)).toBe(false)
+  })
+
+  it('loop: a file system that cannot allocate ahead gets a sparse file, with a warning that the space is not reserved', async () => {
+    const {sandbox, data, env} = sandboxWithData({fallocate: 'echo "fallocate: fallocate failed: Operation not supported" >&2; exit 1'})
+    const result = await sandbox.run('setup_data_root', {...env, INCEPTION_DATA_ROOT: 'loop:314572800'})
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(result.stderr).toMatch(/warning: .*cannot reserve .*300M.*\(Operation not supported\)/)
+    expect(result.calls.slice(0, 2)).toEqual([`fallocate -l 314572800 ${data}/inception-disk.ext4`, `truncate -s 314572800 ${data}/inception-disk.ext4`])
   })
 
   it('loop: a file that cannot be mounted fails the level, on the board too', async () => {
