@@ -22,7 +22,6 @@ const FAKED = [
   'mknod',
   'truncate',
   'fallocate',
-  'fallocate',
   'mkfs.ext4',
   'fuse-overlayfs',
   'update-alternatives',
