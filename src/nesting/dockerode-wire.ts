@@ -94,7 +94,14 @@ export function attachStreams(modem: Docker['modem'], stream: Duplex, io: ExecIo
   })
   if (io.tty) stream.pipe(io.stdout, {end: false})
   else modem.demuxStream(stream, io.stdout, io.stderr)
-  if (io.stdin) {
+  if (io.stdin && io.tty) {
+    // With a terminal, the engine closes the command's output once its input is closed (a
+    // terminal has no end of input): a command given a terminal and a stdin at its end printed
+    // nothing. So the connection stays open, and the end of stdin is the terminal's end-of-file
+    // character, which the command reads as EOF, as if ^D had been typed.
+    io.stdin.pipe(stream, {end: false})
+    io.stdin.on('end', () => stream.write('\x04'))
+  } else if (io.stdin) {
     io.stdin.pipe(stream)
     // The hijacked connection is half-closed when stdin ends, which the engine passes on as EOF.
     io.stdin.on('end', () => stream.end())

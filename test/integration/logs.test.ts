@@ -63,7 +63,7 @@ describe.skipIf(!engine)('logs of a level', () => {
     await logLine('itest-follow-mark')
     await shows('itest-follow-mark')
     // Still running: following does not end by itself.
-    expect(follower.exitCode).toBeUndefined()
+    expect(follower.exitCode).toBeNull()
     follower.kill('SIGTERM')
     await follower
     expect(seen).toContain('itest-follow-mark')
