@@ -55,12 +55,16 @@ describe("the init's dockerd options", () => {
       INCEPTION_PRIVILEGE: 'privileged',
       INCEPTION_DOCKERD_ARGS: extra,
       INCEPTION_MTU: '1400',
+      INCEPTION_STORAGE_DRIVER: 'vfs',
+      INCEPTION_POOLS: '10.211.0.0/21 10.212.0.0/21 10.213.0.0/21',
+      INCEPTION_READY_TIMEOUT: '7',
     }
     const launched = await box.run('mkdir -p "$STATE_DIR"; STORAGE_DRIVER=overlay2; DOCKERD_MAJOR=26; launch_next_level; wait', levelOne)
     expect(launched.exitCode, launched.stderr).toBe(0)
     expect(launched.calls.some((call) => call.startsWith('docker run '))).toBe(true)
     const levelTwo = nextLevelEnvironment(box)
-    expect(levelTwo).toMatchObject({INCEPTION_LEVEL: '2', INCEPTION_DOCKERD_ARGS: extra, INCEPTION_MTU: '1400'})
+    // Every INCEPTION_ variable goes down as it is, but the level and the privilege it got.
+    expect(levelTwo).toMatchObject({...levelOne, INCEPTION_LEVEL: '2', INCEPTION_PRIVILEGE_USED: 'privileged'})
     // Level 2's init, started with that environment (its uplink says nothing in the sandbox).
     const args = await dockerdArguments(box, levelTwo)
     expect(args).toContain('--mtu=1400')
