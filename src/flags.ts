@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 
+import {parseImageReference} from './nesting/image.js'
 import {parsePortMapping, type PortMapping} from './nesting/ports.js'
 import {DEFAULT_PRIVILEGE, PRIVILEGE_REQUESTS} from './nesting/privilege.js'
 import {
@@ -74,3 +75,6 @@ export const networkFlag = Flags.custom({helpValue: '<network>', parse: async (t
 
 /** One dockerd option per flag, repeatable. */
 export const dockerdArgFlag = Flags.custom({helpValue: '<option>', multiple: true, parse: async (text) => parseDockerdArg(text)})
+
+/** An image reference (NAME[:TAG][@DIGEST] or an ID), checked before the engine sees it; the message names the flag. */
+export const imageFlag = Flags.custom({helpValue: '<image>', parse: async (text, _context, flag) => parseImageReference(text, `--${flag.name}`)})

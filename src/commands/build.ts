@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {Listr} from 'listr2'
 
 import {InceptionCommand} from '../base-command.js'
-import {suiteFlag} from '../flags.js'
+import {imageFlag, suiteFlag} from '../flags.js'
 import {ImageBuilder} from '../nesting/image.js'
 import {baseImageForSuite, imageForSuite, SUITE_NOTES, SUITES} from '../nesting/suites.js'
 
@@ -18,8 +18,8 @@ export default class Build extends InceptionCommand {
   static override flags = {
     suite: suiteFlag({description: 'Debian suite'}),
     force: Flags.boolean({description: 'rebuild even if the image exists', default: false}),
-    base: Flags.string({description: 'base image of that suite (default: debian:SUITE-slim, else bootstrapped)'}),
-    tag: Flags.string({description: 'image tag (default: inception:VERSION-SUITE)'}),
+    base: imageFlag({description: 'base image of that suite (default: debian:SUITE-slim, else bootstrapped)'}),
+    tag: imageFlag({description: 'image tag (default: inception:VERSION-SUITE)'}),
   }
 
   async run(): Promise<void> {

@@ -3,6 +3,7 @@ import {Listr} from 'listr2'
 
 import {InceptionCommand} from '../base-command.js'
 import {levelFlag} from '../flags.js'
+import {parseImageReference} from '../nesting/image.js'
 import {ImageLoader, type LoadReport, type LoadTarget} from '../nesting/load.js'
 
 const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`
@@ -36,7 +37,8 @@ export default class Load extends InceptionCommand {
     const {flags, argv} = await this.parse(Load)
     const {name} = flags
     const target: LoadTarget = flags['all-levels'] ? {kind: 'all'} : flags.level === undefined ? {kind: 'innermost'} : {kind: 'level', level: flags.level}
-    const references = argv as string[]
+    // Checked before the engine is asked anything: it answers a malformed reference with a raw HTTP error.
+    const references = (argv as string[]).map((reference) => parseImageReference(reference, 'image'))
     const engine = await this.engine()
     const loader = new ImageLoader(engine, await this.nests())
     const {levels} = await loader.plan(name, references, target)
@@ -76,6 +78,7 @@ export default class Load extends InceptionCommand {
       },
     ).run()
     for (const line of report!.loaded) this.log(`  ${line}`)
+    for (const reference of report!.untagged) this.log(`  ${reference} has no tag on this engine: it arrives untagged (<none>:<none>), by its ID`)
     return report!
   }
 }

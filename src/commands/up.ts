@@ -7,6 +7,7 @@ import {
   depthFlag,
   dockerdArgFlag,
   hostPortFlag,
+  imageFlag,
   mtuFlag,
   networkFlag,
   portMappingFlag,
@@ -16,8 +17,9 @@ import {
   suiteFlag,
   timeoutFlag,
 } from '../flags.js'
-import type {NestStatus} from '../nesting/nest.js'
-import {DEFAULT_MAX_DEPTH, DEFAULT_NEST, DEFAULT_READY_TIMEOUT_SECONDS, parseUpRequest} from '../nesting/request.js'
+import {Nests, type NestStatus} from '../nesting/nest.js'
+import {bindWarning, checkBindAddress, DEFAULT_MAX_DEPTH, DEFAULT_NEST, DEFAULT_READY_TIMEOUT_SECONDS, parseUpRequest} from '../nesting/request.js'
+import {hostInterfaceAddresses} from '../nesting/subnets.js'
 import {upWithProgress} from '../progress.js'
 
 export default class Up extends InceptionCommand {
@@ -41,7 +43,7 @@ export default class Up extends InceptionCommand {
     'subnet-pool': subnetPoolFlag({description: 'pool of /24 bridge subnets, one per level'}),
     timeout: timeoutFlag({description: "seconds each level's engine has to answer", default: DEFAULT_READY_TIMEOUT_SECONDS}),
     suite: suiteFlag({description: "Debian suite of the level image, which decides every level's Docker"}),
-    image: Flags.string({description: 'level image (default: the one `inception build --suite SUITE` makes)'}),
+    image: imageFlag({description: 'level image (default: the one `inception build --suite SUITE` makes)'}),
     'expose-daemons': Flags.boolean({
       description: "make every level's engine reachable from this machine over mutual TLS (see `inception env`)",
       default: false,
@@ -74,7 +76,13 @@ export default class Up extends InceptionCommand {
       mtu: flags.mtu,
       network: flags.network,
     })
-    const nests = await this.nests()
+    const engine = await this.engine()
+    // A local engine's host is this machine: an address it does not have is refused here, before
+    // anything is created (a remote engine's refusal is translated when level 1 starts).
+    if (engine.address.startsWith('unix://')) checkBindAddress(request.bind, await hostInterfaceAddresses())
+    const warning = bindWarning(request.bind)
+    if (warning) this.logToStderr(warning)
+    const nests = new Nests(engine)
     const status = await upWithProgress(nests, request, {quiet: this.jsonEnabled(), log: (line) => this.log(line)})
     this.log(`nest "${status.name}" is up, ${status.depth} level${status.depth > 1 ? 's' : ''} deep`)
     for (const port of status.ports) this.log(`  published ${port}`)

@@ -123,6 +123,81 @@ export class StateFolderUnusable extends InceptionError {
   }
 }
 
+/** --bind names an address this machine (or the engine's host) does not have. Nothing was created. */
+export class BindAddressUnavailable extends InceptionError {
+  constructor(address: string, where: string) {
+    super(`--bind ${address} is not an address of ${where}`, 'give one of its addresses (see `ip -4 addr`), 127.0.0.1 (the default) or 0.0.0.0', ExitCode.usage)
+  }
+}
+
+/** The image given to `up --image` is an image, but not one `inception build` made. */
+export class NotALevelImage extends InceptionError {
+  constructor(image: string, buildCommand: string) {
+    super(
+      `${image} is not an inception level image (it has no init to run the levels)`,
+      `leave --image out to use the suite's level image, or give one made by \`${buildCommand}\``,
+      ExitCode.usage,
+    )
+  }
+}
+
+/** A container that is not a nest's level 1 already has the name level 1 would get. Nothing was created. */
+export class ContainerNameTaken extends InceptionError {
+  constructor(container: string, nest: string) {
+    super(
+      `a container named ${container} is already on this engine, and it is not nest "${nest}"'s`,
+      `remove it (docker rm -f ${container}) or choose another --name`,
+      ExitCode.conflict,
+    )
+  }
+}
+
+/** The nest went away (`inception down`, a `docker rm`, a stop) while a command was using it. */
+export class NestRemoved extends InceptionError {
+  /** `during`: what was going on, e.g. "it was coming up", "`sleep 30` ran at level 2". */
+  constructor(nest: string, during: string, hint = `see \`inception ps\`; start it again with \`inception up --name ${nest}\``) {
+    super(`nest "${nest}" was removed or stopped while ${during}`, hint, ExitCode.nestNotFound)
+  }
+}
+
+/**
+ * The line dockerd wrote when it refused to start, from a level's log tail: its flag parser's
+ * complaint ("unknown flag: --foo", "invalid logging level: nope") or its fatal log entry,
+ * rather than containerd's chatter or the init's "see the log above".
+ */
+export function dockerdError(logTail: string): string | undefined {
+  const lines = logTail.split('\n')
+  const start = lines.findLastIndex((line) => /inception-init\[level \d+\]: starting dockerd/.test(line))
+  if (start < 0) return undefined
+  for (const raw of lines.slice(start + 1)) {
+    const line = raw.trim()
+    if (!line || line.startsWith('inception-init[') || line.startsWith("See 'dockerd --help'")) continue
+    const logged = /\blevel=(\w+)\b.*?\bmsg="((?:[^"\\]|\\.)*)"/.exec(line)
+    if (logged) {
+      if (logged[1] === 'fatal' || logged[1] === 'error') return logged[2]!.replaceAll('\\"', '"')
+      continue
+    }
+    // The docker CLI's framework prints flag errors as "Status: MESSAGE" with ", Code: N" on the next line.
+    return line.replace(/^Status: /, '').replace(/,? ?Code: \d+$/, '')
+  }
+  return undefined
+}
+
+/**
+ * A level's failure as the init reported it. When it was dockerd that refused to start (a bad
+ * --dockerd-arg, most often), dockerd's own words say why: waiting longer would not help.
+ */
+export function levelFailure(level: number, reason: string, logTail: string): LevelFailed {
+  const said = reason.includes('dockerd exited while starting') ? dockerdError(logTail) : undefined
+  if (said === undefined) return new LevelFailed(level, reason, logTail)
+  return new LevelFailed(
+    level,
+    `dockerd exited while starting: ${said}`,
+    logTail,
+    "the nest was rolled back; fix the dockerd option it names (--dockerd-arg), see the level's log below",
+  )
+}
+
 /** A volume has the name level 1's data root would get, and inception did not make it for that nest. */
 export class VolumeInTheWay extends InceptionError {
   constructor(volume: string, owner: string) {
@@ -130,6 +205,18 @@ export class VolumeInTheWay extends InceptionError {
       `a volume named "${volume}" is in the way (${owner})`,
       `remove it (docker volume rm ${volume}) if nothing in it is needed, or choose another --name`,
       ExitCode.conflict,
+    )
+  }
+}
+
+/** A level of a running nest is no longer running (its dockerd died, its container exited): what reached into it got nothing. */
+export class LevelStopped extends InceptionError {
+  /** `lost`: what the user did not get, e.g. "`sleep 30` at level 2 got no answer or was cut off". */
+  constructor(nest: string, level: number, state: string, lost: string) {
+    super(
+      `level ${level} of nest "${nest}" is ${state}: ${lost}`,
+      `see \`inception ps --name ${nest}\` and \`inception logs --name ${nest} --level ${level}\`; remove the nest with \`inception down --name ${nest}\``,
+      ExitCode.levelFailed,
     )
   }
 }

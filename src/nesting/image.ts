@@ -183,3 +183,55 @@ export class ImageBuilder {
     if (key && seeded) await this.privilegeCache.put({...key, imageId: seeded.id}, asDecided)
   }
 }
+
+/*
+ * Image references, checked before any request carries them: the engine answers a malformed one
+ * with an error that says little ("HTTP code 301", "invalid reference format"), and Node refuses
+ * to send one with a space at all ("Request path contains unescaped characters"). The grammar is
+ * the docker CLI's (github.com/distribution/reference):
+ *   reference := name [":" tag] ["@" digest]
+ *   name      := [domain "/"] path-component ["/" path-component]*
+ *   domain    := host [":" port], host a DNS name, an IPv4 address or [IPv6]
+ *   path-component := [a-z0-9]+ (separator [a-z0-9]+)*, separator := "." | "_" | "__" | "-"+
+ *   tag       := [\w][\w.-]{0,127}
+ *   digest    := algorithm ":" hex{32,}
+ * An image ID (hex, "sha256:" optional) is a reference too.
+ */
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*'
+const TAG = '[\\w][\\w.-]{0,127}'
+const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}'
+const REFERENCE = new RegExp(`^(?<name>(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)(?::(?<tag>${TAG}))?(?:@(?<digest>${DIGEST}))?$`)
+const IMAGE_ID = /^(?:sha256:)?[0-9a-f]{12,64}$/
+const NAME_MAX = 255
+
+/** Why TEXT is not an image reference, in a few words; undefined when it is one. */
+export function imageReferenceProblem(text: string): string | undefined {
+  if (text.length === 0) return 'it is empty'
+  if (IMAGE_ID.test(text)) return undefined
+  if (/\s/.test(text)) return 'it contains a space'
+  if (text.startsWith('-')) return 'it starts with "-" (a flag?)'
+  const match = REFERENCE.exec(text)
+  if (!match) {
+    // The most common slip, said plainly: a domain may have capitals, the repository may not.
+    const repository = text.split('@')[0]!.replace(/:[\w.-]*$/, '')
+    const path = repository.includes('/') && /[.:]|^localhost\//.test(repository.split('/')[0]!) ? repository.slice(repository.indexOf('/') + 1) : repository
+    if (/[A-Z]/.test(path)) return 'repository names are lowercase'
+    return 'it does not follow NAME[:TAG][@DIGEST]'
+  }
+  if (match.groups!.name!.length > NAME_MAX) return `its name is longer than ${NAME_MAX} characters`
+  return undefined
+}
+
+/** TEXT as an image reference, or a usage error that names WHAT it was given as (`--image`, `an image to load`). */
+export function parseImageReference(text: string, what: string): string {
+  const problem = imageReferenceProblem(text)
+  if (problem) {
+    throw new UsageError(
+      `${what} ${JSON.stringify(text)} is not an image reference: ${problem}`,
+      'write it as NAME[:TAG] (lowercase, no spaces), e.g. myapp:1.0 or registry.example:5000/team/app:2, or give an image ID',
+    )
+  }
+  return text
+}

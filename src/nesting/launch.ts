@@ -1,12 +1,25 @@
 import {createServer} from 'node:net'
-import {networkInterfaces} from 'node:os'
 import {dirname} from 'node:path'
 
 import {firstFailure, type LevelReport, readyDepth} from './board.js'
-import {LABEL, type LevelState, nestRecord, TLS_DIR} from './contract.js'
+import {LABEL, type LevelState, levelName, nestRecord, TLS_DIR} from './contract.js'
 import type {NestDirectory} from './directory.js'
 import {engineMessage} from './engine.js'
-import {ImageMissing, InceptionError, Interrupted, LevelFailed, NestExists, NetworkMissing, PortTaken, VolumeInTheWay} from './errors.js'
+import {
+  BindAddressUnavailable,
+  ContainerNameTaken,
+  ImageMissing,
+  InceptionError,
+  Interrupted,
+  LevelFailed,
+  levelFailure,
+  NestExists,
+  NestRemoved,
+  NetworkMissing,
+  NotALevelImage,
+  PortTaken,
+  VolumeInTheWay,
+} from './errors.js'
 import {checkMemory, levelOneSpec, planNest, subnetsOfNests} from './plan.js'
 import type {UpRequest} from './request.js'
 import {type Clock, pollUntil, systemClock} from './poll.js'
@@ -15,7 +28,7 @@ import {decidePrivilegeOnce, type PrivilegeCache, type PrivilegeKey} from './pri
 import {initError, type NestReach} from './reach.js'
 import type {NestStatus, NestStatusReader} from './status.js'
 import {SubnetLock} from './subnet-lock.js'
-import {type Cidr, parseCidr} from './subnets.js'
+import {type Cidr, hostInterfaceSubnets, parseCidr} from './subnets.js'
 import {imageForSuite} from './suites.js'
 import type {NestTeardown} from './teardown.js'
 import {issueNestCertificates, makePrivateFolder, type NestCertificates, serverFiles, writeClientFolder} from './tls.js'
@@ -68,11 +81,18 @@ export class NestLauncher {
     if (volume.state === 'foreign') throw new VolumeInTheWay(volume.volume, volume.owner)
     if (request.network && !(await this.engine.networkExists(request.network))) throw new NetworkMissing(request.network)
     // Read once: the image check, the memory check and the privilege decision's key all use them.
-    const [info, image] = await Promise.all([this.engine.info(), this.engine.inspectImage(request.image)])
-    if (!image) {
-      const own = request.image === imageForSuite(request.suite)
-      throw new ImageMissing(request.image, `inception build --suite ${request.suite}${own ? '' : ` --tag ${request.image}`}`)
-    }
+    const [info, image, namesake] = await Promise.all([
+      this.engine.info(),
+      this.engine.inspectImage(request.image),
+      this.engine.inspectContainer(levelName(request.name, 1)),
+    ])
+    const own = request.image === imageForSuite(request.suite)
+    const buildCommand = `inception build --suite ${request.suite}${own ? '' : ` --tag ${request.image}`}`
+    if (!image) throw new ImageMissing(request.image, buildCommand)
+    // Level 1 would run something else's entrypoint, and fail in a way that blames the privilege probe.
+    if (image.labels[LABEL.context] === undefined) throw new NotALevelImage(request.image, `inception build --suite ${request.suite}`)
+    // Not a nest (records() found none): someone's own container holds level 1's name.
+    if (namesake) throw new ContainerNameTaken(namesake.name, request.name)
     checkMemory(request.depth, info.memTotalBytes)
     // Planned here only to refuse a pool that cannot hold the nest before anything is made.
     planNest(request, await this.takenSubnets())
@@ -124,6 +144,8 @@ export class NestLauncher {
       }
       await this.forgetPrivilegeIfRefused(privilegeKey, () => this.start(id, request))
       const board = await this.waitUntilReady(id, request, events, started, signal)
+      // A `down` that began while the last level came up must not be answered with "is up".
+      if (!(await this.engine.inspectContainer(id))?.running) throw new NestRemoved(request.name, 'it was coming up')
       // The board was just read whole to see the nest ready: the status is made from it.
       return await this.statusReader.describe(nestRecord({id, name: spec.name!, state: 'running', labels: spec.labels!}), board)
     } catch (error) {
@@ -153,6 +175,9 @@ export class NestLauncher {
     } catch (error) {
       const port = /(?:0\.0\.0\.0|127\.0\.0\.1|[\d.]+):(\d+).*(?:already allocated|address already in use)/.exec(engineMessage(error))
       if (port) throw new PortTaken(request.bind, Number(port[1]), 'another container or process')
+      // A remote engine's host, checked only here: the engine cannot bind what its host does not have.
+      if (engineMessage(error).includes('cannot assign requested address'))
+        throw new BindAddressUnavailable(request.bind, `the engine's host (${this.engine.address})`)
       throw error
     }
   }
@@ -163,14 +188,7 @@ export class NestLauncher {
     const engineSubnets = cidrs(await this.engine.listNetworkSubnets())
     const nests = subnetsOfNests(await this.directory.records())
     // The engine's host is this machine when it is reached through a local socket.
-    const local = this.engine.address.startsWith('unix://')
-      ? cidrs(
-          Object.values(networkInterfaces())
-            .flat()
-            .filter((i) => i?.family === 'IPv4' && !i.internal)
-            .map((i) => i!.cidr ?? ''),
-        )
-      : []
+    const local = this.engine.address.startsWith('unix://') ? await hostInterfaceSubnets() : []
     return [...engineSubnets, ...nests, ...local]
   }
 
@@ -195,7 +213,10 @@ export class NestLauncher {
         const details = await this.engine.inspectContainer(id)
         if (!details?.running) {
           const tail = await this.reach.logTail(request.name, 1)
-          throw new LevelFailed(1, initError(tail) ?? `its container ${details ? `exited with status ${details.exitCode}` : 'disappeared'}`, tail)
+          const said = initError(tail)
+          // Gone, or ended well with nothing to say: stopped (the init ends with 0 on SIGTERM) or removed, by `down` most likely.
+          if (!details || (details.exitCode === 0 && said === undefined)) throw new NestRemoved(request.name, 'it was coming up')
+          throw levelFailure(1, said ?? `its container exited with status ${details.exitCode}`, tail)
         }
         let reports: LevelReport[] = []
         try {
@@ -212,7 +233,7 @@ export class NestLauncher {
           }
         }
         const failure = firstFailure(reports)
-        if (failure) throw new LevelFailed(failure.level, failure.detail || 'its init failed', await this.reach.logTail(request.name, failure.level))
+        if (failure) throw levelFailure(failure.level, failure.detail || 'its init failed', await this.reach.logTail(request.name, failure.level))
         if (readyDepth(reports) === request.depth) return reports
         if (this.clock.now() - lastProgress > stallLimitMs) {
           const stuck = readyDepth(reports) + 1

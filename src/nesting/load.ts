@@ -31,6 +31,23 @@ export interface LoadReport {
   seconds: number
   /** docker load's own lines, each marked with its level. */
   loaded: string[]
+  /** The images given that have no tag on this engine: they arrive as <none>:<none>. */
+  untagged: string[]
+}
+
+/** A reference that is the image's ID (or a prefix of it), rather than one of its names. */
+export function isImageIdOf(reference: string, id: string): boolean {
+  return /^(?:sha256:)?[0-9a-f]{12,64}$/.test(reference) && id.replace(/^sha256:/, '').startsWith(reference.replace(/^sha256:/, ''))
+}
+
+/**
+ * What to ask `docker save` for. Saved by its ID, an image is written without its tags, and
+ * arrives as <none>:<none>: an image given by ID is saved by its tags instead (same ID, same
+ * layers); one with no tags is saved by ID, and arrives untagged, as it is here.
+ */
+export function namesToSave(images: Array<{reference: string; details: ImageDetails}>): string[] {
+  const names = images.flatMap(({reference, details}) => (isImageIdOf(reference, details.id) && details.tags.length > 0 ? details.tags : [reference]))
+  return [...new Set(names)]
 }
 
 /** Counts the bytes that pass through, for the progress display. */
@@ -87,12 +104,13 @@ export class ImageLoader {
     const {levels, images} = await this.plan(name, references, target)
     const expectedBytes = images.reduce((sum, image) => sum + image.details.sizeBytes, 0)
     const counter = new ByteCounter((bytes) => events.progress?.({bytes, expectedBytes}))
-    const saved = await this.engine.saveImages(references)
+    const saved = await this.engine.saveImages(namesToSave(images))
     saved.on('error', (error) => counter.destroy(error))
     saved.pipe(counter)
     const report = (loaded: string[]): LoadReport => ({
       name,
       images: images.map(({reference, details}) => ({reference, id: details.id})),
+      untagged: images.filter(({details}) => details.tags.length === 0).map(({reference}) => reference),
       levels,
       bytes: counter.bytes,
       seconds: (Date.now() - started) / 1000,

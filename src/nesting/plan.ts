@@ -3,7 +3,7 @@ import {UsageError} from './errors.js'
 import {daemonInnerPort, initEnvironment, type LevelOneInit, levelName, type NestFacts, nestLabels} from './contract.js'
 import {portsForInit, targetLevel} from './ports.js'
 import {hostSettingsFor, type PrivilegeDecision} from './privilege.js'
-import type {UpRequest} from './request.js'
+import {DEFAULT_BIND, type UpRequest} from './request.js'
 import {dataRootForInit, describeDataRoot, loopSizesByLevel} from './storage.js'
 import {allocatePools, allocateSubnets, bridgeAddress, type Cidr, formatCidr, parseCidr} from './subnets.js'
 import {VERSION} from './version.js'
@@ -124,9 +124,11 @@ export function levelOneSpec(plan: NestPlan, decision: PrivilegeDecision): Conta
     request.ports.filter((p) => targetLevel(p, request.depth) >= 1).map((p) => [`${p.innerPort}/tcp`, [{HostIp: request.bind, HostPort: String(p.hostPort)}]]),
   )
   if (request.exposeDaemons) {
+    // The engines' ports are root on every level: they stay on this machine's loopback whatever
+    // --bind says (it is for the -p ports), as `ps` and `env` print them.
     for (let level = 1; level <= request.depth; level++) {
       const hostPort = request.daemonHostPortBase === undefined ? '' : String(request.daemonHostPortBase + level - 1)
-      portBindings[`${daemonInnerPort(level)}/tcp`] = [{HostIp: request.bind, HostPort: hostPort}]
+      portBindings[`${daemonInnerPort(level)}/tcp`] = [{HostIp: DEFAULT_BIND, HostPort: hostPort}]
     }
   }
   return {

@@ -1,3 +1,6 @@
+import {execFile} from 'node:child_process'
+import {networkInterfaces} from 'node:os'
+
 import {UsageError} from './errors.js'
 
 /**
@@ -58,7 +61,42 @@ export function parseSubnetPool(text: string): Cidr {
   if (pool.prefix > LEVEL_PREFIX) {
     throw new UsageError(`--subnet-pool ${text} is smaller than one /${LEVEL_PREFIX}`, 'give a pool of /24 or larger, e.g. 172.31.0.0/16')
   }
+  if (pool.prefix < 8) {
+    throw new UsageError(`--subnet-pool ${text} is wider than a /8: it takes in addresses that are not private`, PRIVATE_POOL_HINT)
+  }
+  const unsuitable = UNSUITABLE_RANGES.find(({range}) => overlaps(range, pool))
+  if (unsuitable) {
+    throw new UsageError(`--subnet-pool ${text} overlaps ${formatCidr(unsuitable.range)}, ${unsuitable.what}`, PRIVATE_POOL_HINT)
+  }
+  if (!PRIVATE_RANGES.some((range) => contains(range, pool))) {
+    throw new UsageError(
+      `--subnet-pool ${text} is not inside a private range: its addresses belong to machines on the internet, which the levels could no longer reach`,
+      PRIVATE_POOL_HINT,
+    )
+  }
   return pool
+}
+
+/**
+ * Where bridges may go: the private ranges of RFC 1918, which no machine on the internet uses.
+ * Anything else shadows real addresses for every level (a bridge on 8.8.8.0/24 cuts the nest off
+ * from that DNS server), and the ranges below are not networks a bridge can be at all.
+ */
+const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((text) => parseCidr(text)!)
+
+/** Named for the message: a pool overlapping one of these is refused whatever its size. */
+const UNSUITABLE_RANGES = [
+  {range: '0.0.0.0/8', what: '"this network", which no interface can be addressed in'},
+  {range: '127.0.0.0/8', what: "the loopback range, which every level's own lo answers"},
+  {range: '169.254.0.0/16', what: 'the link-local range, which clouds use for their metadata services'},
+  {range: '224.0.0.0/4', what: 'the multicast range, which no interface can be addressed in'},
+  {range: '240.0.0.0/4', what: 'the reserved range and the broadcast address'},
+].map(({range, what}) => ({range: parseCidr(range)!, what}))
+
+const PRIVATE_POOL_HINT = 'give a pool inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, e.g. 172.31.0.0/16 (the default) or 10.213.0.0/16'
+
+function contains(outer: Cidr, inner: Cidr): boolean {
+  return outer.prefix <= inner.prefix && inner.address >= outer.address && inner.address < outer.address + blockSize(outer.prefix)
 }
 
 /**
@@ -120,4 +158,32 @@ export function allocatePools(pool: Cidr, count: number, taken: Cidr[]): Cidr[] 
 /** The dockerd --bip for a level's subnet: its first host address, with the subnet's prefix. */
 export function bridgeAddress(subnet: Cidr): string {
   return `${formatIpv4(subnet.address + 1)}/${subnet.prefix}`
+}
+
+/**
+ * The IPv4 subnets of this machine's interfaces, those that are down included: a bridge put on
+ * the subnet of an interface that is down today shadows it the day it comes up (Node's own list,
+ * from libuv, leaves out every interface that is not up and running). Read from `ip -o -4 addr`,
+ * else, where `ip` is missing, from Node's list.
+ */
+export async function hostInterfaceSubnets(): Promise<Cidr[]> {
+  return (await hostInterfaceAddresses()).map((text) => parseCidr(text)).filter((c): c is Cidr => c !== undefined)
+}
+
+/** This machine's IPv4 addresses as "a.b.c.d/prefix", loopback left out, interfaces that are down included (see above). */
+export async function hostInterfaceAddresses(): Promise<string[]> {
+  const listed = await new Promise<string | undefined>((resolve) => {
+    execFile('ip', ['-o', '-4', 'addr', 'show'], {timeout: 5000}, (error, stdout) => resolve(error ? undefined : stdout))
+  })
+  return listed === undefined
+    ? Object.values(networkInterfaces())
+        .flat()
+        .filter((i) => i?.family === 'IPv4' && !i.internal)
+        .map((i) => i!.cidr ?? '')
+    : interfaceAddresses(listed)
+}
+
+/** The "inet ADDRESS/PREFIX" of each line of `ip -o -4 addr`, loopback left out. */
+export function interfaceAddresses(ipOutput: string): string[] {
+  return [...ipOutput.matchAll(/^\d+:\s+(\S+)\s+inet\s+(\S+)/gm)].filter((m) => m[1] !== 'lo').map((m) => m[2]!)
 }

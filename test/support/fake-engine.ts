@@ -13,7 +13,7 @@ import type {
   VolumeSummary,
 } from '../../src/nesting/engine.js'
 import {BOARD_READ_SCRIPT} from '../../src/nesting/board.js'
-import {BOARD_DIR, BOARD_FILE, type Labels} from '../../src/nesting/contract.js'
+import {BOARD_DIR, BOARD_FILE, LABEL, type Labels} from '../../src/nesting/contract.js'
 
 /**
  * An in-memory engine for unit tests of planning and orchestration: it records what is asked
@@ -62,9 +62,17 @@ export class FakeEngine implements Engine {
   /** Image IDs other than the one made up from the reference: a test sets one to play a rebuilt image. */
   readonly imageIds = new Map<string, string>()
 
+  /** Images that `inception build` did not make (no context label): a test adds one to play a plain image. */
+  readonly plainImages = new Set<string>()
+
   async inspectImage(reference: string): Promise<ImageDetails | undefined> {
     return this.images.has(reference)
-      ? {id: this.imageIds.get(reference) ?? `sha256:${reference.length.toString(16).padStart(64, '0')}`, sizeBytes: 1000, tags: [reference], labels: {}}
+      ? {
+          id: this.imageIds.get(reference) ?? `sha256:${reference.length.toString(16).padStart(64, '0')}`,
+          sizeBytes: 1000,
+          tags: [reference],
+          labels: this.plainImages.has(reference) ? {} : {[LABEL.context]: 'fake'},
+        }
       : undefined
   }
 

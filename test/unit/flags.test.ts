@@ -132,6 +132,22 @@ describe('a refused flag value is one line: what, then what to do', () => {
     ['exec', ['--level', 'abc', '--', 'true'], /^inception: --level "abc" is not a whole number; levels are numbered from 1/],
     ['exec', ['--level', '0', '--', 'true'], /^inception: --level 0 does not exist; levels are numbered from 1/],
     ['env', ['--format', 'yaml'], /^inception: Expected --format=yaml to be one of: shell, json; see `inception env --help`$/],
+    ['up', ['--image', 'Foo'], /^inception: --image "Foo" is not an image reference: repository names are lowercase; write it as NAME\[:TAG\]/],
+    ['up', ['--image', 'a b'], /^inception: --image "a b" is not an image reference: it contains a space; /],
+    ['up', ['--image', ''], /^inception: --image "" is not an image reference: it is empty; /],
+    ['build', ['--tag', 'My:tag'], /^inception: --tag "My:tag" is not an image reference: repository names are lowercase; /],
+    [
+      'up',
+      ['--dockerd-arg=--tlsverify=false'],
+      /^inception: --dockerd-arg --tlsverify=false: inception sets --tlsverify in every level itself; use --expose-daemons/,
+    ],
+    ['up', ['--dockerd-arg=--bip=10.1.2.1/24'], /^inception: --dockerd-arg --bip=10.1.2.1\/24: inception sets --bip in every level itself; use --subnet-pool/],
+    [
+      'up',
+      ['--subnet-pool', '127.0.0.0/16'],
+      /^inception: --subnet-pool 127.0.0.0\/16 overlaps 127.0.0.0\/8, the loopback range.*; give a pool inside 10.0.0.0\/8/,
+    ],
+    ['up', ['--subnet-pool', '0.0.0.0/0'], /^inception: --subnet-pool 0.0.0.0\/0 is wider than a \/8/],
   ] as const)('%s %j', async (id, argv, line) => {
     const said = await refusal(id, [...argv])
     expect(said).not.toContain('\n')
