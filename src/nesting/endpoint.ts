@@ -99,6 +99,10 @@ export function dockerodeOptions(endpoint: EngineEndpoint): Record<string, unkno
     }
     case 'ssh:':
       // docker-modem runs `docker system dial-stdio` on the remote host over ssh2, with the agent.
+      // It also formats each request's URL as "ssh:HOST:PORTHOST" and parses it back (only the
+      // path is used), and Node warns of that invalid URL (DEP0170) on stderr in every command:
+      // the CLI's one line would come with two lines of Node's. Deprecations are not the user's.
+      process.noDeprecation = true
       return {
         protocol: 'ssh',
         host: url.hostname,

@@ -112,7 +112,7 @@ describe.skipIf(!engine || missing !== undefined)('an engine over ssh://', () =>
   it('fails in one line when the agent holds no key the server takes', async () => {
     const noAgent = await cli(['ps'], {env: {...env, SSH_AUTH_SOCK: join(dir, 'no-agent.sock')}})
     expect(noAgent.exitCode).not.toBe(0)
-    expect(noAgent.stderr.trim().split('\n')).toHaveLength(1)
+    expect(noAgent.stderr.trim().split('\n'), noAgent.stderr).toHaveLength(1)
     expect(noAgent.stderr).toMatch(/^inception: /)
   })
 })
