@@ -1,7 +1,7 @@
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cli, integrationEngine, shAt, snapshot} from '../support/integration.js'
+import {cli, type CliResult, integrationEngine, shAt, snapshot} from '../support/integration.js'
 
 // What a new user tried, on purpose or not, that the tool answered badly: each is answered with
 // one line that says what happened and what to do, with its documented exit code, and an input
@@ -43,6 +43,17 @@ async function waitFor(what: string, check: () => Promise<boolean>, limitMs = 60
   }
 }
 
+beforeAll(async () => {
+  if (!engine) return
+  await docker('rmi', PLAIN_IMAGE)
+  // An image with no inception labels, from an empty file system.
+  await execa('sh', ['-c', `tar -cf - -T /dev/null | docker import - ${PLAIN_IMAGE}`])
+})
+
+afterAll(async () => {
+  if (engine) await docker('rmi', PLAIN_IMAGE)
+})
+
 describe.skipIf(!engine)('hostile input is refused, changing nothing', () => {
   beforeAll(async () => {
     await docker('rm', '-f', `${TAKEN}-l1`)
@@ -50,9 +61,6 @@ describe.skipIf(!engine)('hostile input is refused, changing nothing', () => {
     await execa('ip', ['link', 'del', SPARE_BRIDGE], {reject: false})
     await execa('ip', ['link', 'add', SPARE_BRIDGE, 'type', 'bridge'])
     await execa('ip', ['addr', 'add', '10.213.77.1/24', 'dev', SPARE_BRIDGE])
-    await docker('rmi', PLAIN_IMAGE)
-    // An image with no inception labels, from an empty file system.
-    await execa('sh', ['-c', `tar -cf - -T /dev/null | docker import - ${PLAIN_IMAGE}`])
   })
 
   afterAll(async () => {
@@ -103,15 +111,19 @@ describe.skipIf(!engine)('hostile input is refused, changing nothing', () => {
 
 describe.skipIf(!engine)('a nest used as a new user would', () => {
   const NEST = `${PREFIX}-bind`
+  let up: CliResult
+
+  beforeAll(async () => {
+    await cli(['down', '--name', NEST])
+    up = await cli(['up', '--name', NEST, '--bind', '0.0.0.0', '-p', '18093:80', '--expose-daemons'])
+    expect(up.exitCode, up.stderr).toBe(0)
+  })
 
   afterAll(async () => {
     await cli(['down', '--name', NEST])
   })
 
   it("--bind 0.0.0.0 warns that the ports are open to other machines, and keeps the engines' ports on 127.0.0.1", async () => {
-    await cli(['down', '--name', NEST])
-    const up = await cli(['up', '--name', NEST, '--bind', '0.0.0.0', '-p', '18093:80', '--expose-daemons'])
-    expect(up.exitCode, up.stderr).toBe(0)
     expectOneClearLine(up.stderr, /^inception: warning: --bind 0\.0\.0\.0 makes the published ports reachable from other machines/)
     const ports = (await docker('port', `${NEST}-l1`)).stdout.split('\n').filter(Boolean)
     expect(ports).toContain('80/tcp -> 0.0.0.0:18093')
