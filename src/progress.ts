@@ -30,8 +30,11 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
 export async function upWithProgress(nests: Nests, request: UpRequest, options: {quiet: boolean; log: (line: string) => void}): Promise<NestStatus> {
   const controller = new AbortController()
   const abort = () => controller.abort()
-  process.once('SIGINT', abort)
-  process.once('SIGTERM', abort)
+  // on, not once (removed in the finally below): a once listener is gone by the time the
+  // signal-exit module (loaded by listr2's terminal renderer and by the privilege cache's lock)
+  // counts the listeners, and it then re-raises the signal, killing the CLI before it rolls back.
+  process.on('SIGINT', abort)
+  process.on('SIGTERM', abort)
   try {
     const prepared = await nests.prepare(request)
     // A cached decision's reason already says it was decided earlier on this engine.

@@ -32,15 +32,18 @@ setup_devices() {
 # so. A file system that cannot allocate ahead gets a sparse file, and a warning.
 allocate_loop_file() {
   if ! error=$(fallocate -l "$2" "$1" 2>&1); then
+    rm -f "$1"
     case "$error" in
-      *"not supported"*)
+      *"not supported"* | *"not implemented"*)
         log "warning: cannot reserve the loop data root's $(($2 / 1048576))M here (${error##*: }); it takes the space as it is written"
-        truncate -s "$2" "$1"
+        truncate -s "$2" "$1" || fail "cannot make the loop data root's file $1"
         ;;
-      *)
-        rm -f "$1"
+      *"No space left"* | *"Disk quota exceeded"*)
         free=$(df -Pk "$(dirname "$1")" | awk 'NR == 2 { print int($4 / 1024) }')
         fail "no room for the loop data root: $(($2 / 1048576))M asked for, ${free}M free where it goes ($(dirname "$1"))"
+        ;;
+      *)
+        fail "cannot reserve the loop data root's $(($2 / 1048576))M in $(dirname "$1"): ${error##*: }"
         ;;
     esac
   fi

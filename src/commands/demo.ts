@@ -69,33 +69,38 @@ export default class Demo extends InceptionCommand {
     this.log('  Press Ctrl-C to wake up (collapse the nest), or run `inception demo --down` elsewhere.')
     // Until Ctrl-C, or until `inception demo --down` from another terminal removes the nest.
     // Ctrl-C is answered at once: the wait for a removal elsewhere runs beside it and is dropped.
+    // A second Ctrl-C during the collapse skips the page's pace and goes straight to the removal.
+    // Listeners are on, not once: a once listener lets the signal-exit module (loaded by listr2)
+    // re-raise the signal and kill the CLI mid-collapse.
     const interrupted = new AbortController()
-    const woken = new Promise<'interrupted'>((resolve) => {
-      const wake = () => {
-        interrupted.abort()
-        resolve('interrupted')
-      }
-      process.once('SIGINT', wake)
-      process.once('SIGTERM', wake)
-    })
-    const removedElsewhere = pollUntil(
-      async () => {
-        if (interrupted.signal.aborted) return 'interrupted' as const
-        // An engine that does not answer for a moment is not a removal.
-        const names = await nests.names().catch(() => [name])
-        return names.includes(name) ? undefined : ('removed' as const)
-      },
-      {intervalMs: 2000, signal: interrupted.signal},
-    )
-    const why = await Promise.race([woken, removedElsewhere])
-    interrupted.abort()
-    if (why === 'interrupted') await this.wakeUp(top, name, request.depth)
-    else this.log(`Nest "${name}" was removed elsewhere: you woke up.`)
+    const hurried = new AbortController()
+    const onSignal = () => (interrupted.signal.aborted ? hurried.abort() : interrupted.abort())
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    try {
+      const woken = new Promise<'interrupted'>((resolve) => interrupted.signal.addEventListener('abort', () => resolve('interrupted')))
+      const removedElsewhere = pollUntil(
+        async () => {
+          if (interrupted.signal.aborted) return 'interrupted' as const
+          // An engine that does not answer for a moment is not a removal.
+          const names = await nests.names().catch(() => [name])
+          return names.includes(name) ? undefined : ('removed' as const)
+        },
+        {intervalMs: 2000, signal: interrupted.signal},
+      )
+      const why = await Promise.race([woken, removedElsewhere])
+      interrupted.abort()
+      if (why === 'interrupted') await this.wakeUp(top, name, request.depth, hurried.signal)
+      else this.log(`Nest "${name}" was removed elsewhere: you woke up.`)
+    } finally {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
   }
 
-  private async wakeUp(top: SpinningTop, name: string, depth: number): Promise<void> {
+  private async wakeUp(top: SpinningTop, name: string, depth: number, hurry?: AbortSignal): Promise<void> {
     this.log('The dream is collapsing...')
-    const report = await top.collapse(name, depth, (level) => this.log(`${'  '.repeat(level)}level ${level} is going`))
+    const report = await top.collapse(name, depth, (level) => this.log(`${'  '.repeat(level)}level ${level} is going`), hurry)
     this.log(`You woke up: nest "${name}" removed in ${report.seconds.toFixed(1)}s. Is the top still spinning?`)
   }
 }

@@ -1,10 +1,9 @@
 import {hostname} from 'node:os'
-import {setTimeout as sleep} from 'node:timers/promises'
 
 import {BOARD_FILE} from '../nesting/contract.js'
 import {Capture, type Engine} from '../nesting/engine.js'
 import type {DownReport, Nests} from '../nesting/nest.js'
-import {pollUntil} from '../nesting/poll.js'
+import {pollUntil, systemClock} from '../nesting/poll.js'
 
 /**
  * The spinning-top demo lives here (this file and shell.ts), with its page and CGI in image/demo/
@@ -69,14 +68,17 @@ export class SpinningTop {
    * the page has shown it: on a slow machine the page's answers lag, and a collapse on a fixed
    * beat was over before the page had shown a single level going.
    */
-  async collapse(name: string, depth: number, onLevel: (level: number) => void = () => undefined): Promise<DownReport> {
-    const watched = parsePageSeen(await this.nests.readBoardFile(name, BOARD_FILE.pageSeen).catch(() => undefined)) !== undefined
+  async collapse(name: string, depth: number, onLevel: (level: number) => void = () => undefined, hurry?: AbortSignal): Promise<DownReport> {
+    // Paced by a page only while one answers: a page that was closed (its last acknowledgement
+    // stays on the board) costs one step's wait, not every step's.
+    let watched = parsePageSeen(await this.nests.readBoardFile(name, BOARD_FILE.pageSeen).catch(() => undefined)) !== undefined
     const step = async (write: () => Promise<void>, shown: (seen: PageSeen) => boolean) => {
+      if (hurry?.aborted) return
       const started = Date.now()
       await write().catch(() => undefined)
-      if (watched) await this.untilThePageShows(name, shown)
+      if (watched) watched = await this.untilThePageShows(name, shown, hurry)
       const left = COLLAPSE_PAUSE_MS - (Date.now() - started)
-      if (left > 0) await sleep(left)
+      if (left > 0) await systemClock.sleep(left, hurry)
     }
     await step(
       () => this.nests.writeBoard(name, BOARD_FILE.collapsing, ''),
@@ -92,13 +94,15 @@ export class SpinningTop {
     return this.nests.down(name)
   }
 
-  private async untilThePageShows(name: string, shown: (seen: PageSeen) => boolean): Promise<void> {
-    await pollUntil(
+  /** Whether the page showed the step in time (false: no page is watching any more, or hurried). */
+  private async untilThePageShows(name: string, shown: (seen: PageSeen) => boolean, hurry?: AbortSignal): Promise<boolean> {
+    return pollUntil(
       async () => {
+        if (hurry?.aborted) return false
         const seen = parsePageSeen(await this.nests.readBoardFile(name, BOARD_FILE.pageSeen).catch(() => undefined))
         return seen && shown(seen) ? true : undefined
       },
-      {intervalMs: PAGE_POLL_MS, timeoutMs: PAGE_WAIT_MS},
-    ).catch(() => undefined)
+      {intervalMs: PAGE_POLL_MS, timeoutMs: PAGE_WAIT_MS, signal: hurry},
+    ).catch(() => false)
   }
 }

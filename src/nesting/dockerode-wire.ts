@@ -98,9 +98,15 @@ export function attachStreams(modem: Docker['modem'], stream: Duplex, io: ExecIo
     // With a terminal, the engine closes the command's output once its input is closed (a
     // terminal has no end of input): a command given a terminal and a stdin at its end printed
     // nothing. So the connection stays open, and the end of stdin is the terminal's end-of-file
-    // character, which the command reads as EOF, as if ^D had been typed.
+    // character, which the command reads as EOF, as if ^D had been typed. A terminal takes ^D as
+    // EOF only at the start of a line: after a partial line, the first ^D only sends that line.
+    let lastByte: number | undefined
+    io.stdin.on('data', (chunk: Buffer | string) => {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+      if (bytes.length > 0) lastByte = bytes[bytes.length - 1]
+    })
     io.stdin.pipe(stream, {end: false})
-    io.stdin.on('end', () => stream.write('\x04'))
+    io.stdin.on('end', () => stream.write(lastByte === undefined || lastByte === 0x0a ? '\x04' : '\x04\x04'))
   } else if (io.stdin) {
     io.stdin.pipe(stream)
     // The hijacked connection is half-closed when stdin ends, which the engine passes on as EOF.

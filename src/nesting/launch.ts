@@ -97,12 +97,13 @@ export class NestLauncher {
     // Planned here only to refuse a pool that cannot hold the nest before anything is made.
     planNest(request, await this.takenSubnets())
     await this.checkHostPortsFree(request)
+    // The client's certificates need a folder on this machine: one that cannot be made refuses
+    // the `up` here, before anything is created, the privilege probes' throwaway containers
+    // included. (The engine's folder only: the nest's own is made with its certificates, and
+    // removed by `down`.)
+    if (request.exposeDaemons) makePrivateFolder(dirname(dirname(await this.directory.certificateFolder(request.name))))
     const {decision, cached, key} = await decidePrivilegeOnce(this.engine, request.image, request.privilege, this.privilegeCache, {info, imageId: image.id})
     const addresses = [...new Set(['127.0.0.1', request.bind].filter((a) => a !== '0.0.0.0'))]
-    // The client's certificates need a folder on this machine: one that cannot be made refuses
-    // the `up` here, before anything is created. (The engine's folder only: the nest's own is
-    // made with its certificates, and removed by `down`.)
-    if (request.exposeDaemons) makePrivateFolder(dirname(dirname(await this.directory.certificateFolder(request.name))))
     const certificates = request.exposeDaemons ? await issueNestCertificates(request.name, addresses) : undefined
     const notes = volume.state === 'orphan' ? [`removed the volume ${volume.volume} left by an earlier nest "${request.name}" (its level 1 was gone)`] : []
     return {request, decision, privilegeCached: cached, privilegeKey: key, certificates, notes}

@@ -46,8 +46,9 @@ export class NestReach {
     const interrupted = new Promise<never>((_, reject) => {
       signalled.signal.addEventListener('abort', () => reject(new Interrupted(`\`${cmd.join(' ')}\` at level ${level} was ended`)))
     })
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
+    // on, not once: see upWithProgress (a once listener lets signal-exit re-raise the signal).
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
     try {
       const run = async () => {
         if (parent) return parent.exec(levelName(name, level), cmd, marked)
@@ -74,7 +75,15 @@ export class NestReach {
 
   /** Ends every process of the nest that carries this exec's mark, seen from level 1, which sees every level's. */
   private async endMarked(levelOneId: string, mark: string): Promise<void> {
-    const script = `for d in /proc/[0-9]*; do tr '\\0' '\\n' <"$d/environ" 2>/dev/null | grep -qx "$1" && kill -KILL "\${d#/proc/}" 2>/dev/null; done; exit 0`
+    // One grep over every process's environment a pass (no program per process, which on a deep
+    // nest of a busy machine could outlast the exec's own time limit), repeated until a pass finds
+    // nothing, for what a marked process started while the last pass ran.
+    const script = `for pass in 1 2 3 4 5; do
+  pids=$(grep -lzx "$1" /proc/[0-9]*/environ 2>/dev/null | sed -n 's#^/proc/\\([0-9]*\\)/environ$#\\1#p')
+  [ -n "$pids" ] || exit 0
+  kill -KILL $pids 2>/dev/null
+done
+exit 0`
     await this.engine
       .exec(levelOneId, ['sh', '-c', script, 'sh', `${EXEC_MARK_VARIABLE}=${mark}`], {stdout: new Capture(), stderr: new Capture(), timeoutMs: 10_000})
       .catch(() => undefined)

@@ -24,7 +24,7 @@ export interface StorageChoice {
 const UNITS: Record<string, number> = {'': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50}
 /** Smallest loop file that holds an ext4 journal, the level image and a few small images. */
 export const MIN_LOOP_BYTES = 256 * 2 ** 20
-/** A loop file is sparse, but mkfs and the kernel still need it addressable; 16 TiB is ext4's practical ceiling. */
+/** 16 TiB is ext4's practical ceiling (the file is allocated whole, so the disk decides before that). */
 export const MAX_LOOP_BYTES = 16 * 2 ** 40
 
 export function parseSize(value: string): number {
@@ -62,8 +62,8 @@ export const LOOP_HEADROOM_BYTES = 256 * 2 ** 20
  * size, filling level K+1 would fill level K first, and level K+1's loop device would get I/O
  * errors (ext4 then aborts its journal and goes read-only) instead of a plain "no space left".
  * So loop:SIZE bounds the innermost level, and each outer level gets room for the one below
- * (plus ext4's own overhead, about 6%) and LOOP_HEADROOM_BYTES of its own. The files are sparse:
- * the host only pays for what is written.
+ * (plus ext4's own overhead, about 6%) and LOOP_HEADROOM_BYTES of its own. The files are
+ * allocated whole (image/init/storage.sh), so level 1's takes its full size on the host at `up`.
  */
 export function loopSizesByLevel(innermostBytes: number, depth: number): number[] {
   const sizes = [innermostBytes]

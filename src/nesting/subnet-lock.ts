@@ -34,19 +34,25 @@ export interface LockHolder {
   boot: string
   /** The PID namespace (/proc/self/ns/pid): where `pid` means that process. */
   pidns: string
+  /**
+   * The holder's user: only a process of the same user, or root, is sure to see it in /proc (a
+   * /proc mounted with hidepid hides other users' processes, which would look gone).
+   */
+  uid: number
   host: string
 }
 
 export function formatHolder(holder: LockHolder): string {
-  return `pid=${holder.pid} start=${holder.start} boot=${holder.boot} pidns=${holder.pidns} host=${holder.host}`
+  return `pid=${holder.pid} start=${holder.start} boot=${holder.boot} pidns=${holder.pidns} uid=${holder.uid} host=${holder.host}`
 }
 
 export function parseHolder(label: string | undefined): LockHolder | undefined {
   if (!label) return undefined
   const fields = Object.fromEntries(label.split(' ').map((word) => [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)]))
   const pid = Number(fields.pid)
-  if (!Number.isInteger(pid) || pid <= 0 || !fields.start || !fields.boot || !fields.pidns) return undefined
-  return {pid, start: fields.start, boot: fields.boot, pidns: fields.pidns, host: fields.host ?? '?'}
+  const uid = Number(fields.uid)
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(uid) || uid < 0 || !fields.start || !fields.boot || !fields.pidns) return undefined
+  return {pid, start: fields.start, boot: fields.boot, pidns: fields.pidns, uid, host: fields.host ?? '?'}
 }
 
 /** Where the process runs, and how to see others there; a test passes its own /proc. */
@@ -84,17 +90,26 @@ export function procView(proc = '/proc'): ProcessView {
     // Unknown: no holder can be judged from here (an empty namespace matches none).
   }
   return {
-    self: {pid: process.pid, start: startOf(process.pid) ?? '', boot: readOr(`${proc}/sys/kernel/random/boot_id`, ''), pidns, host: hostname() || '?'},
+    self: {
+      pid: process.pid,
+      start: startOf(process.pid) ?? '',
+      boot: readOr(`${proc}/sys/kernel/random/boot_id`, ''),
+      pidns,
+      uid: process.getuid?.() ?? -1,
+      host: hostname() || '?',
+    },
     startOf,
   }
 }
 
 /**
- * Whether the lock's holder is certainly gone: recorded in this boot and PID namespace, and no
- * process with its PID and start time is there. Undefined: it cannot be told from here.
+ * Whether the lock's holder is certainly gone: recorded in this boot and PID namespace, by this
+ * user (or judged by root), and no process with its PID and start time is there. Undefined: it
+ * cannot be told from here.
  */
 export function holderGone(holder: LockHolder | undefined, view: ProcessView): boolean | undefined {
   if (!holder || !view.self.boot || !view.self.pidns || holder.boot !== view.self.boot || holder.pidns !== view.self.pidns) return undefined
+  if (view.self.uid < 0 || (holder.uid !== view.self.uid && view.self.uid !== 0)) return undefined
   return view.startOf(holder.pid) !== holder.start
 }
 

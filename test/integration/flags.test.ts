@@ -206,6 +206,10 @@ describe.skipIf(!engine)("up's flags, read at every level of a depth-3 nest", ()
     const piped = await cli(['exec', '--name', NEST, '--level', '3', '-t', '--', 'sh', '-c', 'wc -l'], {input: 'one\ntwo\n'})
     expect(piped.exitCode, piped.stderr).toBe(0)
     expect(piped.stdout.trim().split(/\s+/).pop()).toBe('2')
+    // Input that ends mid-line ends too (a terminal takes end-of-file only at a line's start).
+    const partial = await cli(['exec', '--name', NEST, '--level', '3', '-t', '--timeout', '30', '--', 'cat'], {input: 'no newline'})
+    expect(partial.exitCode, partial.stderr).toBe(0)
+    expect(partial.stdout).toContain('no newline')
   })
 
   it('exec -i streams standard input that is a terminal', async () => {

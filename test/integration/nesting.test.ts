@@ -1,3 +1,7 @@
+import {mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -177,11 +181,22 @@ describe.skipIf(!engine)('a level that fails', () => {
 })
 
 describe.skipIf(!engine)('interrupting up', () => {
-  it('SIGINT in the middle rolls back everything', async () => {
+  // The second row keeps its privilege decision, which loads the cache's lock (and with it the
+  // signal-exit module): a Ctrl-C handler registered with once let that module re-raise the
+  // signal and kill the CLI before it rolled back.
+  it.each([
+    ['the privilege cache off', {}],
+    ['a privilege decision kept under the lock', {INCEPTION_PRIVILEGE_CACHE: 'refresh'}],
+  ])('SIGINT in the middle rolls back everything (%s)', async (_, cacheEnv: Record<string, string>) => {
     const NEST = 'itest-sigint'
+    const stateHome = mkdtempSync(join(tmpdir(), 'inception-sigint-state-'))
     await cli(['down', '--name', NEST])
     const before = await snapshot()
-    const child = execa('node', ['bin/run.js', 'up', '--name', NEST, '--depth', '4'], {reject: false, all: true, env: {CI: 'true'}})
+    const child = execa('node', ['bin/run.js', 'up', '--name', NEST, '--depth', '4'], {
+      reject: false,
+      all: true,
+      env: {CI: 'true', XDG_STATE_HOME: stateHome, ...cacheEnv},
+    })
     // Wait until level 1 is up and deeper levels are on their way, then press Ctrl-C.
     await new Promise<void>((resolve) => {
       child.all.on('data', (chunk: Buffer) => {
@@ -190,8 +205,13 @@ describe.skipIf(!engine)('interrupting up', () => {
     })
     child.kill('SIGINT')
     const result = await child
-    expect(result.exitCode).toBe(130)
-    expect(String(result.all)).toMatch(/interrupted: up of nest "itest-sigint" was rolled back/)
-    expect(await snapshot()).toEqual(before)
+    try {
+      expect(result.exitCode).toBe(130)
+      expect(String(result.all)).toMatch(/interrupted: up of nest "itest-sigint" was rolled back/)
+      if (cacheEnv.INCEPTION_PRIVILEGE_CACHE) expect(readdirSync(stateHome)).toEqual(['inception'])
+      expect(await snapshot()).toEqual(before)
+    } finally {
+      rmSync(stateHome, {recursive: true, force: true})
+    }
   })
 })

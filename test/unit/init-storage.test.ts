@@ -87,6 +87,14 @@ describe("the init's data root", () => {
     expect(result.calls.slice(0, 2)).toEqual([`fallocate -l 314572800 ${data}/inception-disk.ext4`, `truncate -s 314572800 ${data}/inception-disk.ext4`])
   })
 
+  it('loop: any other allocation failure fails the level with its own words, not as a lack of room', async () => {
+    const {sandbox, data, env} = sandboxWithData({fallocate: 'echo "fallocate: fallocate failed: Input/output error" >&2; : >"$3"; exit 1'})
+    const result = await sandbox.run('setup_data_root', {...env, INCEPTION_DATA_ROOT: 'loop:314572800'})
+    expect(result.exitCode).toBe(1)
+    expect(readFileSync(sandbox.path('board/level-1'), 'utf8')).toBe(`failed cannot reserve the loop data root's 300M in ${data}: Input/output error\n`)
+    expect(existsSync(`${data}/inception-disk.ext4`)).toBe(false)
+  })
+
   it('loop: a file that cannot be mounted fails the level, on the board too', async () => {
     const {sandbox, data, env} = sandboxWithData({mount: 'exit 32'})
     const result = await sandbox.run('setup_data_root', {...env, INCEPTION_DATA_ROOT: 'loop:1000'})

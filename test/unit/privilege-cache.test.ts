@@ -272,6 +272,8 @@ describe('a state folder that cannot be made', () => {
       await expect(refused).rejects.toBeInstanceOf(StateFolderUnusable)
       await expect(refused).rejects.toThrow(/cannot make the state folder \/proc\/inception-no-such-folder\/inception\/\S+ \(ENOENT/)
       expect(fake.calls.filter((call) => /^create|^start/.test(call))).toEqual([])
+      // Not even the privilege probes' throwaway containers.
+      expect(probes(fake)).toBe(0)
     } finally {
       if (saved === undefined) delete process.env.XDG_STATE_HOME
       else process.env.XDG_STATE_HOME = saved

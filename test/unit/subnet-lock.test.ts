@@ -17,7 +17,7 @@ import {
 } from '../../src/nesting/subnet-lock.js'
 
 /** Who holds the subnet lock, and when its holder is certainly gone (then `up` takes the lock over at once). */
-const self: LockHolder = {pid: 100, start: '5000', boot: 'boot-a', pidns: 'pid:[4026531836]', host: 'here'}
+const self: LockHolder = {pid: 100, start: '5000', boot: 'boot-a', pidns: 'pid:[4026531836]', uid: 1000, host: 'here'}
 
 function view(processes: Record<number, string>): ProcessView {
   return {self, startOf: (pid) => processes[pid]}
@@ -25,7 +25,7 @@ function view(processes: Record<number, string>): ProcessView {
 
 describe('the subnet lock holder', () => {
   it('is recorded and read back whole', () => {
-    const holder = {pid: 4242, start: '777', boot: 'boot-a', pidns: 'pid:[4026531836]', host: 'ci-7'}
+    const holder = {pid: 4242, start: '777', boot: 'boot-a', pidns: 'pid:[4026531836]', uid: 1000, host: 'ci-7'}
     expect(parseHolder(formatHolder(holder))).toEqual(holder)
     expect(parseHolder(undefined)).toBeUndefined()
     expect(parseHolder('pid=x start=1 boot=b pidns=n')).toBeUndefined()
@@ -44,6 +44,14 @@ describe('the subnet lock holder', () => {
     expect(holderGone({...holder, boot: 'boot-b'}, view({}))).toBeUndefined()
     expect(holderGone({...holder, pidns: 'pid:[4026532000]'}, view({}))).toBeUndefined()
     expect(holderGone(undefined, view({}))).toBeUndefined()
+  })
+
+  it("cannot be judged by another user, whose /proc may hide the holder (hidepid); root can judge anyone's", () => {
+    const holder = {...self, pid: 4242, start: '777', uid: 1001}
+    expect(holderGone(holder, view({}))).toBeUndefined()
+    expect(holderGone(holder, {self: {...self, uid: 0}, startOf: () => undefined})).toBe(true)
+    // A label written before holders carried their user cannot be judged either.
+    expect(parseHolder('pid=4242 start=777 boot=boot-a pidns=n host=h')).toBeUndefined()
   })
 
   it('is read from this machine: this process is alive, and a start time is read past a name with spaces', () => {
