@@ -42,8 +42,10 @@ start_dockerd() {
     rm -f /var/run/docker/containerd/containerd.pid
   fi
   say "starting dockerd (log: $DOCKERD_LOG)"
-  # setsid: the daemon must outlive the shell that started it.
-  setsid dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  # setsid: the daemon must outlive the shell that started it. Descriptors 3-9 are closed: the
+  # daemon would hold whatever the caller had open for as long as it runs (a lock held with
+  # flock was never released, as the classic dind's wrapdocker found for its own children).
+  setsid dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
 }
 
 wait_for_engine() {
