@@ -7,6 +7,17 @@ STATE_DIR='/run/inception'
 BOARD_DIR='/run/inception/board'
 # the daemons' TLS material, passed down read-only
 TLS_DIR='/run/inception/tls'
+# level K's container, one `docker run` argument a line, is PLAN_DIR/level-K.args
+PLAN_DIR='/run/inception/plan'
+# level K's file in the plan: <prefix>K<suffix>
+PLAN_FILE_PREFIX='level-'
+PLAN_FILE_SUFFIX='.args'
+# the plan line the parent replaces with --cap-drop pairs (dockerd 20.10)
+CAP_DROP_MARKER='@cap-drop-what-the-parent-lacks'
+# level K's data root below level 1: its parent's data directory/<prefix>K
+CHILD_DATA_ROOT_PREFIX='inception-level-'
+# the level image in every level's engine: <repository>:INCEPTION_VERSION
+INNER_IMAGE_REPOSITORY='inception-level'
 # level K's state line is BOARD_DIR/BOARD_STATE_PREFIX<K>
 BOARD_STATE_PREFIX='level-'
 # level K's key=value details
@@ -17,19 +28,9 @@ BOARD_HOST='host'
 BOARD_COLLAPSING='collapsing'
 # what the demo page was last served: "COLLAPSING GOING"
 BOARD_PAGE_SEEN='page-seen'
-# labels on every level container
-LABEL_NEST='io.inception.nest'
-LABEL_LEVEL='io.inception.level'
-LABEL_VERSION='io.inception.version'
-# level K's container: NEST<infix>K
-LEVEL_NAME_INFIX='-l'
+# level 1's iptables backend, which every level follows
+BOARD_IPTABLES='iptables'
 # the image seed's folder in INCEPTION_LIB: one tar per storage driver
 SEED_DIR_NAME='data-root-seed'
-# level K's engine listens on base + K (--expose-daemons)
-DAEMON_INNER_PORT_BASE='23750'
-# the size of each network carved from a level's pool
-POOL_NETWORK_PREFIX='26'
-# the caps mode: security options beyond capabilities
-CAPS_SECURITY='seccomp=unconfined apparmor=unconfined systempaths=unconfined devices=all'
 # the capability names dockerd 20.10 knows, by bit
 DOCKER_20_CAPABILITIES='CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ'

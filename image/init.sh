@@ -4,20 +4,20 @@
 # It prepares the container for a Docker engine (descriptors, cgroups, devices, data root,
 # storage driver), starts dockerd with its output on the container's stdout so `docker logs`
 # shows it, reports readiness on the nest's status board, and, when the plan goes deeper,
-# starts the next level with the same image, privilege, storage and ports.
+# starts the next level from the plan's file for it, as the CLI rendered it.
 #
-# It stays PID 1 as a small supervisor rather than exec'ing dockerd, for two reasons: on
-# SIGTERM it exits at once, so the kernel ends every level below with this level's PID
-# namespace (dockerd would first stop its containers one by one), and the container must still
-# end when dockerd ends, which `wait` on dockerd gives us.
+# It stays PID 1 as a small supervisor rather than exec'ing dockerd: on SIGTERM it has its
+# engine remove every container it runs (the next level's namespace ends every level below),
+# then exits (see collapse); and the container must end when dockerd ends, which `wait` on
+# dockerd gives us.
 #
-# Everything comes in through INCEPTION_* variables, set by the CLI for level 1 and by each
-# level for the next. What they mean, and every other fact the CLI and this init share (board
-# files, labels, names, the image seed's folder, privilege options), is owned by src/nesting/contract.ts,
-# whose shell half (contract.sh) is sourced here.
+# Everything comes in through INCEPTION_* variables, rendered by the CLI for every level (level
+# 1's on its container, the others' in the plan). What they mean, and every other fact the CLI
+# and this init share (board files, the plan's folder, names, the image seed's folder), is owned
+# by src/nesting/contract.ts, whose shell half (contract.sh) is sourced here.
 #
-# This file is the entry point: the defaults, what every step shares (log, report, fail,
-# nth_for_level), the descriptor step and main, which runs the steps in order. The steps are in
+# This file is the entry point: the defaults, what every step shares (log, report, fail), the
+# descriptor step and main, which runs the steps in order. The steps are in
 # $INCEPTION_LIB/init/, one file per concern: cgroups, storage, network, engine, levels.
 set -eu
 
@@ -33,25 +33,14 @@ INCEPTION_LIB=${INCEPTION_LIB:-/usr/local/lib/inception}
 : "${INCEPTION_DEPTH:=$INCEPTION_LEVEL}"
 : "${INCEPTION_NEST:=inception}"
 : "${INCEPTION_VERSION:=dev}"
-: "${INCEPTION_PRIVILEGE:=auto}"
 : "${INCEPTION_STORAGE_DRIVER:=overlay2}"
 : "${INCEPTION_DATA_ROOT:=volume}"
-: "${INCEPTION_BRIDGES:=}"
-# Each level's pool for the networks users create there (dockerd --default-address-pool), outermost first.
-: "${INCEPTION_POOLS:=}"
-# An MTU for every level's networks; empty: each level takes its own uplink's.
+# This level's MTU; empty: it takes its uplink's.
 : "${INCEPTION_MTU:=}"
-# legacy or nft, decided at level 1 and followed by every level (they share one kernel).
-: "${INCEPTION_IPTABLES:=}"
-# For loop data roots: each level's file size, outermost first (see loopSizesByLevel in plan).
-: "${INCEPTION_LOOP_SIZES:=}"
-: "${INCEPTION_PORTS:=}"
-: "${INCEPTION_DOCKERD_ARGS:=}"
+# This level's dockerd options as the CLI rendered them (its bridge, pool, TLS listener and the
+# user's own), space-separated; the init adds only what it decides at run time (engine.sh).
+: "${INCEPTION_DOCKERD_OPTIONS:=}"
 : "${INCEPTION_READY_TIMEOUT:=60}"
-: "${INCEPTION_EXPOSE_DAEMONS:=}"
-# For --privilege minimal: the capabilities and security options every level gets, no more.
-: "${INCEPTION_CAPS:=}"
-: "${INCEPTION_SECURITY:=}"
 : "${INCEPTION_PRIVILEGE_USED:=unknown}"
 # 1: a throwaway level of `inception build` that writes the image seed and ends (write_image_seed).
 : "${INCEPTION_MAKE_SEED:=}"
@@ -96,17 +85,6 @@ close_inherited_descriptors() {
     POSIX::close($_) for @inherited;
     exec { $ARGV[0] } @ARGV or die "inception-init: exec $ARGV[0]: $!\n";
   ' /bin/sh "$0" "$@"
-}
-
-# This level's entry in a space-separated list with one entry per level, outermost first; empty
-# past the list's end. (The count is checked first: in dash, shifting more than there is ends
-# the shell.)
-nth_for_level() {
-  # shellcheck disable=SC2086 # the list is space-separated
-  set -- $1
-  [ "$INCEPTION_LEVEL" -le "$#" ] || return 0
-  shift $((INCEPTION_LEVEL - 1))
-  printf '%s' "$1"
 }
 
 # shellcheck source=image/init/cgroups.sh

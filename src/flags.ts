@@ -1,21 +1,11 @@
 import {Flags} from '@oclif/core'
 
 import {parseImageReference} from './nesting/image.js'
-import {parsePortMapping, type PortMapping} from './nesting/ports.js'
+import type {PortMapping} from './nesting/ports.js'
 import {DEFAULT_PRIVILEGE, PRIVILEGE_REQUESTS} from './nesting/privilege.js'
-import {
-  DEFAULT_BIND,
-  parseBind,
-  parseDepth,
-  parseDockerdArg,
-  parseHostPort,
-  parseLevel,
-  parseMtu,
-  parseNestName,
-  parseNetworkName,
-  parseTimeout,
-} from './nesting/request.js'
-import {type DataRoot, DEFAULT_DATA_ROOT, DEFAULT_STORAGE_DRIVER, describeDataRoot, parseDataRoot, STORAGE_DRIVERS} from './nesting/storage.js'
+import {DEFAULT_BIND, parseBind, parseDepth, parseHostPort, parseLevel, parseNestName, parseNetworkName, parseTimeout} from './nesting/request.js'
+import {DATA_ROOT, DOCKERD_ARG, MTU, PUBLISH, STORAGE_DRIVER} from './nesting/settings.js'
+import {type DataRoot, STORAGE_DRIVERS} from './nesting/storage.js'
 import {type Cidr, DEFAULT_SUBNET_POOL, parseSubnetPool} from './nesting/subnets.js'
 import {DEFAULT_SUITE, SUITES} from './nesting/suites.js'
 
@@ -42,24 +32,6 @@ export const suiteFlag = Flags.option({options: SUITES, default: DEFAULT_SUITE})
 
 export const privilegeFlag = Flags.option({options: PRIVILEGE_REQUESTS, default: DEFAULT_PRIVILEGE})
 
-export const storageDriverFlag = Flags.option({options: STORAGE_DRIVERS, default: DEFAULT_STORAGE_DRIVER})
-
-export const dataRootFlag = Flags.custom<DataRoot>({
-  helpValue: 'volume|tmpfs|loop:SIZE',
-  default: DEFAULT_DATA_ROOT,
-  // The default is an object: help shows it the way it is written.
-  defaultHelp: async () => describeDataRoot(DEFAULT_DATA_ROOT),
-  parse: async (text) => parseDataRoot(text),
-})
-
-/** -p HOST:INNER[@LEVEL], repeatable. */
-export const portMappingFlag = Flags.custom<PortMapping>({
-  char: 'p',
-  helpValue: 'HOST:INNER[@LEVEL]',
-  multiple: true,
-  parse: async (text) => parsePortMapping(text),
-})
-
 export const bindFlag = Flags.custom({helpValue: '<address>', default: DEFAULT_BIND, parse: async (text) => parseBind(text)})
 
 export const subnetPoolFlag = Flags.custom<Cidr>({
@@ -69,12 +41,43 @@ export const subnetPoolFlag = Flags.custom<Cidr>({
   parse: async (text) => parseSubnetPool(text),
 })
 
-export const mtuFlag = Flags.custom<number>({helpValue: '<bytes>', parse: async (text) => parseMtu(text)})
-
 export const networkFlag = Flags.custom({helpValue: '<network>', parse: async (text) => parseNetworkName(text)})
-
-/** One dockerd option per flag, repeatable. */
-export const dockerdArgFlag = Flags.custom({helpValue: '<option>', multiple: true, parse: async (text) => parseDockerdArg(text)})
 
 /** An image reference (NAME[:TAG][@DIGEST] or an ID), checked before the engine sees it; the message names the flag. */
 export const imageFlag = Flags.custom({helpValue: '<image>', parse: async (text, _context, flag) => parseImageReference(text, `--${flag.name}`)})
+
+/**
+ * `up`'s flags for the settings every level honours: named, described, defaulted and parsed by
+ * their entries in the table (src/nesting/settings.ts). The keys are the entries' `flag`s (a unit
+ * test holds them together): oclif needs them as literals to type what it parses.
+ */
+export const settingFlags = () => ({
+  [STORAGE_DRIVER.flag as 'storage-driver']: Flags.option({
+    options: STORAGE_DRIVERS,
+    default: STORAGE_DRIVER.default,
+    helpValue: STORAGE_DRIVER.helpValue,
+    description: STORAGE_DRIVER.description,
+  })(),
+  [DATA_ROOT.flag as 'data-root']: Flags.custom<DataRoot>({
+    helpValue: DATA_ROOT.helpValue,
+    default: DATA_ROOT.default,
+    // The default is an object: help shows it the way it is written.
+    defaultHelp: async () => DATA_ROOT.defaultHelp,
+    description: DATA_ROOT.description,
+    parse: async (text) => DATA_ROOT.parse(text),
+  })(),
+  [PUBLISH.flag as 'publish']: Flags.custom<PortMapping>({
+    char: PUBLISH.char,
+    helpValue: PUBLISH.helpValue,
+    multiple: true,
+    description: PUBLISH.description,
+    parse: async (text) => PUBLISH.parse(text),
+  })(),
+  [MTU.flag as 'mtu']: Flags.custom<number>({helpValue: MTU.helpValue, description: MTU.description, parse: async (text) => MTU.parse(text)!})(),
+  [DOCKERD_ARG.flag as 'dockerd-arg']: Flags.custom({
+    helpValue: DOCKERD_ARG.helpValue,
+    multiple: true,
+    description: DOCKERD_ARG.description,
+    parse: async (text) => DOCKERD_ARG.parse(text),
+  })(),
+})

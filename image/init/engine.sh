@@ -1,5 +1,5 @@
-# The init's engine steps: containerd, dockerd with its options (TLS listener included), and the
-# wait until it answers. Sourced by init.sh.
+# The init's engine steps: containerd, dockerd with its options (those rendered by the CLI, and
+# the few only this level can decide), and the wait until it answers. Sourced by init.sh.
 # shellcheck shell=sh
 
 DOCKERD_PID=
@@ -15,17 +15,6 @@ read_dockerd_version() {
   DOCKERD_VERSION=$(printf '%s\n' "$version" | sed -n 's/^Docker version \([^,]*\),.*/\1/p')
   DOCKERD_MAJOR=${DOCKERD_VERSION%%.*}
   [ -n "$DOCKERD_MAJOR" ] || DOCKERD_MAJOR=0
-}
-
-# With --expose-daemons, each level's engine also listens on its own TCP port (base + level),
-# with mutual TLS: the port is chained to the host like any -p port, so the host's docker
-# CLI can talk to this level directly. Without a client certificate from the nest's CA, the
-# connection is refused.
-daemon_tcp_options() {
-  [ "$INCEPTION_EXPOSE_DAEMONS" = 1 ] || return 0
-  [ -f "$TLS_DIR/server-key.pem" ] || fail "--expose-daemons, but no TLS material in $TLS_DIR"
-  printf '%s\n' "--host=tcp://0.0.0.0:$((DAEMON_INNER_PORT_BASE + INCEPTION_LEVEL))" --tlsverify \
-    "--tlscacert=$TLS_DIR/ca.pem" "--tlscert=$TLS_DIR/server-cert.pem" "--tlskey=$TLS_DIR/server-key.pem"
 }
 
 # dockerd 26 and later dial the containerd they start before its socket exists, and gRPC's
@@ -64,11 +53,8 @@ start_dockerd() {
   [ -z "$CONTAINERD_PID" ] || set -- "$@" --containerd="$CONTAINERD_SOCKET"
   # shellcheck disable=SC2046 # one option per line, none with spaces
   set -- "$@" $(network_options)
-  tcp_options=$(daemon_tcp_options)
-  # shellcheck disable=SC2086 # one option per line, none with spaces
-  set -- "$@" $tcp_options
-  # shellcheck disable=SC2086 # extra daemon options are a space-separated list
-  set -- "$@" $INCEPTION_DOCKERD_ARGS
+  # shellcheck disable=SC2086 # the rendered options are a space-separated list, none with spaces
+  set -- "$@" $INCEPTION_DOCKERD_OPTIONS
   rm -f /var/run/docker.pid
   # Where /proc/sys is read-only (the minimal privilege mode leaves it masked), dockerd 26 and
   # later cannot turn IPv6 off on a new container's interface and refuse to start it ("failed to

@@ -1,11 +1,11 @@
-# The init's steps towards the next level: its privilege, the images every level needs, seeding
-# its engine, starting it and watching it, collapsing the nest on SIGTERM, and publishing this
+# The init's steps towards the next level: the images every level needs, seeding its engine,
+# starting it from the plan and watching it, collapsing the nest on SIGTERM, and publishing this
 # level's details on the board. Sourced by init.sh.
 # shellcheck shell=sh
 
 LEVEL_IMAGE_TAR=/usr/local/lib/inception/level-rootfs.tar
 BUSYBOX_IMAGE_TAR=/usr/local/lib/inception/busybox-rootfs.tar
-LEVEL_IMAGE=inception-level:$INCEPTION_VERSION
+LEVEL_IMAGE=$INNER_IMAGE_REPOSITORY:$INCEPTION_VERSION
 # The image seed: the data root of a throwaway level that imported both images, one tar per
 # storage driver, written by `inception build` (see write_image_seed). Inside /usr, so it
 # travels down with /usr and every level can unpack it.
@@ -13,28 +13,19 @@ SEED_DIR=$INCEPTION_LIB/$SEED_DIR_NAME
 SEED_PID=
 SEED_LAYERS_PID=
 NEXT_LEVEL=$((INCEPTION_LEVEL + 1))
-NEXT_NAME=$INCEPTION_NEST$LEVEL_NAME_INFIX$NEXT_LEVEL
 # The next level's data root: a directory in this one, bind-mounted at its /var/lib/docker. Not a
 # volume of this engine: a directory can be made and filled before this engine answers, a
 # volume only after (and `docker volume create` is one more docker CLI run a level). It goes
 # with this level's data root, as a volume would, and the host's engine removes level 1's.
-NEXT_DATA_ROOT=$DATA_DIR/inception-level-$NEXT_LEVEL
+NEXT_DATA_ROOT=$DATA_DIR/$CHILD_DATA_ROOT_PREFIX$NEXT_LEVEL
 PREPARE_PID=
 PREPARED=
 COLLAPSING=
 
-# Privilege of the next level. "auto" decides here, from this level's own bounding set: when it
-# holds every capability the kernel knows, --privileged works; when it lacks some (as when the
-# host itself withholds one), runc fails to apply --privileged and "caps" grants the rest.
-bounding_set_is_full() {
-  bounding=$(awk '/^CapBnd:/ { print $2 }' "$PROC/self/status")
-  last=$(cat "$PROC/sys/kernel/cap_last_cap")
-  [ $((0x$bounding)) -eq $(((1 << (last + 1)) - 1)) ]
-}
-
 # Capabilities "--cap-add ALL" would ask for that this level cannot pass on, among those dockerd
-# 20.10 can name (DOCKER_20_CAPABILITIES, by bit). Only dockerd 20.10 (the bookworm suite) needs
-# them dropped: from 23 on, ALL means what the bounding set holds, and
+# 20.10 can name (DOCKER_20_CAPABILITIES, by bit): the one part of the next level's container only
+# this level knows, at run time (the plan marks its place: CAP_DROP_MARKER). Only dockerd 20.10
+# (the bookworm suite) needs them dropped: from 23 on, ALL means what the bounding set holds, and
 # dropping a capability that is not there is refused ("invalid CapDrop: capability not supported
 # by your kernel or not available in the current environment").
 capabilities_to_drop() {
@@ -46,54 +37,6 @@ capabilities_to_drop() {
       printf '%s\n' "$name"
     fi
     bit=$((bit + 1))
-  done
-}
-
-effective_privilege() {
-  case "$INCEPTION_PRIVILEGE" in
-    auto)
-      if bounding_set_is_full; then echo privileged; else echo caps; fi
-      ;;
-    *) echo "$INCEPTION_PRIVILEGE" ;;
-  esac
-}
-
-# The privilege arguments of `docker run` for the next level, from the mode it gets (see
-# effective_privilege), one per line. Fails on a mode it does not know.
-privilege_arguments() {
-  case "$1" in
-    privileged)
-      echo --privileged
-      security=
-      ;;
-    caps)
-      printf '%s\n' --cap-add ALL
-      for cap in $(capabilities_to_drop); do printf '%s\n' --cap-drop "$cap"; done
-      security=$CAPS_SECURITY
-      ;;
-    minimal)
-      # The same set this level got, passed on as it is: a level never grants more than it has.
-      printf '%s\n' --cap-drop ALL
-      for cap in $INCEPTION_CAPS; do printf '%s\n' --cap-add "$cap"; done
-      security=$INCEPTION_SECURITY
-      ;;
-    *) return 1 ;;
-  esac
-  for option in $security; do
-    case "$option" in
-      devices=all) printf '%s\n' --device-cgroup-rule 'a *:* rwm' ;;
-      *) printf '%s\n' --security-opt "$option" ;;
-    esac
-  done
-}
-
-# The `docker run` arguments that publish ports on the next level, one per line: a port goes
-# through every level down to the one it targets ("PORT@LEVEL").
-publish_arguments() {
-  for entry in $INCEPTION_PORTS; do
-    if [ "${entry#*@}" -ge "$NEXT_LEVEL" ]; then
-      printf '%s\n' --publish "${entry%@*}:${entry%@*}"
-    fi
   done
 }
 
@@ -256,44 +199,29 @@ finish_preparing_next_level() {
   prepare_next_data_root || fail "cannot make level $NEXT_LEVEL's data root $NEXT_DATA_ROOT"
 }
 
+# Starts the next level from its file in the plan, one `docker run` argument a line, as the CLI
+# rendered it: nothing is added but the capabilities to drop where the plan marks them.
 launch_next_level() {
-  privilege=$(effective_privilege)
-  env | grep '^INCEPTION_' | grep -v -e '^INCEPTION_LEVEL=' -e '^INCEPTION_PRIVILEGE_USED=' >"$STATE_DIR/next-level.env"
-  printf 'INCEPTION_LEVEL=%s\nINCEPTION_PRIVILEGE_USED=%s\n' "$NEXT_LEVEL" "$privilege" \
-    >>"$STATE_DIR/next-level.env"
-
-  set -- --detach --name "$NEXT_NAME" --cgroupns private \
-    --label "$LABEL_NEST=$INCEPTION_NEST" --label "$LABEL_LEVEL=$NEXT_LEVEL" \
-    --label "$LABEL_VERSION=$INCEPTION_VERSION" \
-    --env-file "$STATE_DIR/next-level.env" \
-    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    --volume /usr:/usr:ro \
-    --volume "$NEXT_DATA_ROOT:/var/lib/docker" \
-    --volume "$BOARD_DIR:$BOARD_DIR"
-  [ -d "$TLS_DIR" ] && set -- "$@" --volume "$TLS_DIR:$TLS_DIR:ro"
-  privilege_args=$(privilege_arguments "$privilege") || fail "unknown privilege mode '$privilege'"
-  publish_args=$(publish_arguments)
-  # One argument per line: split on newlines only, and without globbing (the device cgroup rule
-  # is 'a *:* rwm').
-  ifs=$IFS
-  IFS='
-'
-  set -f
-  # shellcheck disable=SC2086 # one argument per line
-  set -- "$@" $privilege_args $publish_args
-  set +f
-  IFS=$ifs
-
+  plan=$PLAN_DIR/$PLAN_FILE_PREFIX$NEXT_LEVEL$PLAN_FILE_SUFFIX
+  [ -r "$plan" ] || fail "the plan has no level $NEXT_LEVEL ($plan is missing)"
+  set --
+  while IFS= read -r argument; do
+    if [ "$argument" = "$CAP_DROP_MARKER" ]; then
+      for cap in $(capabilities_to_drop); do set -- "$@" --cap-drop "$cap"; done
+    else
+      set -- "$@" "$argument"
+    fi
+  done <"$plan"
   finish_preparing_next_level
-  log "starting level $NEXT_LEVEL ($privilege)"
-  docker run "$@" "$LEVEL_IMAGE" >/dev/null || fail "cannot start level $NEXT_LEVEL"
-  watch_next_level &
+  log "starting level $NEXT_LEVEL"
+  next_id=$(docker run "$@") || fail "cannot start level $NEXT_LEVEL"
+  watch_next_level "$next_id" &
 }
 
 # A level that ends on its own (its dockerd died, its init failed) is reported on the board,
 # unless this level is collapsing the nest on purpose.
 watch_next_level() {
-  code=$(docker wait "$NEXT_NAME" 2>/dev/null) || return 0
+  code=$(docker wait "$1" 2>/dev/null) || return 0
   [ -f "$STATE_DIR/collapse-started" ] && return 0
   state=$(cat "$BOARD_DIR/$BOARD_STATE_PREFIX$NEXT_LEVEL" 2>/dev/null || :)
   case "$state" in
@@ -354,7 +282,7 @@ publish_level_info() {
     # The bridge as the kernel has it, not as planned: ps shows what is, and a difference shows.
     printf 'bridge=%s\n' "$(busybox ip -4 addr show docker0 2>/dev/null | awk '$1 == "inet" { print $2; exit }')"
     printf 'mtu=%s\n' "$MTU"
-    printf 'iptables=%s\n' "$INCEPTION_IPTABLES"
+    printf 'iptables=%s\n' "$IPTABLES"
     printf 'capeff=%s\n' "$(awk '/^CapEff:/ { print $2 }' "$PROC/1/status")"
   } >"$BOARD_DIR/.$BOARD_INFO_PREFIX$INCEPTION_LEVEL.tmp"
   mv -f "$BOARD_DIR/.$BOARD_INFO_PREFIX$INCEPTION_LEVEL.tmp" "$BOARD_DIR/$BOARD_INFO_PREFIX$INCEPTION_LEVEL"

@@ -1,15 +1,17 @@
-# The init's network steps: the iptables backend, the MTU, and the daemon options for this
-# level's networks (its bridge and its pool, from the plan's per-level lists). Sourced by init.sh.
+# The init's network steps, what only a level can decide at run time: the iptables backend, the
+# MTU when none is asked for (its uplink's), and whether ip6tables works. Its bridge and pool
+# come rendered in INCEPTION_DOCKERD_OPTIONS. Sourced by init.sh.
 # shellcheck shell=sh
 
 # Debian's iptables defaults to the nf_tables backend; some kernels only have the legacy one.
 # Which iptables backend the levels use. Every level shares one kernel, so level 1 decides, as
 # the official dind entrypoint does: legacy when the kernel already holds legacy tables (rules
 # made through the two backends would not see each other), else nf_tables when it works, else
-# legacy. Deeper levels get the decision in INCEPTION_IPTABLES (passed on with every INCEPTION_
-# variable). /etc is the level's own (not the shared read-only /usr), so the alternatives link
-# can be switched.
+# legacy. Deeper levels read the decision from the board (BOARD_IPTABLES), which every level
+# shares. /etc is the level's own (not the shared read-only /usr), so the alternatives link can
+# be switched.
 PROC_NET=$PROC/net
+IPTABLES=
 
 legacy_tables_loaded() {
   for table in "$PROC_NET/ip_tables_names" "$PROC_NET/ip6_tables_names" "$PROC_NET/arp_tables_names"; do
@@ -26,13 +28,14 @@ decide_iptables() {
 }
 
 choose_iptables() {
-  if [ -z "$INCEPTION_IPTABLES" ]; then
-    INCEPTION_IPTABLES=$(decide_iptables)
-    export INCEPTION_IPTABLES
-    log "iptables: the $INCEPTION_IPTABLES backend, for every level"
+  IPTABLES=$(cat "$BOARD_DIR/$BOARD_IPTABLES" 2>/dev/null || :)
+  if [ -z "$IPTABLES" ]; then
+    IPTABLES=$(decide_iptables)
+    printf '%s\n' "$IPTABLES" >"$BOARD_DIR/$BOARD_IPTABLES"
+    log "iptables: the $IPTABLES backend, for every level"
   fi
-  update-alternatives --quiet --set iptables "/usr/sbin/iptables-$INCEPTION_IPTABLES"
-  update-alternatives --quiet --set ip6tables "/usr/sbin/ip6tables-$INCEPTION_IPTABLES" 2>/dev/null || :
+  update-alternatives --quiet --set iptables "/usr/sbin/iptables-$IPTABLES"
+  update-alternatives --quiet --set ip6tables "/usr/sbin/ip6tables-$IPTABLES" 2>/dev/null || :
   # Engines from 27 on manage IPv6 rules too and will not start without a working ip6tables;
   # where the kernel offers none, the level starts without them and says so.
   IP6TABLES_OPTION=
@@ -58,24 +61,13 @@ choose_mtu() {
   [ -n "$MTU" ] || MTU=1500
 }
 
-# The daemon options for this level's networks: its bridge, its pool for users' networks, and
-# the MTU of both. dockerd 20.10 has no default network options, so there networks that users
+# The daemon options only this level can decide: the MTU of its networks, and ip6tables off where
+# it does not work. dockerd 20.10 has no default network options, so there networks that users
 # create keep 1500 (the bookworm suite only).
 network_options() {
-  bip=$(bridge_for_level)
-  [ -n "$bip" ] && echo "--bip=$bip"
-  pool=$(nth_for_level "$INCEPTION_POOLS")
-  [ -n "$pool" ] && echo "--default-address-pool=base=$pool,size=$POOL_NETWORK_PREFIX"
   echo "--mtu=$MTU"
   if [ "$DOCKERD_MAJOR" -ge 24 ]; then
     echo "--default-network-opt=bridge=com.docker.network.driver.mtu=$MTU"
   fi
   [ -z "$IP6TABLES_OPTION" ] || echo "$IP6TABLES_OPTION"
-}
-
-# The bridge this level's engine uses, from the plan (one per level, all different): every
-# dockerd otherwise picks the first free /16 it can see, so levels collide and a chained port
-# routes its replies to the wrong bridge.
-bridge_for_level() {
-  nth_for_level "$INCEPTION_BRIDGES"
 }

@@ -60,8 +60,8 @@ setup_data_root() {
       mount -t tmpfs -o mode=0711 inception-data-root "$DATA_DIR"
       ;;
     loop:*)
-      size=$(nth_for_level "$INCEPTION_LOOP_SIZES")
-      [ -n "$size" ] || size=${INCEPTION_DATA_ROOT#loop:}
+      # This level's own size: each level's file holds the ones below it (loopSizesByLevel).
+      size=${INCEPTION_DATA_ROOT#loop:}
       disk=$DATA_DIR/inception-disk.ext4
       if [ ! -f "$disk" ]; then
         allocate_loop_file "$disk" "$size"

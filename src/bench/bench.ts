@@ -46,7 +46,7 @@ async function baselineRun(engine: Engine, depth: number): Promise<{depth: numbe
     '-e',
     `INCEPTION_NEST=naive`,
     '-e',
-    `INCEPTION_BRIDGES=${Array.from({length: level}, (_, i) => `10.213.${i}.1/24`).join(' ')}`,
+    `INCEPTION_DOCKERD_OPTIONS=--bip=10.213.${level - 1}.1/24`,
     DEFAULT_IMAGE,
   ]
   const chain = (level: number) => Array.from({length: level - 1}, (_, i) => ['docker', 'exec', '-i', `naive-l${i + 2}`]).flat()

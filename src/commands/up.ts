@@ -1,22 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
-import {
-  bindFlag,
-  dataRootFlag,
-  depthFlag,
-  dockerdArgFlag,
-  hostPortFlag,
-  imageFlag,
-  mtuFlag,
-  networkFlag,
-  portMappingFlag,
-  privilegeFlag,
-  storageDriverFlag,
-  subnetPoolFlag,
-  suiteFlag,
-  timeoutFlag,
-} from '../flags.js'
+import {bindFlag, depthFlag, hostPortFlag, imageFlag, networkFlag, privilegeFlag, settingFlags, subnetPoolFlag, suiteFlag, timeoutFlag} from '../flags.js'
 import {Nests, type NestStatus} from '../nesting/nest.js'
 import {bindWarning, checkBindAddress, DEFAULT_MAX_DEPTH, DEFAULT_NEST, DEFAULT_READY_TIMEOUT_SECONDS, parseUpRequest} from '../nesting/request.js'
 import {hostInterfaceAddresses} from '../nesting/subnets.js'
@@ -36,9 +21,7 @@ export default class Up extends InceptionCommand {
     depth: depthFlag({description: 'how many levels', default: 1}),
     'max-depth': Flags.integer({description: 'refuse deeper nests than this', helpValue: '<levels>', min: 1, default: DEFAULT_MAX_DEPTH}),
     privilege: privilegeFlag({description: 'privilege mode'}),
-    'storage-driver': storageDriverFlag({description: "each level's storage driver"}),
-    'data-root': dataRootFlag({description: "where each level's /var/lib/docker lives"}),
-    publish: portMappingFlag({description: 'publish INNER of the innermost level (or LEVEL) on the host'}),
+    ...settingFlags(),
     bind: bindFlag({description: 'host address for published ports'}),
     'subnet-pool': subnetPoolFlag({description: 'pool of /24 bridge subnets, one per level'}),
     timeout: timeoutFlag({description: "seconds each level's engine has to answer", default: DEFAULT_READY_TIMEOUT_SECONDS}),
@@ -49,9 +32,7 @@ export default class Up extends InceptionCommand {
       default: false,
     }),
     'daemon-ports': hostPortFlag({description: "host port of level 1's engine, level K's is this + K - 1 (default: free ports); implies --expose-daemons"}),
-    mtu: mtuFlag({description: "MTU of every level's networks (default: each level takes its uplink's, so the host network's goes all the way down)"}),
     network: networkFlag({description: "a network of this engine for level 1 to join instead of the default bridge (e.g. a compose project's)"}),
-    'dockerd-arg': dockerdArgFlag({description: "an extra option for every level's dockerd, e.g. --dockerd-arg=--debug; repeatable"}),
   }
 
   async run(): Promise<NestStatus> {

@@ -1,16 +1,14 @@
 /**
  * The level contract: every fact that the CLI and the in-image init must agree on, in one place.
  *
- * The CLI starts level 1; from there each level's init (image/init.sh) starts the next. Both
- * sides name the same environment variables, board files, labels, container names, stop
- * timeouts and privilege options. This module owns them. The init reads the shell half,
+ * The CLI renders every level's container (render.ts) and starts level 1; each level's init
+ * (image/init.sh) boots its own engine and starts the next level from the plan, verbatim. Both
+ * sides name the same environment variables, board files, labels, container names, the plan's
+ * folder and privilege options. This module owns them. The init reads the shell half,
  * image/contract.sh, which `npm run contract` writes from `shellContract()` below;
  * test/unit/contract.test.ts fails when that file is stale, when the CLI sets a variable the
  * init does not read (or the reverse), or when the init spells one of these facts out itself.
  */
-import type {ContainerSummary} from './engine.js'
-import {type PortMapping, portsFromLabel, portsToLabel} from './ports.js'
-import {POOL_NETWORK_PREFIX} from './subnets.js'
 
 /** Where a level keeps its own state; the board and the TLS material live under it. */
 export const STATE_DIR = '/run/inception'
@@ -23,6 +21,36 @@ export const BOARD_DIR = `${STATE_DIR}/board`
 
 /** The daemons' TLS material (CA, server certificate and key): put into level 1 by the CLI, passed down read-only. */
 export const TLS_DIR = `${STATE_DIR}/tls`
+
+/**
+ * The plan: `level-K.args` for every level K below the first, the `docker run` arguments of
+ * level K's container one per line, rendered by the CLI (render.ts), put into level 1 before it
+ * starts and passed down read-only. Level K-1's init runs its file as it is, but for one marker
+ * (CAP_DROP_MARKER). No level composes a container of its own.
+ */
+export const PLAN_DIR = `${STATE_DIR}/plan`
+const PLAN_FILE_PREFIX = 'level-'
+const PLAN_FILE_SUFFIX = '.args'
+export const planFile = (level: number) => `${PLAN_FILE_PREFIX}${level}${PLAN_FILE_SUFFIX}`
+
+/**
+ * A line of the plan that the parent's init replaces with a `--cap-drop NAME` pair for each
+ * capability dockerd 20.10 knows and its own bounding set lacks (see nestedPrivilege): the one
+ * part of a level's container only its parent can know, at run time.
+ */
+export const CAP_DROP_MARKER = '@cap-drop-what-the-parent-lacks'
+
+/** A level's engine data directory, where its data root is mounted (dockerd's default). */
+export const LEVEL_DATA_DIR = '/var/lib/docker'
+
+/**
+ * Level K's data root below level 1: this folder of its parent's data directory, K appended,
+ * bind-mounted. The parent fills it with its own images before the level starts.
+ */
+export const CHILD_DATA_ROOT_PREFIX = 'inception-level-'
+
+/** The level image as every level's engine imports it: this repository, tagged with the CLI's version. */
+export const INNER_IMAGE_REPOSITORY = 'inception-level'
 
 /** The files on the board. */
 export const BOARD_FILE = {
@@ -42,6 +70,8 @@ export const BOARD_FILE = {
   pageSeen: 'page-seen',
   /** Where `inception load` spools an image that several levels load. */
   spool: 'spool',
+  /** The iptables backend level 1 chose ("legacy" or "nft"): every level shares its kernel, so every level follows it. */
+  iptables: 'iptables',
 } as const
 
 export const boardStateFile = (level: number) => `${BOARD_DIR}/${BOARD_FILE.statePrefix}${level}`
@@ -92,75 +122,6 @@ export const LABEL = {
 
 export type Labels = Record<string, string>
 
-/** What a nest's level-1 labels record: the nest as `up` made it. */
-export interface NestFacts {
-  name: string
-  depth: number
-  version: string
-  /** As asked, with what auto chose: "auto:caps", or the mode asked for. */
-  privilege: string
-  storageDriver: string
-  dataRoot: string
-  suite: string
-  /** Each level's bridge subnet and its pool for users' networks, outermost first. */
-  subnets: string[]
-  pools: string[]
-  network?: string
-  mtu?: number
-  ports: PortMapping[]
-  bind: string
-  daemonsExposed: boolean
-}
-
-/** A nest found on an engine: its facts and its level-1 container. */
-export interface NestRecord extends NestFacts {
-  levelOne: {id: string; state: string}
-}
-
-const words = (text: string | undefined) => (text ?? '').split(' ').filter((w) => w.length > 0)
-
-export function nestLabels(facts: NestFacts): Labels {
-  return {
-    [LABEL.nest]: facts.name,
-    [LABEL.level]: '1',
-    [LABEL.depth]: String(facts.depth),
-    [LABEL.version]: facts.version,
-    [LABEL.privilege]: facts.privilege,
-    [LABEL.storageDriver]: facts.storageDriver,
-    [LABEL.dataRoot]: facts.dataRoot,
-    [LABEL.subnets]: facts.subnets.join(' '),
-    [LABEL.pools]: facts.pools.join(' '),
-    ...(facts.network ? {[LABEL.network]: facts.network} : {}),
-    ...(facts.mtu ? {[LABEL.mtu]: String(facts.mtu)} : {}),
-    [LABEL.ports]: portsToLabel(facts.ports, facts.depth),
-    [LABEL.bind]: facts.bind,
-    [LABEL.daemons]: facts.daemonsExposed ? 'on' : 'off',
-    [LABEL.suite]: facts.suite,
-  }
-}
-
-/** The one place a level-1 container's labels are read back. */
-export function nestRecord(levelOne: ContainerSummary): NestRecord {
-  const labels = levelOne.labels
-  return {
-    name: labels[LABEL.nest] ?? '',
-    depth: Number(labels[LABEL.depth] ?? 1),
-    version: labels[LABEL.version] ?? '',
-    privilege: labels[LABEL.privilege] ?? '',
-    storageDriver: labels[LABEL.storageDriver] ?? '',
-    dataRoot: labels[LABEL.dataRoot] ?? '',
-    suite: labels[LABEL.suite] ?? '',
-    subnets: words(labels[LABEL.subnets]),
-    pools: words(labels[LABEL.pools]),
-    network: labels[LABEL.network],
-    mtu: labels[LABEL.mtu] ? Number(labels[LABEL.mtu]) : undefined,
-    ports: portsFromLabel(labels[LABEL.ports]),
-    bind: labels[LABEL.bind] ?? '127.0.0.1',
-    daemonsExposed: labels[LABEL.daemons] === 'on',
-    levelOne: {id: levelOne.id, state: levelOne.state},
-  }
-}
-
 const LEVEL_NAME_INFIX = '-l'
 
 /** The name of level K's container in the engine of level K-1 (and of level 1's volume). */
@@ -207,91 +168,38 @@ export const CAPABILITY_NAMES = [
 export const DOCKER_20_CAPABILITIES = CAPABILITY_NAMES.slice(0, 38)
 
 /**
- * The environment of a level's init, by variable: who sets it and what it holds. `cli`: the CLI
- * sets it for level 1 and every level passes it on; `level`: a level sets it for the next;
- * `build`: the CLI sets it only on the throwaway level that makes the image seed; `internal`: the
- * init's own; `root`: a root a test may move (the real default otherwise).
+ * The environment of a level's init, by variable: who sets it and what it holds. `plan`: the CLI
+ * renders it for every level (render.ts), level 1's on its container and the others' in the
+ * plan; `build`: the CLI sets it only on the throwaway level that makes the image seed;
+ * `internal`: the init's own; `root`: a root a test may move (the real default otherwise).
+ * What a level decides for itself at run time is not here: its storage driver when the one asked
+ * for does not work on its data root, its MTU when none is asked for (its uplink's), whether
+ * ip6tables works, and (dockerd 20.10) the capabilities its bounding set lacks (CAP_DROP_MARKER).
  */
 export const INIT_VARIABLES = {
-  INCEPTION_NEST: {from: 'cli', holds: 'the nest name'},
-  INCEPTION_LEVEL: {from: 'cli', holds: 'this level, from 1; each level sets the next'},
-  INCEPTION_DEPTH: {from: 'cli', holds: 'how many levels'},
-  INCEPTION_VERSION: {from: 'cli', holds: "the CLI's version: the tag of the level image levels start"},
-  INCEPTION_PRIVILEGE: {from: 'cli', holds: 'the privilege asked for: auto, privileged, caps or minimal'},
-  INCEPTION_PRIVILEGE_USED: {from: 'cli', holds: 'the privilege this level got; each level sets it for the next'},
-  INCEPTION_CAPS: {from: 'cli', holds: 'minimal: the capabilities every level gets, space-separated'},
-  INCEPTION_SECURITY: {from: 'cli', holds: 'minimal: the security options every level gets, space-separated'},
-  INCEPTION_STORAGE_DRIVER: {from: 'cli', holds: "each level's storage driver"},
-  INCEPTION_DATA_ROOT: {from: 'cli', holds: 'volume, tmpfs or loop:BYTES'},
-  INCEPTION_LOOP_SIZES: {from: 'cli', holds: "loop data roots: each level's file size in bytes, outermost first"},
-  INCEPTION_BRIDGES: {from: 'cli', holds: "each level's bridge address (--bip), outermost first"},
-  INCEPTION_POOLS: {from: 'cli', holds: "each level's pool for users' networks, outermost first"},
-  INCEPTION_MTU: {from: 'cli', holds: "every level's MTU; empty: each level takes its uplink's"},
-  INCEPTION_PORTS: {from: 'cli', holds: 'INNER@LEVEL entries: each port goes down to its level'},
-  INCEPTION_EXPOSE_DAEMONS: {from: 'cli', holds: "1: every level's engine listens with mutual TLS"},
-  INCEPTION_READY_TIMEOUT: {from: 'cli', holds: "seconds a level's engine has to answer"},
-  INCEPTION_DOCKERD_ARGS: {from: 'cli', holds: "extra options for every level's dockerd, space-separated"},
+  INCEPTION_NEST: {from: 'plan', holds: 'the nest name'},
+  INCEPTION_LEVEL: {from: 'plan', holds: 'this level, from 1'},
+  INCEPTION_DEPTH: {from: 'plan', holds: 'how many levels'},
+  INCEPTION_VERSION: {from: 'plan', holds: "the CLI's version: the tag of the level image every engine imports"},
+  INCEPTION_PRIVILEGE_USED: {from: 'plan', holds: 'the privilege this level runs with, for `ps`'},
+  INCEPTION_STORAGE_DRIVER: {from: 'plan', holds: 'the storage driver asked for (the level falls back when it does not work)'},
+  INCEPTION_DATA_ROOT: {from: 'plan', holds: "this level's data root: volume, tmpfs or loop:BYTES (its own file's size)"},
+  INCEPTION_MTU: {from: 'plan', holds: "this level's MTU; empty: it takes its uplink's"},
+  INCEPTION_READY_TIMEOUT: {from: 'plan', holds: "seconds this level's engine has to answer"},
+  INCEPTION_DOCKERD_OPTIONS: {from: 'plan', holds: "this level's dockerd options, space-separated: bridge, pool, TLS listener, the user's"},
   INCEPTION_MAKE_SEED: {from: 'build', holds: '1: a throwaway level of `inception build` that writes the image seed and ends'},
-  INCEPTION_IPTABLES: {from: 'level', holds: 'legacy or nft: decided at level 1, followed below'},
   INCEPTION_DESCRIPTORS_CLOSED: {from: 'internal', holds: 'set while the init re-executes itself with inherited descriptors closed'},
   INCEPTION_INIT_SOURCED: {from: 'root', holds: '1: the init only defines its steps (tests run them one by one)'},
   INCEPTION_LIB: {from: 'root', holds: 'where the contract and the init steps are (default /usr/local/lib/inception)'},
   INCEPTION_CGROUP_ROOT: {from: 'root', holds: 'the cgroup file system (default /sys/fs/cgroup)'},
   INCEPTION_PROC: {from: 'root', holds: 'the proc file system: mount table, capabilities (default /proc)'},
-  INCEPTION_DATA_DIR: {from: 'root', holds: "the engine's data directory, where the data root is mounted (default /var/lib/docker)"},
+  INCEPTION_DATA_DIR: {from: 'root', holds: "the engine's data directory, where the data root is mounted (default LEVEL_DATA_DIR)"},
   INCEPTION_SYS_NET: {from: 'root', holds: 'network interfaces (default /sys/class/net)'},
-} as const satisfies Record<string, {from: 'cli' | 'level' | 'build' | 'internal' | 'root'; holds: string}>
+} as const satisfies Record<string, {from: 'plan' | 'build' | 'internal' | 'root'; holds: string}>
 
 export type InitVariable = keyof typeof INIT_VARIABLES
-type CliVariable = {[K in InitVariable]: (typeof INIT_VARIABLES)[K]['from'] extends 'cli' ? K : never}[InitVariable]
-
-/** What level 1's init is told, already decided; `initEnvironment` encodes it for the init. */
-export interface LevelOneInit {
-  nest: string
-  depth: number
-  version: string
-  privilege: string
-  privilegeUsed: string
-  /** minimal: the capabilities and security options every level gets. */
-  capabilities: string[]
-  security: SecurityOption[]
-  storageDriver: string
-  /** In the init's form: volume, tmpfs, loop:BYTES. */
-  dataRoot: string
-  loopSizes: number[]
-  bridges: string[]
-  pools: string[]
-  mtu?: number
-  /** INNER@LEVEL: every -p port and, with exposed daemons, every level's engine port. */
-  ports: string[]
-  exposeDaemons: boolean
-  readyTimeoutSeconds: number
-  dockerdArgs: string[]
-}
-
-/** Level 1's environment: every `cli` variable, and no other. */
-export function initEnvironment(init: LevelOneInit): Record<CliVariable, string> {
-  return {
-    INCEPTION_NEST: init.nest,
-    INCEPTION_LEVEL: '1',
-    INCEPTION_DEPTH: String(init.depth),
-    INCEPTION_VERSION: init.version,
-    INCEPTION_PRIVILEGE: init.privilege,
-    INCEPTION_PRIVILEGE_USED: init.privilegeUsed,
-    INCEPTION_CAPS: init.capabilities.join(' '),
-    INCEPTION_SECURITY: init.security.join(' '),
-    INCEPTION_STORAGE_DRIVER: init.storageDriver,
-    INCEPTION_DATA_ROOT: init.dataRoot,
-    INCEPTION_LOOP_SIZES: init.loopSizes.join(' '),
-    INCEPTION_BRIDGES: init.bridges.join(' '),
-    INCEPTION_POOLS: init.pools.join(' '),
-    INCEPTION_MTU: init.mtu === undefined ? '' : String(init.mtu),
-    INCEPTION_PORTS: init.ports.join(' '),
-    INCEPTION_EXPOSE_DAEMONS: init.exposeDaemons ? '1' : '',
-    INCEPTION_READY_TIMEOUT: String(init.readyTimeoutSeconds),
-    INCEPTION_DOCKERD_ARGS: init.dockerdArgs.join(' '),
-  }
-}
+/** The variables the CLI renders for every level. */
+export type PlanVariable = {[K in InitVariable]: (typeof INIT_VARIABLES)[K]['from'] extends 'plan' ? K : never}[InitVariable]
 
 /**
  * Set on every command `inception exec` runs, to a token of that one exec, and inherited by
@@ -302,9 +210,6 @@ export const EXEC_MARK_VARIABLE = 'INCEPTION_EXEC'
 
 /** Where the init's files are in the level image (INCEPTION_LIB), inside /usr, which every level passes down. */
 export const IMAGE_LIB_DIR = '/usr/local/lib/inception'
-
-/** Where the shell half is installed in the level image (image/contract.sh in this repository). */
-export const SHELL_CONTRACT_PATH = `${IMAGE_LIB_DIR}/contract.sh`
 
 /**
  * The image seed: a level's first image store (the level image and busybox, imported), made by
@@ -320,19 +225,19 @@ export function shellContract(): string {
     ['STATE_DIR', STATE_DIR, "a level's own state"],
     ['BOARD_DIR', BOARD_DIR, "the nest's status board, shared by every level"],
     ['TLS_DIR', TLS_DIR, "the daemons' TLS material, passed down read-only"],
+    ['PLAN_DIR', PLAN_DIR, "level K's container, one `docker run` argument a line, is PLAN_DIR/level-K.args"],
+    ['PLAN_FILE_PREFIX', PLAN_FILE_PREFIX, "level K's file in the plan: <prefix>K<suffix>"],
+    ['PLAN_FILE_SUFFIX', PLAN_FILE_SUFFIX, ''],
+    ['CAP_DROP_MARKER', CAP_DROP_MARKER, 'the plan line the parent replaces with --cap-drop pairs (dockerd 20.10)'],
+    ['CHILD_DATA_ROOT_PREFIX', CHILD_DATA_ROOT_PREFIX, "level K's data root below level 1: its parent's data directory/<prefix>K"],
+    ['INNER_IMAGE_REPOSITORY', INNER_IMAGE_REPOSITORY, "the level image in every level's engine: <repository>:INCEPTION_VERSION"],
     ['BOARD_STATE_PREFIX', BOARD_FILE.statePrefix, "level K's state line is BOARD_DIR/BOARD_STATE_PREFIX<K>"],
     ['BOARD_INFO_PREFIX', BOARD_FILE.infoPrefix, "level K's key=value details"],
     ['BOARD_HOST', BOARD_FILE.host, 'what the demo page shows of the host'],
     ['BOARD_COLLAPSING', BOARD_FILE.collapsing, "present while the demo's dream collapses"],
     ['BOARD_PAGE_SEEN', BOARD_FILE.pageSeen, 'what the demo page was last served: "COLLAPSING GOING"'],
-    ['LABEL_NEST', LABEL.nest, 'labels on every level container'],
-    ['LABEL_LEVEL', LABEL.level, ''],
-    ['LABEL_VERSION', LABEL.version, ''],
-    ['LEVEL_NAME_INFIX', LEVEL_NAME_INFIX, "level K's container: NEST<infix>K"],
+    ['BOARD_IPTABLES', BOARD_FILE.iptables, "level 1's iptables backend, which every level follows"],
     ['SEED_DIR_NAME', SEED_DIR_NAME, "the image seed's folder in INCEPTION_LIB: one tar per storage driver"],
-    ['DAEMON_INNER_PORT_BASE', DAEMON_INNER_PORT_BASE, "level K's engine listens on base + K (--expose-daemons)"],
-    ['POOL_NETWORK_PREFIX', POOL_NETWORK_PREFIX, "the size of each network carved from a level's pool"],
-    ['CAPS_SECURITY', CAPS_SECURITY.join(' '), 'the caps mode: security options beyond capabilities'],
     ['DOCKER_20_CAPABILITIES', DOCKER_20_CAPABILITIES.join(' '), 'the capability names dockerd 20.10 knows, by bit'],
   ]
   const lines = [

@@ -1,4 +1,5 @@
-import {daemonInnerPort, LABEL, levelName, type NestRecord, nestRecord} from './contract.js'
+import {daemonInnerPort, LABEL, levelName} from './contract.js'
+import {type NestRecord, nestRecord} from './record.js'
 import type {Engine} from './engine.js'
 import {LevelFailed, LevelOutOfRange, NestNotFound} from './errors.js'
 import {certificateFolder} from './tls.js'

@@ -2,7 +2,7 @@ import {createServer} from 'node:net'
 import {dirname} from 'node:path'
 
 import {firstFailure, type LevelReport, readyDepth} from './board.js'
-import {LABEL, type LevelState, levelName, nestRecord, TLS_DIR} from './contract.js'
+import {LABEL, type LevelState, levelName, PLAN_DIR, TLS_DIR} from './contract.js'
 import type {NestDirectory} from './directory.js'
 import {engineMessage} from './engine.js'
 import {
@@ -20,12 +20,14 @@ import {
   PortTaken,
   VolumeInTheWay,
 } from './errors.js'
-import {checkMemory, levelOneSpec, planNest, subnetsOfNests} from './plan.js'
+import {checkMemory, type NestPlan, planNest, subnetsOfNests} from './plan.js'
 import type {UpRequest} from './request.js'
 import {type Clock, pollUntil, systemClock} from './poll.js'
 import type {PrivilegeDecision} from './privilege.js'
 import {decidePrivilegeOnce, type PrivilegeCache, type PrivilegeKey} from './privilege-cache.js'
 import {initError, type NestReach} from './reach.js'
+import {nestRecord} from './record.js'
+import {levelOneSpec, planFiles} from './render.js'
 import type {NestStatus, NestStatusReader} from './status.js'
 import {SubnetLock} from './subnet-lock.js'
 import {type Cidr, hostInterfaceSubnets, parseCidr} from './subnets.js'
@@ -120,12 +122,13 @@ export class NestLauncher {
     // Rollback removes what carries this nest's name: only once this call has made something.
     let created = false
     try {
-      const {id, spec} = await new SubnetLock(this.engine).hold(request.image, async () => {
+      const {id, spec, plan} = await new SubnetLock(this.engine).hold(request.image, async () => {
         // Checked again under the lock: another `up` of the same name may have won the race,
         // and its nest is not ours to roll back.
         if ((await this.directory.records(request.name)).length > 0) throw new NestExists(request.name)
         // Planned again under the lock: another nest may have taken subnets since `prepare`.
-        const spec = levelOneSpec(planNest(request, await this.takenSubnets()), decision)
+        const plan: NestPlan = planNest(request, await this.takenSubnets())
+        const spec = levelOneSpec(plan, decision)
         // Never adopted: the engine answers a create of an existing volume with that volume.
         const volume = await this.directory.levelOneVolume(request.name)
         if (volume.state === 'foreign') throw new VolumeInTheWay(volume.volume, volume.owner)
@@ -134,8 +137,10 @@ export class NestLauncher {
         if (volume.state === 'orphan') await this.engine.removeVolume(volume.volume)
         created = true
         await this.engine.createVolume(spec.name!, {[LABEL.nest]: request.name})
-        return {id: await this.forgetPrivilegeIfRefused(privilegeKey, () => this.engine.createContainer(spec)), spec}
+        return {id: await this.forgetPrivilegeIfRefused(privilegeKey, () => this.engine.createContainer(spec)), spec, plan}
       })
+      // Every level below the first, rendered now with level 1: each init starts the next from its file.
+      if (request.depth > 1) await this.engine.putFiles(id, PLAN_DIR, planFiles(plan, decision))
       if (certificates) {
         const files = Object.fromEntries(
           Object.entries(serverFiles(certificates)).map(([file, content]) => [file, {content, mode: file.endsWith('key.pem') ? 0o600 : 0o644}]),

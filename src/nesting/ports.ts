@@ -63,11 +63,6 @@ export function targetLevel(mapping: PortMapping, depth: number): number {
   return mapping.level ?? depth
 }
 
-/** The form the init reads: "INNER@LEVEL ...". */
-export function portsForInit(mappings: PortMapping[], depth: number): string {
-  return mappings.map((m) => `${m.innerPort}@${targetLevel(m, depth)}`).join(' ')
-}
-
 export function formatPortMapping(m: PortMapping, depth: number, bind: string): string {
   return `${bind}:${m.hostPort}->${m.innerPort}@l${targetLevel(m, depth)}`
 }

@@ -15,7 +15,6 @@ import {LevelFailed, UsageError} from './errors.js'
  */
 export const PRIVILEGE_REQUESTS = ['auto', 'privileged', 'caps', 'minimal'] as const
 export type PrivilegeRequest = (typeof PRIVILEGE_REQUESTS)[number]
-export type PrivilegeMode = Exclude<PrivilegeRequest, 'auto'>
 export const DEFAULT_PRIVILEGE: PrivilegeRequest = 'auto'
 
 /**
@@ -125,6 +124,32 @@ export function minimalDecision(capabilities = MINIMAL_CAPABILITIES.map((c) => c
 
 export function hostSettingsFor(decision: PrivilegeDecision): HostSettings {
   return {...privilegeSettings(decision), ...(decision.ulimits ? {ulimits: decision.ulimits} : {})}
+}
+
+/** How a level below the first runs: its mode, its settings, and whether its parent drops what its own bounding set lacks. */
+export interface NestedPrivilege {
+  mode: PrivilegeDecision['mode']
+  host: HostSettings
+  /**
+   * Caps below level 1 under dockerd 20.10: `--cap-add ALL` there names every capability 20.10
+   * knows, and runc fails on one the parent's bounding set lacks. Only the parent can read its
+   * bounding set, at run time: the plan marks the place (CAP_DROP_MARKER) and the parent's init
+   * puts a `--cap-drop` there for each missing one. From 23 on, ALL means what the set holds.
+   */
+  dropWhatParentLacks: boolean
+}
+
+/**
+ * The privilege of every level below the first, decided once from level 1's: `minimal` passes the
+ * same set down (a level never grants more than it has); `privileged` stays privileged; `auto`
+ * becomes `--privileged` where the suite's dockerd grants only what its bounding set holds (23
+ * and later), else caps; `caps` stays caps. Ulimits are level 1's only: they fit the host's runtime.
+ */
+export function nestedPrivilege(decision: PrivilegeDecision, request: PrivilegeRequest, dockerdMajor: number): NestedPrivilege {
+  if (decision.mode === 'minimal') return {mode: 'minimal', host: privilegeSettings(decision), dropWhatParentLacks: false}
+  if (request === 'privileged' || (request === 'auto' && dockerdMajor >= 23))
+    return {mode: 'privileged', host: privilegeSettings({mode: 'privileged', reason: ''}), dropWhatParentLacks: false}
+  return {mode: 'caps', host: privilegeSettings({mode: 'caps', capDrop: [], reason: ''}), dropWhatParentLacks: true}
 }
 
 /** The same settings as `docker run` flags, for the tools (bench, tests) that start a level by hand. */

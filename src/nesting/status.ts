@@ -1,5 +1,6 @@
 import type {LevelReport} from './board.js'
-import {levelName, type NestFacts, type NestRecord} from './contract.js'
+import {levelName} from './contract.js'
+import type {NestFacts, NestRecord} from './record.js'
 import type {NestDirectory} from './directory.js'
 import {formatPortMapping} from './ports.js'
 import {capabilitiesInMask} from './privilege.js'

@@ -73,11 +73,6 @@ export function loopSizesByLevel(innermostBytes: number, depth: number): number[
   return sizes
 }
 
-/** The form the in-image init reads (INCEPTION_DATA_ROOT). */
-export function dataRootForInit(root: DataRoot): string {
-  return root.kind === 'loop' ? `loop:${root.bytes}` : root.kind
-}
-
 export function describeDataRoot(root: DataRoot): string {
   return root.kind === 'loop' ? `loop:${Math.round(root.bytes / 2 ** 20)}M` : root.kind
 }

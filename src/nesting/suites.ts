@@ -18,6 +18,13 @@ export const SUITE_NOTES: Record<Suite, string> = {
   bookworm: 'Debian 12: docker.io 20.10 (end of life), containerd 1.6, no compose or buildx plugin',
 }
 
+/**
+ * The major version of each suite's dockerd: from 23 on, `--privileged` and `--cap-add ALL` grant
+ * what the engine's own bounding set holds, so a level below the first can be privileged even
+ * where level 1 is not; 20.10 asks for every capability it knows and fails where one is missing.
+ */
+export const SUITE_DOCKERD_MAJOR: Record<Suite, number> = {trixie: 26, forky: 28, bookworm: 20}
+
 /** The level image of a suite: each suite is its own tag. */
 export function imageForSuite(suite: Suite): string {
   return `${IMAGE_REPOSITORY}:${VERSION}-${suite}`

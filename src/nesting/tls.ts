@@ -174,6 +174,9 @@ export function readClientMaterial(folder: string): {ca: string; cert: string; k
 }
 
 /** What goes into level 1 (and is passed down read-only): the server side, never the CA's key. */
+/** The files of a level's TLS listener in TLS_DIR (the init never names them: render.ts gives them to dockerd). */
+export const SERVER_FILE = {ca: 'ca.pem', cert: 'server-cert.pem', key: 'server-key.pem'} as const
+
 export function serverFiles(certs: NestCertificates): Record<string, string> {
-  return {'ca.pem': certs.caCert, 'server-cert.pem': certs.serverCert, 'server-key.pem': certs.serverKey}
+  return {[SERVER_FILE.ca]: certs.caCert, [SERVER_FILE.cert]: certs.serverCert, [SERVER_FILE.key]: certs.serverKey}
 }

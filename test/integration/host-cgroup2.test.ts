@@ -4,6 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {TLS_DIR} from '../../src/nesting/contract.js'
 import {connectEngine} from '../../src/nesting/dockerode-engine.js'
 import {decidePrivilege, hostSettingsFor} from '../../src/nesting/privilege.js'
 import {DEFAULT_IMAGE} from '../../src/nesting/suites.js'
@@ -50,8 +51,10 @@ describe.skipIf(!engine)('host lane: a cgroup v2 engine', () => {
         'INCEPTION_LEVEL=1',
         'INCEPTION_DEPTH=1',
         'INCEPTION_NEST=itest-cgroup2',
-        'INCEPTION_BRIDGES=10.213.90.1/24',
-        'INCEPTION_EXPOSE_DAEMONS=1',
+        // The options the renderer would give a level: its bridge, and the TLS listener of --expose-daemons.
+        `INCEPTION_DOCKERD_OPTIONS=--bip=10.213.90.1/24 --host=tcp://0.0.0.0:23751 --tlsverify ${['ca', 'server-cert', 'server-key']
+          .map((file, i) => `--${['tlscacert', 'tlscert', 'tlskey'][i]}=${TLS_DIR}/${file}.pem`)
+          .join(' ')}`,
         'INCEPTION_PRIVILEGE_USED=caps',
       ],
       exposedPorts: ['23751/tcp', `${PORT}/tcp`],

@@ -95,7 +95,7 @@ export function initSandbox(fakes: Partial<Record<(typeof FAKED)[number], string
     },
     async run(script, env = {}) {
       rmSync(path('calls.log'), {force: true})
-      const prelude = `. ./image/init.sh\nSTATE_DIR="$SANDBOX/state"\nBOARD_DIR="$SANDBOX/board"\nTLS_DIR="$SANDBOX/tls"\n`
+      const prelude = `. ./image/init.sh\nSTATE_DIR="$SANDBOX/state"\nBOARD_DIR="$SANDBOX/board"\nTLS_DIR="$SANDBOX/tls"\nPLAN_DIR="$SANDBOX/plan"\n`
       const result = await execa('sh', ['-c', `${prelude}${script}`], {
         cwd: ROOT,
         reject: false,

@@ -2,12 +2,15 @@ import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {INFO_KEYS, INIT_VARIABLES, LEVEL_STATES, nestLabels, nestRecord, shellContract} from '../../src/nesting/contract.js'
-import {levelOneSpec, nestFacts, planNest} from '../../src/nesting/plan.js'
+import {INFO_KEYS, INIT_VARIABLES, LEVEL_STATES, shellContract} from '../../src/nesting/contract.js'
+import {planNest} from '../../src/nesting/plan.js'
+import {levelOneLabels, nestRecord} from '../../src/nesting/record.js'
+import {renderLevel} from '../../src/nesting/render.js'
 import {parsePortMapping} from '../../src/nesting/ports.js'
 import {parseUpRequest} from '../../src/nesting/request.js'
 import {parseDataRoot} from '../../src/nesting/storage.js'
 import {minimalDecision} from '../../src/nesting/privilege.js'
+import {VERSION} from '../../src/nesting/version.js'
 import {ROOT} from '../support/integration.js'
 
 /**
@@ -29,12 +32,12 @@ function initSources(): Array<{file: string; text: string}> {
 
 const variablesIn = (text: string) => new Set(text.match(/\bINCEPTION_[A-Z0-9_]+/g) ?? [])
 
-function levelOneEnvironment(): Record<string, string> {
-  const spec = levelOneSpec(
-    planNest(parseUpRequest({depth: 3, dataRoot: parseDataRoot('loop:1G'), exposeDaemons: true, ports: [parsePortMapping('8080:80')]}), []),
-    minimalDecision(),
-  )
-  return Object.fromEntries(spec.env!.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]))
+/** Level K's init variables, as the renderer gives them (level 1's on its container, the others' in the plan). */
+function levelEnvironment(level: number): Record<string, string> {
+  const plan = planNest(parseUpRequest({depth: 3, dataRoot: parseDataRoot('loop:1G'), exposeDaemons: true, ports: [parsePortMapping('8080:80')]}), [])
+  const {spec} = renderLevel(plan, minimalDecision(), level)
+  const entries = spec.env!.map((entry): [string, string] => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)])
+  return Object.fromEntries(entries.filter(([name]) => name.startsWith('INCEPTION_')))
 }
 
 describe('the level contract', () => {
@@ -48,14 +51,17 @@ describe('the level contract', () => {
     expect([...read].sort()).toEqual(Object.keys(INIT_VARIABLES).sort())
   })
 
-  it('the CLI sets every variable the contract gives to the CLI, and no other', () => {
-    const env = levelOneEnvironment()
-    const fromCli = Object.entries(INIT_VARIABLES)
-      .filter(([, v]) => v.from === 'cli')
+  it('the CLI renders for every level every variable the contract gives to the plan, and no other', () => {
+    const fromPlan = Object.entries(INIT_VARIABLES)
+      .filter(([, v]) => v.from === 'plan')
       .map(([name]) => name)
-    expect(Object.keys(env).sort()).toEqual(fromCli.sort())
     const read = new Set(initSources().flatMap(({text}) => [...variablesIn(text)]))
-    for (const name of Object.keys(env)) expect(read, `${name} is set by the CLI but the init never reads it`).toContain(name)
+    for (const level of [1, 2, 3]) {
+      const env = levelEnvironment(level)
+      expect(Object.keys(env).sort(), `level ${level}`).toEqual(fromPlan.sort())
+      expect(env.INCEPTION_LEVEL).toBe(String(level))
+      for (const name of Object.keys(env)) expect(read, `${name} is set by the CLI but the init never reads it`).toContain(name)
+    }
   })
 
   it('the init writes the board info keys and states the CLI reads, no more', () => {
@@ -86,10 +92,25 @@ describe('the level contract', () => {
 
 describe('nest labels', () => {
   it('read back as the facts they were written from', () => {
-    const plan = planNest(parseUpRequest({name: 'n', depth: 3, mtu: 1400, ports: [parsePortMapping('18080:80@2')], exposeDaemons: true, network: 'ci'}), [])
-    const facts = nestFacts(plan, minimalDecision())
-    const record = nestRecord({id: 'c1', name: 'n-l1', state: 'running', labels: nestLabels(facts)})
-    expect(record).toEqual({...facts, levelOne: {id: 'c1', state: 'running'}})
-    expect(record.ports).toHaveLength(1)
+    const input = {name: 'n', depth: 3, privilege: 'minimal' as const, mtu: 1400, ports: [parsePortMapping('18080:80@2')], exposeDaemons: true, network: 'ci'}
+    const plan = planNest(parseUpRequest(input), [])
+    const record = nestRecord({id: 'c1', name: 'n-l1', state: 'running', labels: levelOneLabels(plan, minimalDecision())})
+    expect(record).toEqual({
+      name: 'n',
+      depth: 3,
+      version: VERSION,
+      privilege: 'minimal',
+      storageDriver: 'overlay2',
+      dataRoot: 'volume',
+      suite: 'trixie',
+      subnets: ['172.31.0.0/24', '172.31.1.0/24', '172.31.2.0/24'],
+      pools: ['172.31.8.0/21', '172.31.16.0/21', '172.31.24.0/21'],
+      network: 'ci',
+      mtu: 1400,
+      ports: [{hostPort: 18080, innerPort: 80, level: 2}],
+      bind: '127.0.0.1',
+      daemonsExposed: true,
+      levelOne: {id: 'c1', state: 'running'},
+    })
   })
 })

@@ -1,11 +1,15 @@
 import {readFileSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
 
+import {daemonInnerPort, TLS_DIR} from '../../src/nesting/contract.js'
+import {planNest} from '../../src/nesting/plan.js'
+import {renderLevel} from '../../src/nesting/render.js'
+import {parseUpRequest, type UpInput} from '../../src/nesting/request.js'
 import {initSandboxes, type InitSandbox} from '../support/init-shell.js'
 
 /**
  * The init's engine steps, run by `sh`: the options its dockerd is started with (dockerd is a
- * fake that writes its arguments down), what goes down to the next level for its own dockerd, and
+ * fake that writes its arguments down) from the environment the CLI renders for each level, and
  * the bounded waits for containerd and dockerd (`sleep` is a function that counts the pauses
  * instead of taking them, so a bound of seconds is checked without waiting for it).
  */
@@ -22,53 +26,49 @@ async function dockerdArguments(box: InitSandbox, env: Record<string, string>): 
   return readFileSync(box.path('dockerd.args'), 'utf8').trimEnd().split('\n')
 }
 
-/** The environment file launch_next_level writes for the next level, as variables. */
-function nextLevelEnvironment(box: InitSandbox): Record<string, string> {
-  const lines = readFileSync(box.path('state/next-level.env'), 'utf8').trimEnd().split('\n')
-  return Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]))
+/** Level K's init variables as the CLI renders them (level 1's on its container, the others' in the plan). */
+function renderedEnvironment(level: number, input: UpInput): Record<string, string> {
+  const {spec} = renderLevel(planNest(parseUpRequest(input), []), {mode: 'privileged', reason: 'test'}, level)
+  const entries = spec.env!.map((entry): [string, string] => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)])
+  // Not PATH (a level below the first is given one): the sandbox's fakes must come first.
+  return Object.fromEntries(entries.filter(([name]) => name.startsWith('INCEPTION_')))
 }
 
 describe("the init's dockerd options", () => {
-  const extra = '--debug --max-concurrent-downloads=1'
+  const extra = ['--debug', '--max-concurrent-downloads=1']
 
-  it.each([1, 2, 5])('level %i starts its dockerd with the --dockerd-arg options, after its own', async (level) => {
-    const args = await dockerdArguments(sandbox(fakes), {INCEPTION_LEVEL: String(level), INCEPTION_DEPTH: '5', INCEPTION_DOCKERD_ARGS: extra})
+  it.each([1, 2, 5])("level %i starts its dockerd with the rendered options: its bridge and pool, then the user's --dockerd-arg", async (level) => {
+    const env = renderedEnvironment(level, {depth: 5, dockerdArgs: extra})
+    const args = await dockerdArguments(sandbox(fakes), env)
     expect(args.slice(0, 2)).toEqual(['--host=unix:///var/run/docker.sock', '--storage-driver=overlay2'])
-    expect(args.slice(-2)).toEqual(['--debug', '--max-concurrent-downloads=1'])
+    const bip = args.find((arg) => arg.startsWith('--bip='))
+    expect(bip).toBe(`--bip=${planNest(parseUpRequest({depth: 5}), []).levels[level - 1]!.bridge}`)
+    expect(args.slice(-2)).toEqual(extra)
   })
 
-  it("without --dockerd-arg, dockerd gets only the init's own options", async () => {
-    const args = await dockerdArguments(sandbox(fakes), {INCEPTION_LEVEL: '2', INCEPTION_DEPTH: '3', INCEPTION_MTU: '1500'})
-    expect(args).toEqual([
+  it("without --dockerd-arg, dockerd gets inception's options only; the MTU asked for goes to every level", async () => {
+    const env = renderedEnvironment(2, {depth: 3, mtu: 1400})
+    const args = await dockerdArguments(sandbox(fakes), env)
+    expect(args.filter((arg) => !arg.startsWith('--bip=') && !arg.startsWith('--default-address-pool='))).toEqual([
       '--host=unix:///var/run/docker.sock',
       '--storage-driver=overlay2',
-      '--mtu=1500',
-      '--default-network-opt=bridge=com.docker.network.driver.mtu=1500',
+      '--mtu=1400',
+      '--default-network-opt=bridge=com.docker.network.driver.mtu=1400',
     ])
   })
 
-  it('hands the --dockerd-arg options and the MTU to the next level, whose dockerd gets them too', async () => {
-    const box = sandbox(fakes)
-    const levelOne = {
-      INCEPTION_LEVEL: '1',
-      INCEPTION_DEPTH: '3',
-      INCEPTION_PRIVILEGE: 'privileged',
-      INCEPTION_DOCKERD_ARGS: extra,
-      INCEPTION_MTU: '1400',
-      INCEPTION_STORAGE_DRIVER: 'vfs',
-      INCEPTION_POOLS: '10.211.0.0/21 10.212.0.0/21 10.213.0.0/21',
-      INCEPTION_READY_TIMEOUT: '7',
-    }
-    const launched = await box.run('mkdir -p "$STATE_DIR"; STORAGE_DRIVER=overlay2; DOCKERD_MAJOR=26; launch_next_level; wait', levelOne)
-    expect(launched.exitCode, launched.stderr).toBe(0)
-    expect(launched.calls.some((call) => call.startsWith('docker run '))).toBe(true)
-    const levelTwo = nextLevelEnvironment(box)
-    // Every INCEPTION_ variable goes down as it is, but the level and the privilege it got.
-    expect(levelTwo).toMatchObject({...levelOne, INCEPTION_LEVEL: '2', INCEPTION_PRIVILEGE_USED: 'privileged'})
-    // Level 2's init, started with that environment (its uplink says nothing in the sandbox).
-    const args = await dockerdArguments(box, levelTwo)
-    expect(args).toContain('--mtu=1400')
-    expect(args.slice(-2)).toEqual(['--debug', '--max-concurrent-downloads=1'])
+  it("with --expose-daemons: level K's engine listens on its own port with mutual TLS from the nest's material", async () => {
+    const args = await dockerdArguments(sandbox(fakes), renderedEnvironment(3, {depth: 3, exposeDaemons: true}))
+    expect(args).toEqual(
+      expect.arrayContaining([
+        `--host=tcp://0.0.0.0:${daemonInnerPort(3)}`,
+        '--tlsverify',
+        `--tlscacert=${TLS_DIR}/ca.pem`,
+        `--tlscert=${TLS_DIR}/server-cert.pem`,
+        `--tlskey=${TLS_DIR}/server-key.pem`,
+      ]),
+    )
+    expect((await dockerdArguments(sandbox(fakes), renderedEnvironment(3, {depth: 3}))).some((arg) => arg.includes('tls'))).toBe(false)
   })
 })
 

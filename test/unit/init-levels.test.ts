@@ -1,13 +1,19 @@
 import {existsSync, readFileSync, statSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
 
-import {CAPABILITY_NAMES, CAPS_SECURITY, DAEMON_INNER_PORT_BASE} from '../../src/nesting/contract.js'
+import {CAP_DROP_MARKER, CAPABILITY_NAMES} from '../../src/nesting/contract.js'
+import {planNest} from '../../src/nesting/plan.js'
+import {parsePortMapping} from '../../src/nesting/ports.js'
+import type {PrivilegeDecision} from '../../src/nesting/privilege.js'
+import {dockerRunArguments, planFiles, renderLevel} from '../../src/nesting/render.js'
+import {parseUpRequest} from '../../src/nesting/request.js'
+import type {Suite} from '../../src/nesting/suites.js'
 import {initSandboxes, statusWithBoundingSet, type InitSandbox} from '../support/init-shell.js'
 
 /**
- * What the init decides for the next level, run by `sh`: the ports it publishes (the port chain),
- * its privilege arguments (the capabilities to drop read from a fake bounding set,
- * INCEPTION_PROC), and the `docker run` that launch_next_level makes of them (docker is a fake).
+ * How the init starts the next level, run by `sh`: the plan's file for it, rendered by the CLI
+ * (render.ts), run as it is (docker is a fake), but for the capabilities to drop that dockerd
+ * 20.10 needs, read from a fake bounding set (INCEPTION_PROC); and the image seed.
  */
 const sandbox = initSandboxes()
 
@@ -28,136 +34,67 @@ function fakeProc(box: InitSandbox, bounding: bigint): Record<string, string> {
   return {INCEPTION_PROC: box.path('proc')}
 }
 
-const securityArguments = CAPS_SECURITY.flatMap((option) => (option === 'devices=all' ? ['--device-cgroup-rule', 'a *:* rwm'] : ['--security-opt', option]))
+const capsDecision: PrivilegeDecision = {mode: 'caps', capDrop: ['SYS_RESOURCE'], reason: 'test'}
 
-describe('the port chain', () => {
-  // A 4-level nest: -p 8080 to level 4, 5432 to level 2, and each level's engine port (--expose-daemons).
-  const ports = ['8080@4', '5432@2', ...[1, 2, 3, 4].map((level) => `${DAEMON_INNER_PORT_BASE + level}@${level}`)].join(' ')
-  const published = async (level: number) => {
-    const args = await lines(sandbox(), 'publish_arguments', {INCEPTION_LEVEL: String(level), INCEPTION_DEPTH: '4', INCEPTION_PORTS: ports})
-    expect(args.filter((_, i) => i % 2 === 0).every((flag) => flag === '--publish')).toBe(true)
-    return args.filter((_, i) => i % 2 === 1)
-  }
-
-  it('each level publishes on the next one every port that goes at least that deep, as PORT:PORT', async () => {
-    const engine = (level: number) => `${DAEMON_INNER_PORT_BASE + level}:${DAEMON_INNER_PORT_BASE + level}`
-    expect(await published(1)).toEqual(['8080:8080', '5432:5432', engine(2), engine(3), engine(4)])
-    expect(await published(2)).toEqual(['8080:8080', engine(3), engine(4)])
-    expect(await published(3)).toEqual(['8080:8080', engine(4)])
-  })
-
-  it('no ports, no arguments', async () => {
-    expect(await lines(sandbox(), 'publish_arguments', {INCEPTION_LEVEL: '1', INCEPTION_PORTS: ''})).toEqual([])
-  })
-})
-
-describe("the next level's privilege", () => {
-  it('privileged: --privileged and nothing else', async () => {
-    expect(await lines(sandbox(), 'privilege_arguments privileged')).toEqual(['--privileged'])
-  })
-
-  it('caps: every capability, and the caps security options, the device rule as one argument', async () => {
-    const box = sandbox()
-    const env = fakeProc(box, ALL_CAPS & ~bit('SYS_MODULE'))
-    expect(await lines(box, 'DOCKERD_MAJOR=26\nprivilege_arguments caps', env)).toEqual(['--cap-add', 'ALL', ...securityArguments])
-  })
-
-  it('caps with dockerd 20.10: drops what the bounding set lacks, among the names 20.10 knows', async () => {
+describe("the capabilities a caps level's parent drops (dockerd 20.10)", () => {
+  it('drops what the bounding set lacks, among the names 20.10 knows; nothing from dockerd 23 on', async () => {
     const box = sandbox()
     // SYS_MODULE and SYS_TIME withheld; BPF too, which 20.10 cannot name, so it is not dropped.
     const env = fakeProc(box, ALL_CAPS & ~bit('SYS_MODULE') & ~bit('SYS_TIME') & ~bit('BPF'))
     expect(await lines(box, 'DOCKERD_MAJOR=20\ncapabilities_to_drop', env)).toEqual(['SYS_MODULE', 'SYS_TIME'])
     expect(await lines(box, 'DOCKERD_MAJOR=23\ncapabilities_to_drop', env)).toEqual([])
-    expect(await lines(box, 'DOCKERD_MAJOR=20\nprivilege_arguments caps', env)).toEqual([
-      '--cap-add',
-      'ALL',
-      '--cap-drop',
-      'SYS_MODULE',
-      '--cap-drop',
-      'SYS_TIME',
-      ...securityArguments,
-    ])
-  })
-
-  it('minimal: only the capabilities and security options this level got', async () => {
-    const env = {INCEPTION_CAPS: 'CHOWN NET_ADMIN SYS_ADMIN', INCEPTION_SECURITY: 'apparmor=unconfined devices=all'}
-    expect(await lines(sandbox(), 'privilege_arguments minimal', env)).toEqual([
-      '--cap-drop',
-      'ALL',
-      '--cap-add',
-      'CHOWN',
-      '--cap-add',
-      'NET_ADMIN',
-      '--cap-add',
-      'SYS_ADMIN',
-      '--security-opt',
-      'apparmor=unconfined',
-      '--device-cgroup-rule',
-      'a *:* rwm',
-    ])
-  })
-
-  it('an unknown mode is refused', async () => {
-    const result = await sandbox().run('privilege_arguments sudo')
-    expect(result.exitCode).not.toBe(0)
-    expect(result.stdout).toBe('')
-  })
-
-  it('auto: privileged with a full bounding set, caps when one capability is missing; a mode asked for stays', async () => {
-    const full = sandbox()
-    expect(await lines(full, 'effective_privilege', {...fakeProc(full, ALL_CAPS), INCEPTION_PRIVILEGE: 'auto'})).toEqual(['privileged'])
-    const short = sandbox()
-    expect(await lines(short, 'effective_privilege', {...fakeProc(short, ALL_CAPS & ~bit('CHECKPOINT_RESTORE')), INCEPTION_PRIVILEGE: 'auto'})).toEqual([
-      'caps',
-    ])
-    expect(await lines(short, 'effective_privilege', {...fakeProc(short, ALL_CAPS), INCEPTION_PRIVILEGE: 'minimal'})).toEqual(['minimal'])
   })
 })
 
 describe('launching the next level', () => {
-  // docker run's arguments one per line; no container to wait for; the volume in the sandbox.
-  const docker =
-    'case "$1" in run) shift; printf "%s\\n" "$@" >"$SANDBOX/docker-run.args" ;; wait) exit 1 ;; volume) [ "$2" != inspect ] || echo "$SANDBOX/volume" ;; esac'
+  // docker run's arguments one per line; no container to wait for.
+  const docker = 'case "$1" in run) shift; printf "%s\\n" "$@" >"$SANDBOX/docker-run.args"; echo c0ffee ;; wait) exit 1 ;; esac'
 
-  it("runs the level image with the decided privilege and ports as whole arguments, and the next level's environment", async () => {
+  /** The plan of a 3-level nest (caps at level 1, as on a host that withholds a capability), in the sandbox's plan folder. */
+  function withPlan(box: InitSandbox, suite: Suite): string[] {
+    const plan = planNest(parseUpRequest({name: 'dream', depth: 3, suite, ports: [parsePortMapping('18080:8080'), parsePortMapping('15432:5432@1')]}), [])
+    for (const [file, {content}] of Object.entries(planFiles(plan, capsDecision))) box.write(`plan/${file}`, content)
+    return dockerRunArguments(renderLevel(plan, capsDecision, 2))
+  }
+
+  it("runs the plan's file for the next level as it is, and gives the next level this engine's images as hard links", async () => {
     const box = sandbox({docker})
-    const env = {
-      ...fakeProc(box, ALL_CAPS & ~bit('SYS_MODULE')),
-      INCEPTION_LEVEL: '1',
-      INCEPTION_DEPTH: '3',
-      INCEPTION_NEST: 'dream',
-      INCEPTION_VERSION: '9.9.9',
-      INCEPTION_PRIVILEGE: 'auto',
-      INCEPTION_PRIVILEGE_USED: 'privileged',
-      INCEPTION_PORTS: '8080@3 5432@1',
-    }
+    const planned = withPlan(box, 'trixie')
     box.write('data/image/overlay2/repositories.json', '{}')
     box.write('data/overlay2/abc/diff/bin/sh', 'shell')
-    const result = await box.run('mkdir -p "$STATE_DIR"\nSTORAGE_DRIVER=overlay2\nDOCKERD_MAJOR=20\nlaunch_next_level\nwait', env)
+    const env = {...fakeProc(box, ALL_CAPS & ~bit('SYS_MODULE')), INCEPTION_LEVEL: '1', INCEPTION_DEPTH: '3'}
+    const result = await box.run('mkdir -p "$STATE_DIR"\nSTORAGE_DRIVER=overlay2\nDOCKERD_MAJOR=26\nlaunch_next_level\nwait', env)
     expect(result.exitCode, result.stderr).toBe(0)
-    expect(result.stderr).toContain('starting level 2 (caps)')
+    expect(result.stderr).toContain('starting level 2')
     const args = readFileSync(box.path('docker-run.args'), 'utf8').trimEnd().split('\n')
-    expect(args.slice(0, 3)).toEqual(['--detach', '--name', 'dream-l2'])
-    expect(args.at(-1)).toBe('inception-level:9.9.9')
-    const tail = args.slice(args.indexOf('--cap-add'), -1)
-    expect(tail).toEqual(['--cap-add', 'ALL', '--cap-drop', 'SYS_MODULE', ...securityArguments, '--publish', '8080:8080'])
+    expect(args).toEqual(planned)
+    expect(args).toContain('--privileged')
+    expect(args[args.indexOf('8080:8080') - 1]).toBe('--publish')
+    expect(args).not.toContain('5432:5432')
     // Its data root: a directory in this level's, holding this engine's store as hard links.
-    expect(args[args.indexOf(`${box.path('data/inception-level-2')}:/var/lib/docker`) - 1]).toBe('--volume')
     expect(statSync(box.path('data/inception-level-2/overlay2/abc/diff/bin/sh')).ino).toBe(statSync(box.path('data/overlay2/abc/diff/bin/sh')).ino)
-    expect(result.calls.filter((call) => call.startsWith('docker volume'))).toEqual([])
-
-    const nextEnv = readFileSync(box.path('state/next-level.env'), 'utf8').split('\n')
-    expect(nextEnv).toContain('INCEPTION_LEVEL=2')
-    expect(nextEnv).toContain('INCEPTION_PRIVILEGE_USED=caps')
-    expect(nextEnv).toContain('INCEPTION_PORTS=8080@3 5432@1')
-    expect(nextEnv.filter((line) => line.startsWith('INCEPTION_LEVEL=') || line.startsWith('INCEPTION_PRIVILEGE_USED='))).toHaveLength(2)
+    expect(result.calls.filter((call) => call.startsWith('docker ') && !call.startsWith('docker run ') && !call.startsWith('docker wait '))).toEqual([])
   })
 
-  it('an unknown privilege mode fails the level before anything is created', async () => {
+  it('dockerd 20.10: the parent puts a --cap-drop where the plan marks it, for each capability its bounding set lacks', async () => {
     const box = sandbox({docker})
-    const result = await box.run('mkdir -p "$STATE_DIR"\nSTORAGE_DRIVER=overlay2\nlaunch_next_level', {INCEPTION_DEPTH: '2', INCEPTION_PRIVILEGE: 'sudo'})
+    const planned = withPlan(box, 'bookworm')
+    expect(planned).toContain(CAP_DROP_MARKER)
+    const env = {...fakeProc(box, ALL_CAPS & ~bit('SYS_MODULE') & ~bit('SYS_TIME')), INCEPTION_LEVEL: '1', INCEPTION_DEPTH: '3'}
+    const result = await box.run('mkdir -p "$STATE_DIR"\nSTORAGE_DRIVER=overlay2\nDOCKERD_MAJOR=20\nlaunch_next_level\nwait', env)
+    expect(result.exitCode, result.stderr).toBe(0)
+    const args = readFileSync(box.path('docker-run.args'), 'utf8').trimEnd().split('\n')
+    const at = planned.indexOf(CAP_DROP_MARKER)
+    expect(args).toEqual([...planned.slice(0, at), '--cap-drop', 'SYS_MODULE', '--cap-drop', 'SYS_TIME', ...planned.slice(at + 1)])
+    // The caps mode's device rule stays one argument.
+    expect(args).toContain('a *:* rwm')
+  })
+
+  it('a plan without the next level fails the level, on the board, before anything is created', async () => {
+    const box = sandbox({docker})
+    const result = await box.run('mkdir -p "$STATE_DIR"\nSTORAGE_DRIVER=overlay2\nlaunch_next_level', {INCEPTION_DEPTH: '2'})
     expect(result.exitCode).toBe(1)
-    expect(result.stderr).toContain("error: unknown privilege mode 'sudo'")
+    expect(readFileSync(box.path('board/level-1'), 'utf8')).toMatch(/^failed the plan has no level 2/)
     expect(result.calls).toEqual([])
   })
 })

@@ -1,6 +1,11 @@
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
 
+import {planNest} from '../../src/nesting/plan.js'
+import {minimalDecision} from '../../src/nesting/privilege.js'
+import {renderLevel} from '../../src/nesting/render.js'
+import {parseUpRequest} from '../../src/nesting/request.js'
+import {loopSizesByLevel, parseDataRoot} from '../../src/nesting/storage.js'
 import {initSandboxes, type SandboxFakes} from '../support/init-shell.js'
 
 /**
@@ -50,20 +55,18 @@ describe("the init's data root", () => {
     expect(again.calls).toEqual([`mount -o loop ${disk} ${data}`])
   })
 
-  it("loop: each level's file takes its size from INCEPTION_LOOP_SIZES, and the data root's size where the list ends", async () => {
+  it("loop: each level's file takes the size the plan gives that level (each holds the ones below it)", async () => {
     const {sandbox, env} = sandboxWithData()
+    const plan = planNest(parseUpRequest({depth: 3, dataRoot: parseDataRoot('loop:1G')}), [])
     const sizes: string[] = []
-    for (const level of [1, 2, 3, 4, 5]) {
-      const result = await sandbox.run('setup_data_root', {
-        ...env,
-        INCEPTION_LEVEL: String(level),
-        INCEPTION_DATA_ROOT: 'loop:1000',
-        INCEPTION_LOOP_SIZES: '3000 2000 1500',
-      })
+    for (const level of [1, 2, 3]) {
+      const dataRoot = renderLevel(plan, minimalDecision(), level).spec.env!.find((entry) => entry.startsWith('INCEPTION_DATA_ROOT='))!
+      const result = await sandbox.run('setup_data_root', {...env, INCEPTION_LEVEL: String(level), INCEPTION_DATA_ROOT: dataRoot.split('=')[1]!})
       expect(result.exitCode, result.stderr).toBe(0)
       sizes.push(result.calls.find((call) => call.startsWith('fallocate'))!.split(' ')[2]!)
     }
-    expect(sizes).toEqual(['3000', '2000', '1500', '1000', '1000'])
+    expect(sizes).toEqual(loopSizesByLevel(2 ** 30, 3).map(String))
+    expect(new Set(sizes).size).toBe(3)
   })
 
   it('loop: space that is not there fails the level, on the board too, saying how much is free, and leaves no file', async () => {

@@ -3,11 +3,12 @@ import {describe, expect, it} from 'vitest'
 import {NetworkMissing, UsageError} from '../../src/nesting/errors.js'
 import {LABEL} from '../../src/nesting/contract.js'
 import {Nests} from '../../src/nesting/nest.js'
-import {levelOneSpec, nestFacts, planNest, subnetsOfNests} from '../../src/nesting/plan.js'
+import {planNest, subnetsOfNests} from '../../src/nesting/plan.js'
+import {levelOneLabels, nestRecord} from '../../src/nesting/record.js'
+import {levelOneSpec} from '../../src/nesting/render.js'
 import {parseMtu, parseUpRequest} from '../../src/nesting/request.js'
 import {minimalDecision} from '../../src/nesting/privilege.js'
 import {allocatePools, type Cidr, formatCidr, overlaps, parseCidr, parseSubnetPool, POOL_NETWORK_PREFIX} from '../../src/nesting/subnets.js'
-import {nestLabels, nestRecord, shellContract} from '../../src/nesting/contract.js'
 import {FakeEngine} from '../support/fake-engine.js'
 
 const cidr = (text: string) => parseCidr(text)!
@@ -28,7 +29,7 @@ describe('network pools', () => {
 
   it('records the pools on the labels, and other nests plan around them', () => {
     const first = planNest(parseUpRequest({depth: 2}), [])
-    const labels = nestLabels(nestFacts(first, minimalDecision()))
+    const labels = levelOneLabels(first, minimalDecision())
     expect(labels[LABEL.pools]).toBe('172.31.8.0/21 172.31.16.0/21')
     const taken = subnetsOfNests([nestRecord({id: 'x', name: 'x', state: 'running', labels})])
     expect(taken.map(formatCidr)).toEqual(['172.31.0.0/24', '172.31.1.0/24', '172.31.8.0/21', '172.31.16.0/21'])
@@ -43,12 +44,11 @@ describe('network pools', () => {
     expect(() => planNest(parseUpRequest({depth: 3, subnetPool: parseSubnetPool('10.9.0.0/20')}), [])).toThrow(UsageError)
   })
 
-  it('passes pools, their network size and the MTU to the init', () => {
+  it("gives each level's engine its pool and network size, and the MTU to its init", () => {
     const envOf = (plan: ReturnType<typeof planNest>): Record<string, string> =>
       Object.fromEntries(levelOneSpec(plan, minimalDecision()).env!.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]))
     const env = envOf(planNest(parseUpRequest({depth: 2, mtu: parseMtu('1400')}), []))
-    expect(env.INCEPTION_POOLS).toBe('172.31.8.0/21 172.31.16.0/21')
-    expect(shellContract()).toContain(`POOL_NETWORK_PREFIX='${POOL_NETWORK_PREFIX}'`)
+    expect(env.INCEPTION_DOCKERD_OPTIONS!.split(' ')).toContain(`--default-address-pool=base=172.31.8.0/21,size=${POOL_NETWORK_PREFIX}`)
     expect(env.INCEPTION_MTU).toBe('1400')
     expect(envOf(planNest(parseUpRequest({}), [])).INCEPTION_MTU).toBe('')
   })

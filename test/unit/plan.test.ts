@@ -1,8 +1,10 @@
 import {describe, expect, it} from 'vitest'
 
 import {UsageError} from '../../src/nesting/errors.js'
-import {daemonInnerPort, LABEL, nestRecord} from '../../src/nesting/contract.js'
-import {checkMemory, LEVEL_MEMORY_BYTES, levelOneSpec, planNest, subnetsOfNests} from '../../src/nesting/plan.js'
+import {daemonInnerPort, LABEL} from '../../src/nesting/contract.js'
+import {nestRecord} from '../../src/nesting/record.js'
+import {levelOneSpec} from '../../src/nesting/render.js'
+import {checkMemory, LEVEL_MEMORY_BYTES, planNest, subnetsOfNests} from '../../src/nesting/plan.js'
 import {parsePortMapping} from '../../src/nesting/ports.js'
 import {
   parseBind,
@@ -145,8 +147,7 @@ describe('the plan', () => {
     const spec = levelOneSpec(plan, capsDecision)
     expect(spec.name).toBe('n-l1')
     expect(spec.labels).toMatchObject({[LABEL.nest]: 'n', [LABEL.level]: '1', [LABEL.depth]: '3', [LABEL.privilege]: 'auto:caps', [LABEL.bind]: '127.0.0.1'})
-    expect(spec.env).toContain('INCEPTION_PORTS=8080@3 9090@2')
-    expect(spec.env).toContain('INCEPTION_BRIDGES=172.31.0.1/24 172.31.1.1/24 172.31.2.1/24')
+    expect(spec.env!.find((e) => e.startsWith('INCEPTION_DOCKERD_OPTIONS='))).toMatch(/^INCEPTION_DOCKERD_OPTIONS=--bip=172\.31\.0\.1\/24 /)
     expect(spec.host.portBindings).toEqual({
       '8080/tcp': [{HostIp: '127.0.0.1', HostPort: '18080'}],
       '9090/tcp': [{HostIp: '127.0.0.1', HostPort: '19090'}],
@@ -164,8 +165,6 @@ describe('the plan', () => {
       [`${daemonInnerPort(2)}/tcp`]: [{HostIp: '127.0.0.1', HostPort: '30101'}],
       [`${daemonInnerPort(3)}/tcp`]: [{HostIp: '127.0.0.1', HostPort: '30102'}],
     })
-    // Each engine's inner port goes down the chain to its level.
-    expect(spec.env).toContain(`INCEPTION_PORTS=${[1, 2, 3].map((level) => `${daemonInnerPort(level)}@${level}`).join(' ')}`)
     // --expose-daemons alone: the engine picks free host ports.
     const free = levelOneSpec(planNest(parseUpRequest({depth: 2, exposeDaemons: true}), []), capsDecision)
     expect(Object.values(free.host.portBindings ?? {})).toEqual([[{HostIp: '127.0.0.1', HostPort: ''}], [{HostIp: '127.0.0.1', HostPort: ''}]])
@@ -177,9 +176,11 @@ describe('the plan', () => {
     expect(subnets).toHaveLength(6)
     for (const subnet of subnets) expect(subnet).toMatch(/^10\.77\./)
     expect(plan.levels.map((level) => level.bridge)).toEqual(['10.77.1.1/24', '10.77.2.1/24', '10.77.3.1/24'])
-    const env = levelOneSpec(plan, capsDecision).env!
-    expect(env).toContain('INCEPTION_BRIDGES=10.77.1.1/24 10.77.2.1/24 10.77.3.1/24')
-    expect(env.find((entry) => entry.startsWith('INCEPTION_POOLS='))).toMatch(/^INCEPTION_POOLS=10\.77\.\S+ 10\.77\.\S+ 10\.77\.\S+$/)
+    const options = levelOneSpec(plan, capsDecision)
+      .env!.find((entry) => entry.startsWith('INCEPTION_DOCKERD_OPTIONS='))!
+      .split(' ')
+    expect(options[0]).toBe('INCEPTION_DOCKERD_OPTIONS=--bip=10.77.1.1/24')
+    expect(options[1]).toMatch(/^--default-address-pool=base=10\.77\.\S+,size=26$/)
   })
 
   it("--timeout: level 1's init is told how long each level's engine has", () => {
