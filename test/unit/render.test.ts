@@ -76,6 +76,7 @@ describe('what each level is given', () => {
     dataRoot: parseDataRoot('loop:1G'),
     mtu: 1400,
     dockerdArgs: ['--debug'],
+    storageDriver: 'vfs',
   }
 
   it('the port chain: each level publishes to its parent every port that goes at least that deep, level 1 on the host', () => {
@@ -98,6 +99,7 @@ describe('what each level is given', () => {
       const env = envOf(input, caps, level)
       expect(env.INCEPTION_LEVEL).toBe(String(level))
       expect(env.INCEPTION_MTU).toBe('1400')
+      expect(env.INCEPTION_STORAGE_DRIVER).toBe('vfs')
       const options = env.INCEPTION_DOCKERD_OPTIONS!.split(' ')
       expect(options[0]).toBe(`--bip=${plan.levels[level - 1]!.bridge}`)
       expect(options).toContain(`--host=tcp://0.0.0.0:${daemonInnerPort(level)}`)
