@@ -68,7 +68,7 @@ export const BOARD_FILE = {
    * when the machine is slow.
    */
   pageSeen: 'page-seen',
-  /** Where `inception load` spools an image that several levels load. */
+  /** Where `inception load` spools an image that several levels load (a folder). */
   spool: 'spool',
   /** The iptables backend level 1 chose ("legacy" or "nft"): every level shares its kernel, so every level follows it. */
   iptables: 'iptables',

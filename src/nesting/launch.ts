@@ -39,8 +39,6 @@ import {issueNestCertificates, makePrivateFolder, type NestCertificates, serverF
 export interface PreparedNest {
   request: UpRequest
   decision: PrivilegeDecision
-  /** The decision was taken from the privilege cache rather than probed. */
-  privilegeCached?: boolean
   /** Where the decision is cached: dropped when the engine refuses level 1 with it. */
   privilegeKey?: PrivilegeKey
   certificates?: NestCertificates
@@ -104,11 +102,11 @@ export class NestLauncher {
     // included. (The engine's folder only: the nest's own is made with its certificates, and
     // removed by `down`.)
     if (request.exposeDaemons) makePrivateFolder(dirname(dirname(await this.directory.certificateFolder(request.name))))
-    const {decision, cached, key} = await decidePrivilegeOnce(this.engine, request.image, request.privilege, this.privilegeCache, {info, imageId: image.id})
+    const {decision, key} = await decidePrivilegeOnce(this.engine, request.image, request.privilege, this.privilegeCache, {info, imageId: image.id})
     const addresses = [...new Set(['127.0.0.1', request.bind].filter((a) => a !== '0.0.0.0'))]
     const certificates = request.exposeDaemons ? await issueNestCertificates(request.name, addresses) : undefined
     const notes = volume.state === 'orphan' ? [`removed the volume ${volume.volume} left by an earlier nest "${request.name}" (its level 1 was gone)`] : []
-    return {request, decision, privilegeCached: cached, privilegeKey: key, certificates, notes}
+    return {request, decision, privilegeKey: key, certificates, notes}
   }
 
   /**

@@ -1,7 +1,7 @@
 import {randomUUID} from 'node:crypto'
 import {type Readable, Transform, type TransformCallback} from 'node:stream'
 
-import {BOARD_DIR} from './contract.js'
+import {BOARD_DIR, BOARD_FILE} from './contract.js'
 
 import {Capture, type Engine, type ImageDetails} from './engine.js'
 import {HostImageMissing, LevelFailed, LevelOutOfRange} from './errors.js'
@@ -65,7 +65,7 @@ class ByteCounter extends Transform {
 }
 
 /** Where a load keeps the saved images while the levels read them: on the shared board. */
-const SPOOL_DIR = `${BOARD_DIR}/spool`
+const SPOOL_DIR = `${BOARD_DIR}/${BOARD_FILE.spool}`
 
 /**
  * `inception load`: puts images of the host engine into levels of a nest, with no registry.

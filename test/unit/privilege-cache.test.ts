@@ -219,12 +219,14 @@ describe('up with a cached privilege decision', () => {
     }
   }
 
-  it('prepare says whether the decision was cached', async () => {
+  it('a decision taken from the cache probes nothing, and says so', async () => {
     const fake = engine()
     const nests = new Nests(fake, new MemoryPrivilegeCache())
-    expect((await nests.prepare(request())).privilegeCached).toBe(false)
+    expect((await nests.prepare(request())).decision.reason).toBe('the engine allows --privileged')
+    expect(probes(fake)).toBeGreaterThan(0)
+    fake.calls.length = 0
     const prepared = await nests.prepare(request())
-    expect(prepared.privilegeCached).toBe(true)
+    expect(probes(fake)).toBe(0)
     expect(prepared.decision.reason).toBe('decided earlier on this engine: the engine allows --privileged')
   })
 
@@ -236,7 +238,9 @@ describe('up with a cached privilege decision', () => {
     await expect(nests.up(request())).rejects.toThrow(/unable to apply caps/)
     expect(cache.entries).toEqual([])
     expect(fake.containers.size).toBe(0)
-    expect((await nests.prepare(request())).privilegeCached).toBe(false)
+    fake.calls.length = 0
+    await nests.prepare(request())
+    expect(probes(fake)).toBeGreaterThan(0)
   })
 
   it('keeps it when level 1 only found its port taken', async () => {
@@ -284,6 +288,6 @@ describe('a state folder that cannot be made', () => {
     const fake = engine()
     const nests = new Nests(fake, new FilePrivilegeCache(unmakeable))
     const prepared = await nests.prepare(parseUpRequest({image: IMAGE, depth: 1, timeoutSeconds: 1}))
-    expect(prepared).toMatchObject({decision: {mode: 'privileged'}, privilegeCached: false})
+    expect(prepared).toMatchObject({decision: {mode: 'privileged', reason: 'the engine allows --privileged'}})
   })
 })
