@@ -1,6 +1,7 @@
 import {LABEL} from './contract.js'
 import {parsePortMapping, type PortMapping, portsFromLabel, portsToLabel, targetLevel} from './ports.js'
-import {parseDockerdArg, parseMtu, type UpRequest} from './request.js'
+import {parseDockerdArg} from './dockerd-options.js'
+import {parseMtu, type UpRequest} from './request.js'
 import {
   type DataRoot,
   DEFAULT_DATA_ROOT,

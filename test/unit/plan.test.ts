@@ -6,17 +6,8 @@ import {nestRecord} from '../../src/nesting/record.js'
 import {levelOneSpec} from '../../src/nesting/render.js'
 import {checkMemory, LEVEL_MEMORY_BYTES, planNest, subnetsOfNests} from '../../src/nesting/plan.js'
 import {parsePortMapping} from '../../src/nesting/ports.js'
-import {
-  parseBind,
-  parseDepth,
-  parseDockerdArg,
-  parseHostPort,
-  parseLevel,
-  parseNestName,
-  parseTimeout,
-  parseUpRequest,
-  type UpInput,
-} from '../../src/nesting/request.js'
+import {parseBind, parseDepth, parseHostPort, parseLevel, parseNestName, parseTimeout, parseUpRequest, type UpInput} from '../../src/nesting/request.js'
+import {parseDockerdArg} from '../../src/nesting/dockerd-options.js'
 import {parseDataRoot} from '../../src/nesting/storage.js'
 import {formatCidr, parseCidr, parseSubnetPool} from '../../src/nesting/subnets.js'
 import {thrown} from '../support/thrown.js'

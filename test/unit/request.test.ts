@@ -5,7 +5,8 @@ import {imageReferenceProblem, parseImageReference} from '../../src/nesting/imag
 import {isImageIdOf, namesToSave} from '../../src/nesting/load.js'
 import {planNest} from '../../src/nesting/plan.js'
 import {levelOneSpec} from '../../src/nesting/render.js'
-import {bindWarning, checkBindAddress, OWNED_DOCKERD_OPTIONS, parseDockerdArg, parseUpRequest} from '../../src/nesting/request.js'
+import {OWNED_DOCKERD_OPTIONS, parseDockerdArg} from '../../src/nesting/dockerd-options.js'
+import {bindWarning, checkBindAddress, parseUpRequest} from '../../src/nesting/request.js'
 import {interfaceAddresses, parseSubnetPool} from '../../src/nesting/subnets.js'
 
 const capsDecision = {mode: 'caps' as const, capDrop: ['SYS_RESOURCE'], reason: 'test'}
