@@ -20,13 +20,13 @@ import {
   PortTaken,
   VolumeInTheWay,
 } from './errors.js'
-import {checkMemory, type NestPlan, planNest, subnetsOfNests} from './plan.js'
+import {checkMemory, type NestPlan, planNest} from './plan.js'
 import type {UpRequest} from './request.js'
 import {type Clock, pollUntil, systemClock} from './poll.js'
 import type {PrivilegeDecision} from './privilege.js'
 import {decidePrivilegeOnce, type PrivilegeCache, type PrivilegeKey} from './privilege-cache.js'
 import {initError, type NestReach} from './reach.js'
-import {nestRecord} from './record.js'
+import {nestRecord, subnetsOfNests} from './record.js'
 import {levelOneSpec, planFiles} from './render.js'
 import type {NestStatus, NestStatusReader} from './status.js'
 import {SubnetLock} from './subnet-lock.js'

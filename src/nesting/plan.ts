@@ -1,8 +1,7 @@
 import {levelName} from './contract.js'
 import {UsageError} from './errors.js'
-import type {NestFacts} from './record.js'
 import type {UpRequest} from './request.js'
-import {allocatePools, allocateSubnets, bridgeAddress, type Cidr, parseCidr} from './subnets.js'
+import {allocatePools, allocateSubnets, bridgeAddress, type Cidr} from './subnets.js'
 
 /**
  * What one level costs in memory, measured: a level's dockerd and containerd with an empty
@@ -37,11 +36,6 @@ export interface LevelPlan {
 export interface NestPlan {
   request: UpRequest
   levels: LevelPlan[]
-}
-
-/** The subnets other nests hold (bridges and network pools), as their level-1 labels record them. */
-export function subnetsOfNests(records: NestFacts[]): Cidr[] {
-  return records.flatMap((r) => [...r.subnets, ...r.pools].map((text) => parseCidr(text)).filter((c): c is Cidr => c !== undefined))
 }
 
 /** Every level's bridge (a /24) and network pool (a /21), disjoint from each other and from `takenSubnets`. */

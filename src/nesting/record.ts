@@ -4,7 +4,7 @@ import type {NestPlan} from './plan.js'
 import type {PortMapping} from './ports.js'
 import type {PrivilegeDecision} from './privilege.js'
 import {DATA_ROOT, MTU, PUBLISH, settingLabels, STORAGE_DRIVER} from './settings.js'
-import {formatCidr} from './subnets.js'
+import {type Cidr, formatCidr, parseCidr} from './subnets.js'
 import {VERSION} from './version.js'
 
 /**
@@ -80,4 +80,9 @@ export function nestRecord(levelOne: ContainerSummary): NestRecord {
     daemonsExposed: labels[LABEL.daemons] === 'on',
     levelOne: {id: levelOne.id, state: levelOne.state},
   }
+}
+
+/** The subnets other nests hold (bridges and network pools), as their level-1 labels record them. */
+export function subnetsOfNests(records: NestFacts[]): Cidr[] {
+  return records.flatMap((r) => [...r.subnets, ...r.pools].map((text) => parseCidr(text)).filter((c): c is Cidr => c !== undefined))
 }
