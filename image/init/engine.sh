@@ -24,6 +24,9 @@ read_dockerd_version() {
 # as the data root is there, and the init's other steps (storage driver, iptables, MTU) run while
 # it comes up.
 CONTAINERD_SOCKET=/var/run/docker/containerd/containerd.sock
+# dockerd's pid file: a level restarted keeps the one its last dockerd left, which dockerd refuses
+# to start over. A variable, so that the init's tests move it off the machine's own.
+DOCKERD_PID_FILE=/var/run/docker.pid
 
 start_containerd() {
   # dockerd 20.10 waits for its own containerd without that backoff: there, a handover would
@@ -55,7 +58,7 @@ start_dockerd() {
   set -- "$@" $(network_options)
   # shellcheck disable=SC2086 # the rendered options are a space-separated list, none with spaces
   set -- "$@" $INCEPTION_DOCKERD_OPTIONS
-  rm -f /var/run/docker.pid
+  rm -f "$DOCKERD_PID_FILE"
   # Where /proc/sys is read-only (the minimal privilege mode leaves it masked), dockerd 26 and
   # later cannot turn IPv6 off on a new container's interface and refuse to start it ("failed to
   # disable IPv6 on container's interface eth0"). This lets them go on: such interfaces keep

@@ -11,7 +11,9 @@ import {ROOT} from './integration.js'
  * sourced (INCEPTION_INIT_SOURCED=1), inside a sandbox directory: no engine, and nothing that
  * touches the real system. Every command a step could change the system with is a fake script
  * first on PATH that logs "NAME ARGS" to the sandbox's call log and then runs the body a test
- * gives it (by default: succeed). The state directory and the board are moved into the sandbox.
+ * gives it (by default: succeed). The state directory, the board, the plan and the engines' pid
+ * file and socket are moved into the sandbox: a step that removes dockerd's pid file must not
+ * remove the machine's own (a test of the machine's engine reads it to restart that engine).
  */
 
 /** Commands the init runs that must never run for real in a test. */
@@ -95,7 +97,7 @@ export function initSandbox(fakes: Partial<Record<(typeof FAKED)[number], string
     },
     async run(script, env = {}) {
       rmSync(path('calls.log'), {force: true})
-      const prelude = `. ./image/init.sh\nSTATE_DIR="$SANDBOX/state"\nBOARD_DIR="$SANDBOX/board"\nTLS_DIR="$SANDBOX/tls"\nPLAN_DIR="$SANDBOX/plan"\n`
+      const prelude = `. ./image/init.sh\nSTATE_DIR="$SANDBOX/state"\nBOARD_DIR="$SANDBOX/board"\nTLS_DIR="$SANDBOX/tls"\nPLAN_DIR="$SANDBOX/plan"\nDOCKERD_PID_FILE="$SANDBOX/docker.pid"\nCONTAINERD_SOCKET="$SANDBOX/containerd.sock"\n`
       const result = await execa('sh', ['-c', `${prelude}${script}`], {
         cwd: ROOT,
         reject: false,
