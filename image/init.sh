@@ -16,9 +16,13 @@
 # and this init share (board files, the plan's folder, names, the image seed's folder), is owned
 # by src/nesting/contract.ts, whose shell half (contract.sh) is sourced here.
 #
-# This file is the entry point: the defaults, what every step shares (log, report, fail), the
-# descriptor step and main, which runs the steps in order. The steps are in
-# $INCEPTION_LIB/init/, one file per concern: cgroups, storage, network, engine, levels.
+# This file is the entry point: the defaults, what every step shares (log, report, fail, the step
+# runner), the descriptor step and main, which runs the steps in order through `step` and shows
+# which background jobs overlap which steps. The steps are in $INCEPTION_LIB/init/, one file per
+# concern: jobs (the background jobs' API), cgroups, storage, network, engine, images (the level
+# and busybox images, the image seed), next-level (its data root, its start, the watch on it),
+# collapse (SIGTERM) and board (this level's details).
+# shellcheck disable=SC3043 # local: the image's /bin/sh is dash, which has it
 set -eu
 
 INCEPTION_LIB=${INCEPTION_LIB:-/usr/local/lib/inception}
@@ -61,10 +65,40 @@ report() {
   mv -f "$BOARD_DIR/.$BOARD_STATE_PREFIX$INCEPTION_LEVEL.tmp" "$BOARD_DIR/$BOARD_STATE_PREFIX$INCEPTION_LEVEL"
 }
 
+# A step's failure, said by the step: on the board ("failed STEP: REASON", which the CLI shows to
+# users, so REASON is written for them) and in the log; then the init ends.
 fail() {
-  log "error: $*"
-  report "failed $*"
+  log "error: ${STEP:+$STEP: }$*"
+  report "failed ${STEP:+$STEP: }$*"
   exit 1
+}
+
+# The step runner. main runs every step as `step TITLE COMMAND [ARG...]`, in this shell (steps set
+# what later steps read), and never inside an if, while, until, !, && or || (test/unit/init-steps
+# checks main): there set -e would be off for the whole step, and a failed command in it would be
+# passed over. So a step ends the init in one of two ways: `fail REASON`, where it checks a
+# command itself, or set -e, for any command it does not check; the EXIT trap then puts the
+# step's title on the board (report_unexpected_exit). A trap rather than the runner checking the
+# step's status: checking would need the step in an `||` list, with set -e off inside it.
+STEP=
+
+step() {
+  STEP=$1
+  shift
+  "$@"
+  STEP=
+}
+
+# main's EXIT trap: an init that ends with a failure no `fail` reported (the board does not say
+# failed since this start wrote "starting") says so, naming the step it was in. Subshells (jobs,
+# command substitutions) do not run it: dash resets traps there.
+report_unexpected_exit() {
+  local status=$? state=
+  [ "$status" -ne 0 ] || return 0
+  read -r state <"$BOARD_DIR/$BOARD_STATE_PREFIX$INCEPTION_LEVEL" 2>/dev/null || :
+  case "$state" in failed*) return 0 ;; esac
+  log "error: ${STEP:-the init}: a command failed with status $status (see the log above)"
+  report "failed ${STEP:-the init}: a command failed with status $status (see the log above)" || :
 }
 
 # wrapdocker's fix: a descriptor inherited from whatever started this container (a terminal, the
@@ -87,6 +121,8 @@ close_inherited_descriptors() {
   ' /bin/sh "$0" "$@"
 }
 
+# shellcheck source=image/init/jobs.sh
+. "$INCEPTION_LIB/init/jobs.sh"
 # shellcheck source=image/init/cgroups.sh
 . "$INCEPTION_LIB/init/cgroups.sh"
 # shellcheck source=image/init/storage.sh
@@ -95,47 +131,59 @@ close_inherited_descriptors() {
 . "$INCEPTION_LIB/init/network.sh"
 # shellcheck source=image/init/engine.sh
 . "$INCEPTION_LIB/init/engine.sh"
-# shellcheck source=image/init/levels.sh
-. "$INCEPTION_LIB/init/levels.sh"
+# shellcheck source=image/init/images.sh
+. "$INCEPTION_LIB/init/images.sh"
+# shellcheck source=image/init/next-level.sh
+. "$INCEPTION_LIB/init/next-level.sh"
+# shellcheck source=image/init/collapse.sh
+. "$INCEPTION_LIB/init/collapse.sh"
+# shellcheck source=image/init/board.sh
+. "$INCEPTION_LIB/init/board.sh"
 
+# The steps in order. Comments name the background jobs a step starts or awaits (jobs.sh): each
+# runs beside the steps between the two.
 main() {
   close_inherited_descriptors "$@"
   trap collapse TERM INT
-  mkdir -p "$STATE_DIR" "$BOARD_DIR"
+  trap report_unexpected_exit EXIT
   report "starting"
-  # containerd first (it needs only the data root), since dockerd waits for it: it boots
-  # while the cgroups are made writable and the rest is decided.
-  setup_devices
-  setup_data_root
-  read_dockerd_version
-  start_containerd
-  setup_cgroups || fail "cannot make the cgroup hierarchies writable"
-  choose_storage_driver
-  start_image_seed
-  start_preparing_next_level
-  choose_iptables
-  choose_mtu
-  wait_for_containerd
-  finish_image_seed
-  wait_for_next_level_preparation
-  start_dockerd
-  wait_for_dockerd
+  step "make the state folder" mkdir -p "$STATE_DIR"
+  step "make the device nodes" setup_devices
+  step "mount the data root" setup_data_root
+  step "read dockerd's version" read_dockerd_version
+  # containerd first (it needs only the data root), since dockerd waits for it: it boots while
+  # the cgroups are made writable and the rest is decided.
+  step "start containerd" start_containerd                          # starts containerd
+  step "make the cgroup hierarchies writable" setup_cgroups
+  step "choose a storage driver" choose_storage_driver
+  step "unpack the image seed" start_image_seed                     # starts seed_store, seed_layers
+  step "prepare level $NEXT_LEVEL's data root" start_preparing_next_level # starts next_data_root
+  step "choose the iptables backend" choose_iptables
+  step "choose the MTU" choose_mtu
+  step "start containerd" wait_for_containerd                       # containerd listens
+  step "unpack the image seed" finish_image_seed                    # awaits seed_store
+  step "prepare level $NEXT_LEVEL's data root" await_next_data_root # awaits next_data_root
+  step "start dockerd" start_dockerd                                # starts dockerd
+  step "start dockerd" wait_for_dockerd                             # dockerd answers
   log "dockerd $DOCKERD_VERSION answers"
-  ensure_images
-  [ "$INCEPTION_MAKE_SEED" != 1 ] || write_image_seed
-  if [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ]; then
-    launch_next_level
+  step "import the images" ensure_images                            # awaits seed_layers
+  if [ "$INCEPTION_MAKE_SEED" = 1 ]; then
+    step "write the image seed" write_image_seed                    # stops dockerd, containerd
   fi
-  publish_level_info
+  if [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ]; then
+    step "start level $NEXT_LEVEL" launch_next_level                # starts next_level_watch
+  fi
+  step "publish this level's details" publish_level_info
   report "ready $STORAGE_DRIVER"
   log "level $INCEPTION_LEVEL ready (storage driver $STORAGE_DRIVER)"
-  # The container lives as long as its engine does. `wait` returns early when a trapped signal
-  # arrives, so loop until dockerd has really gone.
-  while kill -0 "$DOCKERD_PID" 2>/dev/null; do
-    wait "$DOCKERD_PID" || :
-  done
-  report "failed dockerd exited"
-  exit 1
+  step "run dockerd" run_until_dockerd_ends                         # awaits dockerd
+}
+
+# The container lives as long as its engine does.
+run_until_dockerd_ends() {
+  local status=0
+  await_job dockerd || status=$?
+  fail "dockerd exited with status $status"
 }
 
 # Sourced by the tests (INCEPTION_INIT_SOURCED=1), which run single steps on fake trees.

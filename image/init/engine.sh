@@ -1,9 +1,8 @@
 # The init's engine steps: containerd, dockerd with its options (those rendered by the CLI, and
 # the few only this level can decide), and the wait until it answers. Sourced by init.sh.
 # shellcheck shell=sh
+# shellcheck disable=SC3043 # local: the image's /bin/sh is dash, which has it
 
-DOCKERD_PID=
-CONTAINERD_PID=
 DOCKERD_VERSION=
 DOCKERD_MAJOR=0
 
@@ -11,6 +10,7 @@ DOCKERD_MAJOR=0
 # its major version, and the board shows it. The image build writes it down once, so that a
 # level does not start a Go binary to ask (about 50 ms a level); the binary is asked otherwise.
 read_dockerd_version() {
+  local version
   version=$(cat "$INCEPTION_LIB/dockerd-version" 2>/dev/null || dockerd --version)
   DOCKERD_VERSION=$(printf '%s\n' "$version" | sed -n 's/^Docker version \([^,]*\),.*/\1/p')
   DOCKERD_MAJOR=${DOCKERD_VERSION%%.*}
@@ -22,7 +22,7 @@ read_dockerd_version() {
 # the init starts containerd itself, with the settings dockerd would give it (its data on the
 # data root, the CRI plugin off), and hands dockerd the socket once it is there. It starts as soon
 # as the data root is there, and the init's other steps (storage driver, iptables, MTU) run while
-# it comes up.
+# it comes up: the job containerd, which start_dockerd hands to dockerd.
 CONTAINERD_SOCKET=/var/run/docker/containerd/containerd.sock
 # dockerd's pid file: a level restarted keeps the one its last dockerd left, which dockerd refuses
 # to start over. A variable, so that the init's tests move it off the machine's own.
@@ -32,19 +32,20 @@ start_containerd() {
   # dockerd 20.10 waits for its own containerd without that backoff: there, a handover would
   # only put containerd's start before dockerd's instead of beside it (0.3 s a level, measured).
   [ "$DOCKERD_MAJOR" -ge 23 ] || return 0
-  mkdir -p /var/run/docker/containerd
+  mkdir -p /var/run/docker/containerd || fail "cannot make /var/run/docker/containerd"
   printf '%s\n' 'version = 2' 'root = "/var/lib/docker/containerd/daemon"' \
     'state = "/var/run/docker/containerd/daemon"' 'disabled_plugins = ["io.containerd.grpc.v1.cri"]' \
-    '[grpc]' "  address = \"$CONTAINERD_SOCKET\"" >"$STATE_DIR/containerd.toml"
-  containerd --config "$STATE_DIR/containerd.toml" &
-  CONTAINERD_PID=$!
+    '[grpc]' "  address = \"$CONTAINERD_SOCKET\"" >"$STATE_DIR/containerd.toml" ||
+    fail "cannot write containerd's settings to $STATE_DIR/containerd.toml"
+  start_job containerd containerd --config "$STATE_DIR/containerd.toml"
 }
 
 wait_for_containerd() {
-  [ -n "$CONTAINERD_PID" ] || return 0
+  local ticks
+  job_started containerd || return 0
   ticks=$((INCEPTION_READY_TIMEOUT * 50))
   until [ -S "$CONTAINERD_SOCKET" ]; do
-    kill -0 "$CONTAINERD_PID" 2>/dev/null || fail "containerd exited while starting (see the log above)"
+    job_running containerd || fail "containerd exited while starting (see the log above)"
     ticks=$((ticks - 1))
     [ "$ticks" -gt 0 ] || fail "containerd did not listen within ${INCEPTION_READY_TIMEOUT}s"
     sleep 0.02
@@ -53,7 +54,7 @@ wait_for_containerd() {
 
 start_dockerd() {
   set -- --host=unix:///var/run/docker.sock --storage-driver="$STORAGE_DRIVER"
-  [ -z "$CONTAINERD_PID" ] || set -- "$@" --containerd="$CONTAINERD_SOCKET"
+  if job_started containerd; then set -- "$@" --containerd="$CONTAINERD_SOCKET"; fi
   # shellcheck disable=SC2046 # one option per line, none with spaces
   set -- "$@" $(network_options)
   # shellcheck disable=SC2086 # the rendered options are a space-separated list, none with spaces
@@ -67,17 +68,17 @@ start_dockerd() {
     export DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1
   fi
   log "starting dockerd $*"
-  dockerd "$@" &
-  DOCKERD_PID=$!
-  printf '%s\n' "$DOCKERD_PID" >"$STATE_DIR/dockerd.pid"
+  start_job dockerd dockerd "$@"
+  printf '%s\n' "$(job_pid dockerd)" >"$STATE_DIR/dockerd.pid" || fail "cannot write dockerd's pid to $STATE_DIR/dockerd.pid"
 }
 
 wait_for_dockerd() {
+  local ticks
   # Twentieths of a second, so the wait ends as soon as the engine answers (each level waits
   # here, so every tick is paid once per level); the socket is checked first, as it is cheap.
   ticks=$((INCEPTION_READY_TIMEOUT * 20))
   until [ -S /var/run/docker.sock ] && docker version >/dev/null 2>&1; do
-    kill -0 "$DOCKERD_PID" 2>/dev/null || fail "dockerd exited while starting (see the log above)"
+    job_running dockerd || fail "dockerd exited while starting (see the log above)"
     ticks=$((ticks - 1))
     [ "$ticks" -gt 0 ] || fail "dockerd did not answer within ${INCEPTION_READY_TIMEOUT}s"
     sleep 0.05

@@ -2,6 +2,7 @@
 # MTU when none is asked for (its uplink's), and whether ip6tables works. Its bridge and pool
 # come rendered in INCEPTION_DOCKERD_OPTIONS. Sourced by init.sh.
 # shellcheck shell=sh
+# shellcheck disable=SC3043 # local: the image's /bin/sh is dash, which has it
 
 # Debian's iptables defaults to the nf_tables backend; some kernels only have the legacy one.
 # Which iptables backend the levels use. Every level shares one kernel, so level 1 decides, as
@@ -14,6 +15,7 @@ PROC_NET=$PROC/net
 IPTABLES=
 
 legacy_tables_loaded() {
+  local table
   for table in "$PROC_NET/ip_tables_names" "$PROC_NET/ip6_tables_names" "$PROC_NET/arp_tables_names"; do
     [ -s "$table" ] && return 0
   done
@@ -31,10 +33,11 @@ choose_iptables() {
   IPTABLES=$(cat "$BOARD_DIR/$BOARD_IPTABLES" 2>/dev/null || :)
   if [ -z "$IPTABLES" ]; then
     IPTABLES=$(decide_iptables)
-    printf '%s\n' "$IPTABLES" >"$BOARD_DIR/$BOARD_IPTABLES"
+    printf '%s\n' "$IPTABLES" >"$BOARD_DIR/$BOARD_IPTABLES" || fail "cannot write the iptables backend on the board"
     log "iptables: the $IPTABLES backend, for every level"
   fi
-  update-alternatives --quiet --set iptables "/usr/sbin/iptables-$IPTABLES"
+  update-alternatives --quiet --set iptables "/usr/sbin/iptables-$IPTABLES" ||
+    fail "cannot switch iptables to the $IPTABLES backend (update-alternatives failed; see the log above)"
   update-alternatives --quiet --set ip6tables "/usr/sbin/ip6tables-$IPTABLES" 2>/dev/null || :
   # Engines from 27 on manage IPv6 rules too and will not start without a working ip6tables;
   # where the kernel offers none, the level starts without them and says so.
@@ -52,6 +55,7 @@ choose_iptables() {
 SYS_NET=${INCEPTION_SYS_NET:-/sys/class/net}
 
 uplink_mtu() {
+  local uplink
   uplink=$(busybox ip route show default 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
   [ -n "$uplink" ] && cat "$SYS_NET/$uplink/mtu" 2>/dev/null
 }

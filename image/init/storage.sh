@@ -1,6 +1,7 @@
 # The init's storage steps: the device nodes the data root needs, the data root itself (volume,
 # tmpfs or a loop file), and a storage driver that works on it. Sourced by init.sh.
 # shellcheck shell=sh
+# shellcheck disable=SC3043 # local: the image's /bin/sh is dash, which has it
 
 # Without --privileged, /dev holds only Docker's defaults; the device cgroup rule allows the
 # rest, but the nodes must be made. Loop devices are host-wide: make a node for each one the
@@ -10,6 +11,7 @@ ensure_device() {
 }
 
 setup_devices() {
+  local loops i
   # Only what the data root needs: every node is a few processes, at every level. (/dev/fuse is
   # made where fuse-overlayfs is tried.)
   case "$INCEPTION_DATA_ROOT" in
@@ -31,6 +33,7 @@ setup_devices() {
 # lost, though their writes reported success. Where it is not there, the level fails here, saying
 # so. A file system that cannot allocate ahead gets a sparse file, and a warning.
 allocate_loop_file() {
+  local error free
   if ! error=$(fallocate -l "$2" "$1" 2>&1); then
     rm -f "$1"
     case "$error" in
@@ -54,10 +57,11 @@ allocate_loop_file() {
 # level 1, a directory of the parent's data root below); "tmpfs" is memory; "loop:SIZE" is an
 # ext4 file system in a file there.
 setup_data_root() {
+  local size disk
   case "$INCEPTION_DATA_ROOT" in
     volume) ;;
     tmpfs)
-      mount -t tmpfs -o mode=0711 inception-data-root "$DATA_DIR"
+      mount -t tmpfs -o mode=0711 inception-data-root "$DATA_DIR" || fail "cannot mount a tmpfs on $DATA_DIR"
       ;;
     loop:*)
       # This level's own size: each level's file holds the ones below it (loopSizesByLevel).
@@ -66,7 +70,11 @@ setup_data_root() {
       if [ ! -f "$disk" ]; then
         allocate_loop_file "$disk" "$size"
         # nodiscard: mkfs would otherwise punch the allocated blocks back out of the file.
-        mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1,nodiscard "$disk"
+        # A file without a file system is not left for the next start to mount.
+        mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1,nodiscard "$disk" || {
+          rm -f "$disk"
+          fail "cannot make an ext4 file system in $disk"
+        }
       fi
       # The loop device is released by the kernel when this mount goes away (autoclear).
       mount -o loop "$disk" "$DATA_DIR" || fail "cannot mount the loop data root $disk"
@@ -78,6 +86,7 @@ setup_data_root() {
 # Tries the mount a storage driver needs, on the data root's own file system, in a scratch
 # directory, so an unusable driver is caught before dockerd refuses to start.
 storage_driver_works() {
+  local probe status
   probe=$DATA_DIR/.inception-probe
   rm -rf "$probe"
   mkdir -p "$probe/lower" "$probe/upper" "$probe/work" "$probe/merged"
@@ -103,13 +112,14 @@ storage_driver_works() {
 }
 
 choose_storage_driver() {
+  local driver backing
   for driver in "$INCEPTION_STORAGE_DRIVER" overlay2 fuse-overlayfs vfs; do
     if storage_driver_works "$driver"; then
       if [ "$driver" != "$INCEPTION_STORAGE_DRIVER" ]; then
         backing=$(stat -f -c %T "$DATA_DIR")
         log "warning: storage driver $INCEPTION_STORAGE_DRIVER does not work on $backing here; using $driver"
       fi
-      # shellcheck disable=SC2034 # read by the engine and levels steps
+      # shellcheck disable=SC2034 # read by the engine, image and next-level steps
       STORAGE_DRIVER=$driver
       return 0
     fi

@@ -7,7 +7,7 @@ import {initSandboxes, type InitSandbox} from '../support/init-shell.js'
  * The init's cgroup v1 step (setup_cgroups on a tree without cgroup.controllers), run by `sh` on
  * a fake tree: a fake cgroup root (INCEPTION_CGROUP_ROOT) and a fake mount table
  * (INCEPTION_PROC/self/mounts), with mount, umount and mountpoint as fakes that log their
- * arguments. Run as main runs it, `setup_cgroups || fail`, where set -e is off.
+ * arguments. A failure fails the level, on the board too, saying why.
  */
 const newSandbox = initSandboxes()
 
@@ -30,7 +30,7 @@ function tree(sandbox: InitSandbox, hierarchies: Array<[name: string, options: s
   return {root, env: {INCEPTION_CGROUP_ROOT: root, INCEPTION_PROC: sandbox.path('proc')}}
 }
 
-const STEP = 'setup_cgroups || { echo "step failed" >&2; exit 3; }'
+const STEP = 'setup_cgroups'
 
 describe("the init's cgroup v1 step, on a fake tree", () => {
   it('remounts each read-only hierarchy with its own subsystems, and leaves a writable one alone', async () => {
@@ -83,8 +83,9 @@ describe("the init's cgroup v1 step, on a fake tree", () => {
       ['memory', 'ro,nosuid,memory'],
     ])
     const result = await sandbox.run(STEP, env)
-    expect(result.exitCode).toBe(3)
-    expect(result.stderr).toContain(`cgroup hierarchies still read-only: ${root}/memory`)
+    expect(result.exitCode).toBe(1)
+    expect(readFileSync(sandbox.path('board/level-1'), 'utf8')).toBe(`failed cgroup hierarchies still read-only: ${root}/memory\n`)
+    expect(result.stderr).toContain(`error: cgroup hierarchies still read-only: ${root}/memory`)
     expect(result.stderr).not.toContain(`${root}/cpu\n`)
     expect(readFileSync(sandbox.path('proc/self/mounts'), 'utf8')).toContain(`cgroup ${root}/cpu cgroup rw,`)
   })
@@ -96,8 +97,8 @@ describe("the init's cgroup v1 step, on a fake tree", () => {
       ['memory', 'ro,nosuid,memory'],
     ])
     const result = await sandbox.run(STEP, env)
-    expect(result.exitCode).toBe(3)
-    expect(result.stderr).toContain('step failed')
+    expect(result.exitCode).toBe(1)
+    expect(readFileSync(sandbox.path('board/level-1'), 'utf8')).toBe(`failed cannot mount the cgroup hierarchy ${root}/cpu (cpu) again\n`)
     expect(result.calls).toEqual([`mountpoint -q ${root}`, `umount -l ${root}/cpu`, `mount -t cgroup -o cpu cgroup ${root}/cpu`])
   })
 })

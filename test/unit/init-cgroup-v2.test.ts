@@ -1,20 +1,21 @@
-import {execa} from 'execa'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {ROOT} from '../support/integration.js'
+import {initSandboxes, type InitSandbox} from '../support/init-shell.js'
 
 /**
- * The init's cgroup v2 step, run by `sh` on a fake tree (INCEPTION_CGROUP_ROOT): what it writes
- * where, and what it reports as failure. No engine, no real cgroups.
+ * The init's cgroup v2 step, run by `sh` on a fake tree (the sandbox's cgroup root): what it
+ * writes where, and what it reports as failure (on the sandbox's board). No engine, no real cgroups.
  */
-const trees: string[] = []
+const newSandbox = initSandboxes()
+const boxes = new Map<string, InitSandbox>()
 
 function fakeTree(procs: string, controllers: string): string {
-  const root = mkdtempSync(join(tmpdir(), 'itest-cgroup2-'))
-  trees.push(root)
+  const box = newSandbox()
+  const root = box.path('cgroup')
+  boxes.set(root, box)
+  mkdirSync(root)
   writeFileSync(join(root, 'cgroup.procs'), procs)
   writeFileSync(join(root, 'cgroup.controllers'), controllers)
   writeFileSync(join(root, 'cgroup.subtree_control'), '')
@@ -22,16 +23,12 @@ function fakeTree(procs: string, controllers: string): string {
 }
 
 async function setupCgroupV2(root: string) {
-  return execa('sh', ['-c', '. ./image/init.sh && setup_cgroup_v2'], {
-    cwd: ROOT,
-    reject: false,
-    env: {INCEPTION_INIT_SOURCED: '1', INCEPTION_LIB: join(ROOT, 'image'), INCEPTION_CGROUP_ROOT: root},
-  })
+  // The real /proc: whether a process still exists is what the step asks it.
+  return boxes.get(root)!.run('setup_cgroup_v2')
 }
 
-afterEach(() => {
-  for (const tree of trees.splice(0)) rmSync(tree, {recursive: true, force: true})
-})
+/** What the step wrote on the board of the sandbox whose tree this is. */
+const board = (root: string) => readFileSync(boxes.get(root)!.path('board/level-1'), 'utf8')
 
 describe("the init's cgroup v2 step, on a fake tree", () => {
   it('moves every process into init and enables every controller in one write', async () => {
@@ -58,6 +55,7 @@ describe("the init's cgroup v2 step, on a fake tree", () => {
     const live = await setupCgroupV2(root)
     expect(live.exitCode).toBe(1)
     expect(live.stderr).toContain(`cannot move process 1 into ${root}/init`)
+    expect(board(root)).toBe(`failed cannot move process 1 into ${root}/init\n`)
 
     const gone = fakeTree('4194999999\n', 'memory\n')
     mkdirSync(join(gone, 'init/cgroup.procs'), {recursive: true})
@@ -72,6 +70,6 @@ describe("the init's cgroup v2 step, on a fake tree", () => {
     mkdirSync(join(root, 'cgroup.subtree_control'))
     const result = await setupCgroupV2(root)
     expect(result.exitCode).toBe(1)
-    expect(result.stderr).toContain('cannot enable the controllers cpu memory')
+    expect(board(root)).toBe(`failed cannot enable the controllers cpu memory in ${root}/cgroup.subtree_control\n`)
   })
 })

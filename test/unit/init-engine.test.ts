@@ -73,19 +73,20 @@ describe("the init's dockerd options", () => {
 })
 
 describe("the init's bounded waits", () => {
-  // Counts the pauses instead of taking them; the process waited for lives until the shell exits.
-  const counting = [
-    'sleep() { echo "$1" >>"$SANDBOX/pauses"; }',
-    'tail -f /dev/null & ENGINE=$!',
-    'trap \'kill "$ENGINE"\' EXIT',
-    // containerd's socket, in the sandbox: the host's engine may have one where a level's is.
-    'CONTAINERD_SOCKET="$SANDBOX/containerd.sock"',
-  ].join('\n')
+  // Counts the pauses instead of taking them; the daemon waited for (job NAME) lives until the shell exits.
+  const counting = (job: string) =>
+    [
+      'sleep() { echo "$1" >>"$SANDBOX/pauses"; }',
+      `start_job ${job} tail -f /dev/null`,
+      `trap 'kill "$(job_pid ${job})"' EXIT`,
+      // containerd's socket, in the sandbox: the host's engine may have one where a level's is.
+      'CONTAINERD_SOCKET="$SANDBOX/containerd.sock"',
+    ].join('\n')
   const pauses = (box: InitSandbox) => readFileSync(box.path('pauses'), 'utf8').trimEnd().split('\n')
 
   it.each([1, 3])('dockerd has INCEPTION_READY_TIMEOUT=%i seconds to answer, in twentieths, then the level fails', async (seconds) => {
     const box = sandbox(fakes)
-    const result = await box.run(`${counting}\nDOCKERD_PID=$ENGINE\nwait_for_dockerd`, {INCEPTION_READY_TIMEOUT: String(seconds)})
+    const result = await box.run(`${counting('dockerd')}\nwait_for_dockerd`, {INCEPTION_READY_TIMEOUT: String(seconds)})
     expect(result.exitCode).toBe(1)
     expect(result.stderr).toContain(`error: dockerd did not answer within ${seconds}s`)
     expect(pauses(box)).toEqual(Array.from({length: seconds * 20 - 1}, () => '0.05'))
@@ -93,7 +94,7 @@ describe("the init's bounded waits", () => {
 
   it.each([1, 3])('containerd has INCEPTION_READY_TIMEOUT=%i seconds to listen, in fiftieths, then the level fails', async (seconds) => {
     const box = sandbox(fakes)
-    const result = await box.run(`${counting}\nCONTAINERD_PID=$ENGINE\nwait_for_containerd`, {INCEPTION_READY_TIMEOUT: String(seconds)})
+    const result = await box.run(`${counting('containerd')}\nwait_for_containerd`, {INCEPTION_READY_TIMEOUT: String(seconds)})
     expect(result.exitCode).toBe(1)
     expect(result.stderr).toContain(`error: containerd did not listen within ${seconds}s`)
     expect(pauses(box)).toEqual(Array.from({length: seconds * 50 - 1}, () => '0.02'))

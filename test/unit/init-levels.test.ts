@@ -205,8 +205,8 @@ describe('the image seed', () => {
       [
         '(',
         '  SEED_DIR="$SANDBOX/seed"; STORAGE_DRIVER=overlay2',
-        '  sh -c \'trap "sleep 0.3; : >\\"$1/image/stopped\\"; exit 0" TERM; : >"$SANDBOX/engine-up"; while :; do sleep 0.05; done\' \\',
-        '    engine "$DATA_DIR" & DOCKERD_PID=$!',
+        '  start_job dockerd sh -c \'trap "sleep 0.3; : >\\"$1/image/stopped\\"; exit 0" TERM; : >"$SANDBOX/engine-up"; while :; do sleep 0.05; done\' \\',
+        '    engine "$DATA_DIR"',
         // Once the engine is up (its trap set): a TERM before would end it without its mark.
         '  until [ -e "$SANDBOX/engine-up" ]; do sleep 0.01; done; write_image_seed',
         '); echo "status $?"',
@@ -224,24 +224,27 @@ describe('the image seed', () => {
   })
 
   it("a level seeded by its parent prepares the next level's data root before its engine starts; level 1, once its images are in", async () => {
-    const box = sandbox()
+    const box = sandbox({docker: 'case "$1" in wait) exit 1 ;; esac'})
     box.write('data/image/overlay2/repositories.json', TAGS)
     box.write('data/overlay2/abc/link', 'L1')
     const early = [
-      'STORAGE_DRIVER=overlay2; start_preparing_next_level; echo "pid:$PREPARE_PID"',
-      'wait_for_next_level_preparation; echo "prepared:$PREPARED"; finish_preparing_next_level',
+      'STORAGE_DRIVER=overlay2; start_preparing_next_level; job_started next_data_root && echo started',
+      'await_next_data_root; echo prepared; launch_next_level',
     ].join('\n')
-    const second = await box.run(early, {INCEPTION_LEVEL: '2', INCEPTION_DEPTH: '3'})
+    // Once its data root is ready, the next level is started as planned; docker is a fake.
+    box.write('plan/level-3.args', 'inception-level:dev\n')
+    box.write('plan/level-2.args', 'inception-level:dev\n')
+    const second = await box.run(`mkdir -p "$STATE_DIR"\n${early}`, {INCEPTION_LEVEL: '2', INCEPTION_DEPTH: '3'})
     expect(second.exitCode, second.stderr).toBe(0)
-    expect(second.stdout).toMatch(/^pid:\d+\nprepared:yes$/)
+    expect(second.stdout).toBe('started\nprepared')
     expect(readFileSync(box.path('data/inception-level-3/image/overlay2/repositories.json'), 'utf8')).toBe(TAGS)
     // Level 1 with its seed's layers still coming: nothing early, all of it at launch.
-    const first = await box.run(early.replace('start_preparing', 'SEED_LAYERS_PID=1; start_preparing'), {INCEPTION_LEVEL: '1', INCEPTION_DEPTH: '3'})
+    const first = await box.run(`mkdir -p "$STATE_DIR"\nstart_job seed_layers true\n${early}`, {INCEPTION_LEVEL: '1', INCEPTION_DEPTH: '3'})
     expect(first.exitCode, first.stderr).toBe(0)
-    expect(first.stdout).toBe('pid:\nprepared:')
+    expect(first.stdout).toBe('prepared')
     expect(readFileSync(box.path('data/inception-level-2/image/overlay2/repositories.json'), 'utf8')).toBe(TAGS)
     // The innermost level prepares nothing.
-    const last = await box.run('STORAGE_DRIVER=overlay2; start_preparing_next_level; echo "pid:$PREPARE_PID"', {INCEPTION_LEVEL: '3', INCEPTION_DEPTH: '3'})
-    expect(last.stdout).toBe('pid:')
+    const last = await box.run('STORAGE_DRIVER=overlay2; start_preparing_next_level; job_started next_data_root || echo none', {INCEPTION_LEVEL: '3', INCEPTION_DEPTH: '3'})
+    expect(last.stdout).toBe('none')
   })
 })

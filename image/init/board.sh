@@ -1,0 +1,23 @@
+# What `inception ps` shows of this level, on the board next to its state: key=value lines,
+# written once the level is ready. Sourced by init.sh.
+# shellcheck shell=sh
+# shellcheck disable=SC3043 # local: the image's /bin/sh is dash, which has it
+
+publish_level_info() {
+  local id
+  id=$(grep -o 'containers/[0-9a-f]\{64\}' "$PROC/self/mountinfo" | head -n 1 | cut -d/ -f2)
+  {
+    printf 'id=%s\n' "$id"
+    printf 'hostname=%s\n' "$(hostname)"
+    printf 'dockerd=%s\n' "$DOCKERD_VERSION"
+    printf 'storage=%s\n' "$STORAGE_DRIVER"
+    printf 'privilege=%s\n' "$INCEPTION_PRIVILEGE_USED"
+    # The bridge as the kernel has it, not as planned: ps shows what is, and a difference shows.
+    printf 'bridge=%s\n' "$(busybox ip -4 addr show docker0 2>/dev/null | awk '$1 == "inet" { print $2; exit }')"
+    printf 'mtu=%s\n' "$MTU"
+    printf 'iptables=%s\n' "$IPTABLES"
+    printf 'capeff=%s\n' "$(awk '/^CapEff:/ { print $2 }' "$PROC/1/status")"
+  } >"$BOARD_DIR/.$BOARD_INFO_PREFIX$INCEPTION_LEVEL.tmp" || fail "cannot write this level's details on the board"
+  mv -f "$BOARD_DIR/.$BOARD_INFO_PREFIX$INCEPTION_LEVEL.tmp" "$BOARD_DIR/$BOARD_INFO_PREFIX$INCEPTION_LEVEL" ||
+    fail "cannot write this level's details on the board"
+}
