@@ -120,15 +120,15 @@ const BREAKAGES = [
   {
     name: 'seed-layers-not-waited',
     what: "a level goes on before its image seed's layers are unpacked",
-    file: 'image/init/levels.sh',
-    find: 'wait "$SEED_LAYERS_PID" && return 0',
+    file: 'image/init/images.sh',
+    find: 'await_job seed_layers && return 0',
     replace: 'return 0',
     tests: ['test/unit/init-levels.test.ts'],
   },
   {
     name: 'seed-layers-race',
     what: "the seed's layers tar leaves its parent folders to tar, racing the store's tar as both unpack",
-    file: 'image/init/levels.sh',
+    file: 'image/init/images.sh',
     find: `--no-recursion "$STORAGE_DRIVER" $(printf '%s\\n' $layers | sed 's|/diff$||') --recursion $layers`,
     replace: '$layers',
     tests: ['test/unit/init-levels.test.ts'],

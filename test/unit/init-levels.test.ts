@@ -244,7 +244,8 @@ describe('the image seed', () => {
     expect(first.stdout).toBe('prepared')
     expect(readFileSync(box.path('data/inception-level-2/image/overlay2/repositories.json'), 'utf8')).toBe(TAGS)
     // The innermost level prepares nothing.
-    const last = await box.run('STORAGE_DRIVER=overlay2; start_preparing_next_level; job_started next_data_root || echo none', {INCEPTION_LEVEL: '3', INCEPTION_DEPTH: '3'})
+    const innermost = {INCEPTION_LEVEL: '3', INCEPTION_DEPTH: '3'}
+    const last = await box.run('STORAGE_DRIVER=overlay2; start_preparing_next_level; job_started next_data_root || echo none', innermost)
     expect(last.stdout).toBe('none')
   })
 })
