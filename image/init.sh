@@ -3,8 +3,9 @@
 #
 # It prepares the container for a Docker engine (descriptors, cgroups, devices, data root,
 # storage driver), starts dockerd with its output on the container's stdout so `docker logs`
-# shows it, reports readiness on the nest's status board, and, when the plan goes deeper,
-# starts the next level from the plan's file for it, as the CLI rendered it.
+# shows it, reports readiness on the nest's status board (or the step that failed, and why),
+# and, when the plan goes deeper, starts the next level from the plan's file for it, as the CLI
+# rendered it.
 #
 # It stays PID 1 as a small supervisor rather than exec'ing dockerd: on SIGTERM it has its
 # engine remove every container it runs (the next level's namespace ends every level below),
@@ -166,7 +167,7 @@ main() {
   step "start dockerd" start_dockerd                                # starts dockerd
   step "start dockerd" wait_for_dockerd                             # dockerd answers
   log "dockerd $DOCKERD_VERSION answers"
-  step "import the images" ensure_images                            # awaits seed_layers
+  step "import the images" ensure_images                            # awaits seed_layers; level_image
   if [ "$INCEPTION_MAKE_SEED" = 1 ]; then
     step "write the image seed" write_image_seed                    # stops dockerd, containerd
   fi
