@@ -97,7 +97,16 @@ export function initSandbox(fakes: Partial<Record<(typeof FAKED)[number], string
     },
     async run(script, env = {}) {
       rmSync(path('calls.log'), {force: true})
-      const prelude = `. ./image/init.sh\nSTATE_DIR="$SANDBOX/state"\nBOARD_DIR="$SANDBOX/board"\nTLS_DIR="$SANDBOX/tls"\nPLAN_DIR="$SANDBOX/plan"\nDOCKERD_PID_FILE="$SANDBOX/docker.pid"\nCONTAINERD_SOCKET="$SANDBOX/containerd.sock"\n`
+      const prelude = [
+        '. ./image/init.sh',
+        'STATE_DIR="$SANDBOX/state"',
+        'BOARD_DIR="$SANDBOX/board"',
+        'TLS_DIR="$SANDBOX/tls"',
+        'PLAN_DIR="$SANDBOX/plan"',
+        'DOCKERD_PID_FILE="$SANDBOX/docker.pid"',
+        'CONTAINERD_SOCKET="$SANDBOX/containerd.sock"',
+        '',
+      ].join('\n')
       const result = await execa('sh', ['-c', `${prelude}${script}`], {
         cwd: ROOT,
         reject: false,
