@@ -91,8 +91,8 @@ step() {
 }
 
 # main's EXIT trap: an init that ends with a failure no `fail` reported (the board does not say
-# failed since this start wrote "starting") says so, naming the step it was in. Subshells (jobs,
-# command substitutions) do not run it: dash resets traps there.
+# failed already) says so, naming the step it was in. Subshells (jobs, command substitutions) do
+# not run it: dash resets traps there.
 report_unexpected_exit() {
   local status=$? state=
   [ "$status" -ne 0 ] || return 0
@@ -144,9 +144,10 @@ close_inherited_descriptors() {
 # The steps in order. Comments name the background jobs a step starts or awaits (jobs.sh): each
 # runs beside the steps between the two.
 main() {
-  close_inherited_descriptors "$@"
-  trap collapse TERM INT
+  # Set first, so that a re-exec that fails (exec runs no EXIT trap when it succeeds) is reported.
   trap report_unexpected_exit EXIT
+  step "close the inherited descriptors" close_inherited_descriptors "$@"
+  trap collapse TERM INT
   report "starting"
   step "make the state folder" mkdir -p "$STATE_DIR"
   step "make the device nodes" setup_devices

@@ -1,4 +1,5 @@
-import {existsSync, mkdirSync, readFileSync} from 'node:fs'
+import {execFileSync} from 'node:child_process'
+import {existsSync, mkdirSync, readFileSync, symlinkSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
@@ -61,6 +62,17 @@ describe("main's failures, each on the board under its step's title", () => {
     expect(result.exitCode).toBe(4)
     expect(board(box)).toBe("failed read dockerd's version: a command failed with status 4 (see the log above)\n")
     expect(result.stderr).toContain("error: read dockerd's version: a command failed with status 4")
+  })
+
+  it('a re-exec that cannot start (no perl): the descriptor step, though it comes before "starting"', async () => {
+    // A PATH of the shell and what the board needs, without perl.
+    const {box} = level()
+    const tools = box.path('tools')
+    mkdirSync(tools)
+    for (const tool of ['sh', 'mkdir', 'mv']) symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], {encoding: 'utf8'}).trim(), join(tools, tool))
+    const result = await box.run('main', {PATH: tools})
+    expect(result.exitCode).toBe(127)
+    expect(board(box)).toBe('failed close the inherited descriptors: a command failed with status 127 (see the log above)\n')
   })
 
   it("a background job that fails: the next level's data root, awaited before dockerd starts", async () => {
