@@ -314,7 +314,7 @@ export const SHELL_CONTRACT_PATH = `${IMAGE_LIB_DIR}/contract.sh`
 export const SEED_DIR_NAME = 'data-root-seed'
 export const SEED_DIR = `${IMAGE_LIB_DIR}/${SEED_DIR_NAME}`
 
-/** The shell half of the contract: plain assignments the init sources. */
+/** The shell half of the contract: plain assignments the init sources, and the CLI's scripts for level 1 begin with (level-scripts.ts). */
 export function shellContract(): string {
   const values: Array<[string, string | number, string]> = [
     ['STATE_DIR', STATE_DIR, "a level's own state"],
@@ -329,6 +329,7 @@ export function shellContract(): string {
     ['LABEL_LEVEL', LABEL.level, ''],
     ['LABEL_VERSION', LABEL.version, ''],
     ['LEVEL_NAME_INFIX', LEVEL_NAME_INFIX, "level K's container: NEST<infix>K"],
+    ['EXEC_MARK_VARIABLE', EXEC_MARK_VARIABLE, "the variable that marks an exec's processes, down every hop"],
     ['SEED_DIR_NAME', SEED_DIR_NAME, "the image seed's folder in INCEPTION_LIB: one tar per storage driver"],
     ['DAEMON_INNER_PORT_BASE', DAEMON_INNER_PORT_BASE, "level K's engine listens on base + K (--expose-daemons)"],
     ['POOL_NETWORK_PREFIX', POOL_NETWORK_PREFIX, "the size of each network carved from a level's pool"],
@@ -338,7 +339,7 @@ export function shellContract(): string {
   const lines = [
     '# The level contract, shell half. Generated from src/nesting/contract.ts by `npm run contract`:',
     '# do not edit (test/unit/contract.test.ts fails when this file and the module differ).',
-    '# shellcheck shell=sh disable=SC2034 # sourced by the init, which uses what it needs',
+    "# shellcheck shell=sh disable=SC2034 # sourced by the init, and put before the CLI's scripts for level 1 (image/cli/): each uses what it needs",
   ]
   for (const [name, value, comment] of values) {
     if (comment) lines.push(`# ${comment}`)
