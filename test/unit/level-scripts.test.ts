@@ -49,7 +49,12 @@ function fakeNest(layout: Layout, levels: Record<number, FakeLevel>, board: Reco
   for (const [level, fake] of Object.entries(levels)) {
     cgroup += `/docker/l${level}`
     write(`board/info-${level}`, `id=l${level}\nhostname=h${level}\n`)
-    write(`cgroup/${PROCS[layout](cgroup)}`, Object.keys(fake.processes).map((pid) => `${pid}\n`).join(''))
+    write(
+      `cgroup/${PROCS[layout](cgroup)}`,
+      Object.keys(fake.processes)
+        .map((pid) => `${pid}\n`)
+        .join(''),
+    )
     // v1: another hierarchy, which the shortcut joins too; v2: the level's own cgroup, empty once its init moved.
     write(layout === 'v1' ? `cgroup/cpu${cgroup}/cgroup.procs` : `cgroup${cgroup}/cgroup.procs`, '')
     if (fake.memory) write(`cgroup/${MEMORY[layout](cgroup)}`, `${fake.memory}\n`)
@@ -95,7 +100,18 @@ describe('the scripts the CLI runs in level 1', () => {
     const file = (name: string) => readFileSync(new URL(`../../image/cli/${name}`, import.meta.url), 'utf8')
     expect(BOARD_READ_SCRIPT).toBe([shellContract(), file('cgroups.sh'), file('board-read.sh')].join('\n'))
     expect(SHORTCUT_SCRIPT).toBe([shellContract(), file('cgroups.sh'), file('shortcut.sh')].join('\n'))
-    expect(shortcutCommand('n', 3, ['id', '-u'], {interactive: true, tty: false})).toEqual(['sh', '-c', SHORTCUT_SCRIPT, 'sh', '3', '-i', 'n-l2 n-l3', '--', 'id', '-u'])
+    expect(shortcutCommand('n', 3, ['id', '-u'], {interactive: true, tty: false})).toEqual([
+      'sh',
+      '-c',
+      SHORTCUT_SCRIPT,
+      'sh',
+      '3',
+      '-i',
+      'n-l2 n-l3',
+      '--',
+      'id',
+      '-u',
+    ])
   })
 })
 
@@ -147,12 +163,13 @@ describe.each(['v1', 'v2'] as const)('the shortcut on a fake cgroup %s tree', (l
     const [, shell, pid, tty, mark, ...cmd] = result.stdout.trim().split(' ')
     expect({pid, tty, mark, cmd}).toEqual({pid: '201', tty: '1', mark: EXEC_MARK_VARIABLE, cmd: ['id', '-u']})
     // The shell is now in level 3's cgroups: v1 every hierarchy of its cgroup, v2 the init cgroup.
-    const joined = layout === 'v1' ? ['pids/docker/l2/docker/l3/cgroup.procs', 'cpu/docker/l2/docker/l3/cgroup.procs'] : ['docker/l2/docker/l3/init/cgroup.procs']
+    const joined =
+      layout === 'v1' ? ['pids/docker/l2/docker/l3/cgroup.procs', 'cpu/docker/l2/docker/l3/cgroup.procs'] : ['docker/l2/docker/l3/init/cgroup.procs']
     for (const procs of joined) expect(nest.read(`cgroup/${procs}`), procs).toBe(`${shell}\n`)
     if (layout === 'v2') expect(nest.read('cgroup/docker/l2/docker/l3/cgroup.procs')).toBe('')
   })
 
-  it('takes level 2\'s init, not a process of level 2 that is PID 1 of a namespace of its own, and no terminal without -t', async () => {
+  it("takes level 2's init, not a process of level 2 that is PID 1 of a namespace of its own, and no terminal without -t", async () => {
     const nest = fakeNest(layout, twoLevels())
     const result = await nest.run('shortcut.sh', ['2', '-i', 'n-l2', '--', 'sh'])
     expect(result.stdout.trim().split(' ').slice(2)).toEqual(['101', '', EXEC_MARK_VARIABLE, 'sh'])
