@@ -1,6 +1,6 @@
 # The level contract, shell half. Generated from src/nesting/contract.ts by `npm run contract`:
 # do not edit (test/unit/contract.test.ts fails when this file and the module differ).
-# shellcheck shell=sh disable=SC2034 # sourced by the init, which uses what it needs
+# shellcheck shell=sh disable=SC2034 # sourced by the init, and put before the CLI's scripts for level 1 (image/cli/): each uses what it needs
 # a level's own state
 STATE_DIR='/run/inception'
 # the nest's status board, shared by every level
@@ -30,6 +30,14 @@ BOARD_COLLAPSING='collapsing'
 BOARD_PAGE_SEEN='page-seen'
 # level 1's iptables backend, which every level follows
 BOARD_IPTABLES='iptables'
+# labels on every level container
+LABEL_NEST='io.inception.nest'
+LABEL_LEVEL='io.inception.level'
+LABEL_VERSION='io.inception.version'
+# level K's container: NEST<infix>K
+LEVEL_NAME_INFIX='-l'
+# the variable that marks an exec's processes, down every hop
+EXEC_MARK_VARIABLE='INCEPTION_EXEC'
 # the image seed's folder in INCEPTION_LIB: one tar per storage driver
 SEED_DIR_NAME='data-root-seed'
 # the capability names dockerd 20.10 knows, by bit

@@ -1,4 +1,5 @@
-import {BOARD_DIR, BOARD_FILE, LEVEL_STATES, type LevelState} from './contract.js'
+import {BOARD_FILE, LEVEL_STATES, type LevelState} from './contract.js'
+import {levelScript} from './level-scripts.js'
 
 /**
  * Reading the nest's status board (see contract.ts): each level's init writes its state
@@ -20,54 +21,11 @@ export interface LevelReport {
 }
 
 /**
- * Run in level 1: prints "state K LINE", "info K KEY=VALUE", "memory K BYTES", "alive K yes|no" and,
- * for a level whose data root is mounted read-only (seen in the mount table of one of its
- * processes), "readonly K".
- * Level K's cgroup, seen from level 1's private cgroup namespace, is /docker/ID2/docker/ID3/...,
- * because each level's engine puts its containers under /docker of its own namespace.
+ * Run in level 1: prints "state K LINE", "info K KEY=VALUE", "memory K BYTES", "alive K yes|no" and
+ * "readonly K" (a level whose data root is mounted read-only), which parseBoard reads. The script
+ * is image/cli/board-read.sh; where each level's cgroup is comes from image/cli/cgroups.sh.
  */
-export const BOARD_READ_SCRIPT = `
-cd ${BOARD_DIR} 2>/dev/null || exit 0
-for f in ${BOARD_FILE.statePrefix}*; do [ -f "$f" ] && printf 'state %s %s\\n' "\${f#${BOARD_FILE.statePrefix}}" "$(cat "$f")"; done
-for f in ${BOARD_FILE.infoPrefix}*; do [ -f "$f" ] && sed "s/^/info \${f#${BOARD_FILE.infoPrefix}} /" "$f"; done
-memory_file() {
-  for candidate in "/sys/fs/cgroup/memory$1/memory.usage_in_bytes" "/sys/fs/cgroup$1/memory.current"; do
-    [ -f "$candidate" ] && { cat "$candidate"; return 0; }
-  done
-  return 1
-}
-# cgroup v1: the pids hierarchy; v2: the level's own cgroup and its init cgroup, where the level's
-# init moves its processes (the level's cgroup itself is then empty).
-has_processes() {
-  for candidate in "/sys/fs/cgroup/pids$1/cgroup.procs" "/sys/fs/cgroup$1/cgroup.procs" "/sys/fs/cgroup$1/init/cgroup.procs"; do
-    [ -n "$(cat "$candidate" 2>/dev/null)" ] && return 0
-  done
-  return 1
-}
-# The data root's mount as the process sees it: the last mount on that path is the one in use.
-# ext4 that aborted its journal shows emergency_ro (kernel 6.x) or ro.
-read_only_data_root() {
-  awk '$2 == "/var/lib/docker" { ro = $4 ~ /^ro(,|$)|(^|,)emergency_ro(,|$)/ } END { exit !ro }' "/proc/$1/mounts" 2>/dev/null
-}
-first_process() {
-  for candidate in "/sys/fs/cgroup/pids$1/cgroup.procs" "/sys/fs/cgroup$1/init/cgroup.procs" "/sys/fs/cgroup$1/cgroup.procs"; do
-    p=$(head -n 1 "$candidate" 2>/dev/null) && [ -n "$p" ] && { echo "$p"; return 0; }
-  done
-  return 1
-}
-m=$(memory_file "") && echo "memory 1 $m"
-read_only_data_root self && echo "readonly 1"
-path=""
-k=2
-while [ -f "${BOARD_FILE.infoPrefix}$k" ]; do
-  id=$(sed -n 's/^id=//p' "${BOARD_FILE.infoPrefix}$k")
-  path="$path/docker/$id"
-  m=$(memory_file "$path") && echo "memory $k $m"
-  has_processes "$path" && echo "alive $k yes" || echo "alive $k no"
-  p=$(first_process "$path") && read_only_data_root "$p" && echo "readonly $k"
-  k=$((k + 1))
-done
-`
+export const BOARD_READ_SCRIPT = levelScript('board-read.sh')
 
 export function parseBoard(output: string, depth: number): LevelReport[] {
   const reports: LevelReport[] = Array.from({length: depth}, (_, i) => ({level: i + 1, state: 'absent', detail: '', info: {}}))

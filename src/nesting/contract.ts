@@ -219,7 +219,7 @@ export const IMAGE_LIB_DIR = '/usr/local/lib/inception'
 export const SEED_DIR_NAME = 'data-root-seed'
 export const SEED_DIR = `${IMAGE_LIB_DIR}/${SEED_DIR_NAME}`
 
-/** The shell half of the contract: plain assignments the init sources. */
+/** The shell half of the contract: plain assignments the init sources, and the CLI's scripts for level 1 begin with (level-scripts.ts). */
 export function shellContract(): string {
   const values: Array<[string, string | number, string]> = [
     ['STATE_DIR', STATE_DIR, "a level's own state"],
@@ -237,13 +237,18 @@ export function shellContract(): string {
     ['BOARD_COLLAPSING', BOARD_FILE.collapsing, "present while the demo's dream collapses"],
     ['BOARD_PAGE_SEEN', BOARD_FILE.pageSeen, 'what the demo page was last served: "COLLAPSING GOING"'],
     ['BOARD_IPTABLES', BOARD_FILE.iptables, "level 1's iptables backend, which every level follows"],
+    ['LABEL_NEST', LABEL.nest, 'labels on every level container'],
+    ['LABEL_LEVEL', LABEL.level, ''],
+    ['LABEL_VERSION', LABEL.version, ''],
+    ['LEVEL_NAME_INFIX', LEVEL_NAME_INFIX, "level K's container: NEST<infix>K"],
+    ['EXEC_MARK_VARIABLE', EXEC_MARK_VARIABLE, "the variable that marks an exec's processes, down every hop"],
     ['SEED_DIR_NAME', SEED_DIR_NAME, "the image seed's folder in INCEPTION_LIB: one tar per storage driver"],
     ['DOCKER_20_CAPABILITIES', DOCKER_20_CAPABILITIES.join(' '), 'the capability names dockerd 20.10 knows, by bit'],
   ]
   const lines = [
     '# The level contract, shell half. Generated from src/nesting/contract.ts by `npm run contract`:',
     '# do not edit (test/unit/contract.test.ts fails when this file and the module differ).',
-    '# shellcheck shell=sh disable=SC2034 # sourced by the init, which uses what it needs',
+    "# shellcheck shell=sh disable=SC2034 # sourced by the init, and put before the CLI's scripts for level 1 (image/cli/): each uses what it needs",
   ]
   for (const [name, value, comment] of values) {
     if (comment) lines.push(`# ${comment}`)

@@ -2,7 +2,7 @@ import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {INFO_KEYS, INIT_VARIABLES, LEVEL_STATES, shellContract} from '../../src/nesting/contract.js'
+import {EXEC_MARK_VARIABLE, INFO_KEYS, INIT_VARIABLES, LEVEL_STATES, shellContract} from '../../src/nesting/contract.js'
 import {planNest} from '../../src/nesting/plan.js'
 import {levelOneLabels, nestRecord} from '../../src/nesting/record.js'
 import {renderLevel} from '../../src/nesting/render.js'
@@ -79,6 +79,13 @@ describe('the level contract', () => {
     const facts = [/\/run\/inception/, /io\.inception\./, /\b23750\b/, /seccomp=unconfined/]
     for (const {file, text} of initSources()) {
       for (const fact of facts) expect(text, `${file} spells out ${fact}`).not.toMatch(fact)
+    }
+    // The CLI's scripts for level 1 begin with the contract's shell half, and name the exec's mark from it too.
+    const cliScripts = readdirSync(join(IMAGE, 'cli')).filter((f) => f.endsWith('.sh'))
+    expect(cliScripts.length).toBeGreaterThan(2)
+    for (const file of cliScripts) {
+      const text = readFileSync(join(IMAGE, 'cli', file), 'utf8')
+      for (const fact of [...facts, new RegExp(EXEC_MARK_VARIABLE)]) expect(text, `image/cli/${file} spells out ${fact}`).not.toMatch(fact)
     }
     const srcDir = join(ROOT, 'src')
     const sources = readdirSync(srcDir, {recursive: true, encoding: 'utf8'}).filter((f) => f.endsWith('.ts') && !f.endsWith('contract.ts'))

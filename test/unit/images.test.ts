@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
+import {BOARD_READ_SCRIPT} from '../../src/nesting/board.js'
 import {HostImageMissing, LevelOutOfRange, NestNotFound} from '../../src/nesting/errors.js'
 import {ImageBuilder} from '../../src/nesting/image.js'
 import {ImageLoader} from '../../src/nesting/load.js'
@@ -50,7 +51,7 @@ describe('inception load against a fake engine', () => {
   async function nestOfDepth(engine: FakeEngine, depth: number): Promise<Nests> {
     engine.execAnswer = (_id, cmd) => ({
       code: 0,
-      stdout: cmd[0] === 'sh' && cmd[2]?.includes('level-') ? Array.from({length: depth}, (_, i) => `state ${i + 1} ready overlay2\n`).join('') : '',
+      stdout: cmd[0] === 'sh' && cmd[2] === BOARD_READ_SCRIPT ? Array.from({length: depth}, (_, i) => `state ${i + 1} ready overlay2\n`).join('') : '',
     })
     const nests = new Nests(engine)
     await nests.up(parseUpRequest({image: 'inception:test', depth, timeoutSeconds: 1}))
