@@ -2,44 +2,34 @@
 import './lazy-dependencies.js'
 
 import Docker from 'dockerode'
-import {readdirSync} from 'node:fs'
-import {type Readable, Writable} from 'node:stream'
+import type {Readable, Writable} from 'node:stream'
 
-import {dockerodeOptions, type EngineEndpoint, resolveEndpoint} from './endpoint.js'
-import {
-  Capture,
-  type ContainerDetails,
-  type ContainerSpec,
-  type ContainerSummary,
-  type Engine,
-  type EngineInfo,
-  engineMessage,
-  type ExecIo,
-  type ImageDetails,
-  type ProbeOutcome,
-  type PullOutcome,
-  statusCode,
-  type VolumeSummary,
-} from './engine.js'
-import {
-  attachStreams,
-  buffered,
-  demuxBuffer,
-  ENGINE_CALL_TIMEOUT_MS,
-  errorText,
-  filesOfArchive,
-  hostConfig,
-  isConnectionError,
-  progressEvents,
-  tarOfFiles,
-  withTimeout,
-} from './dockerode-wire.js'
-import {EngineUnreachable} from './errors.js'
 import type {Labels} from './contract.js'
+import {errorText, isConnectionError, refusal, statusCode} from './dockerode-errors.js'
+import * as images from './dockerode-images.js'
+import * as io from './dockerode-io.js'
+import * as probes from './dockerode-probes.js'
+import {type DockerodeApi, ENGINE_CALL_TIMEOUT_MS, hostConfig, withTimeout} from './dockerode-wire.js'
+import {dockerodeOptions, type EngineEndpoint, resolveEndpoint} from './endpoint.js'
+import type {
+  ContainerDetails,
+  ContainerSpec,
+  ContainerSummary,
+  Engine,
+  EngineInfo,
+  ExecIo,
+  ImageDetails,
+  ProbeOutcome,
+  PullOutcome,
+  VolumeSummary,
+} from './engine.js'
+import {EngineUnreachable} from './errors.js'
 
 /*
  * The Engine seam implemented with dockerode: one engine reached through its API, every request
- * bounded in time, and the engine's errors turned into the domain's.
+ * bounded in time, and the engine's errors turned into the seam's (dockerode-errors.ts). This
+ * file holds the containers' lifecycle, volumes and networks; images, the traffic with running
+ * containers, and throwaway probes have their own files.
  */
 
 /**
@@ -62,9 +52,9 @@ export async function connectEndpoint(endpoint: EngineEndpoint, timeoutMs = 5000
   return engine
 }
 
-export class DockerodeEngine implements Engine {
+export class DockerodeEngine implements Engine, DockerodeApi {
   constructor(
-    private readonly docker: Docker,
+    readonly docker: Docker,
     readonly address: string,
   ) {}
 
@@ -81,7 +71,7 @@ export class DockerodeEngine implements Engine {
    * nothing must give an error, not a hang. Streams (exec output, logs -f, builds) are bounded by
    * their callers instead.
    */
-  private async call<T>(what: string, action: () => Promise<T>, timeoutMs = ENGINE_CALL_TIMEOUT_MS): Promise<T> {
+  async call<T>(what: string, action: () => Promise<T>, timeoutMs = ENGINE_CALL_TIMEOUT_MS): Promise<T> {
     try {
       return await withTimeout(action(), timeoutMs, what)
     } catch (error) {
@@ -124,81 +114,28 @@ export class DockerodeEngine implements Engine {
     return (await this.inspectImage(reference)) !== undefined
   }
 
-  async inspectImage(reference: string): Promise<ImageDetails | undefined> {
-    try {
-      const image = await this.call('image inspect', () => this.docker.getImage(reference).inspect())
-      return {id: image.Id, sizeBytes: Number(image.Size ?? 0), tags: image.RepoTags ?? [], labels: image.Config?.Labels ?? {}}
-    } catch (error) {
-      if (statusCode(error) === 404) return undefined
-      throw error
-    }
+  inspectImage(reference: string): Promise<ImageDetails | undefined> {
+    return images.inspect(this, reference)
   }
 
-  async removeImage(reference: string): Promise<boolean> {
-    try {
-      await this.call('remove image', () => this.docker.getImage(reference).remove())
-      return true
-    } catch (error) {
-      // 409: a container uses it; 404: gone already.
-      if (statusCode(error) === 409 || statusCode(error) === 404) return false
-      throw error
-    }
+  removeImage(reference: string): Promise<boolean> {
+    return images.remove(this, reference)
   }
 
-  async saveImages(references: string[]): Promise<Readable> {
-    // GET /images/get?names=...: dockerode has it (getImages), its type definitions do not.
-    const docker = this.docker as unknown as {getImages(options: {names: string[]}): Promise<Readable>}
-    return this.call('save images', () => docker.getImages({names: references}))
+  saveImages(references: string[]): Promise<Readable> {
+    return images.save(this, references)
   }
 
-  /**
-   * Some engines (Podman's compatible API) answer a failed pull with 200 and put the failure in
-   * the progress stream: an event with an `error` field. Such a pull has failed too.
-   */
-  async pullImage(reference: string, timeoutMs: number): Promise<PullOutcome> {
-    try {
-      const stream = await withTimeout(
-        this.call('pull', () => this.docker.pull(reference)),
-        timeoutMs,
-        'pull',
-      )
-      const events = await withTimeout(progressEvents(this.docker.modem, stream), timeoutMs, 'pull')
-      const failed = events.find((event) => event.error ?? event.errorDetail?.message)
-      if (failed) return {ok: false, error: failed.error ?? failed.errorDetail?.message}
-      return {ok: true}
-    } catch (error) {
-      if (error instanceof EngineUnreachable) throw error
-      return {ok: false, error: engineMessage(error).split('\n')[0]}
-    }
+  pullImage(reference: string, timeoutMs: number): Promise<PullOutcome> {
+    return images.pull(this, reference, timeoutMs)
   }
 
-  async importImage(tarPath: string, reference: string): Promise<void> {
-    // The whole reference as `repo` (the API allows a tag in it): Podman ignores a separate `tag`
-    // and would name the image REPO:latest.
-    const stream = await this.call('import', () => this.docker.importImage(tarPath, {repo: reference}), 600_000)
-    await progressEvents(this.docker.modem, stream)
+  importImage(tarPath: string, reference: string): Promise<void> {
+    return images.importTar(this, tarPath, reference)
   }
 
-  async buildImage(contextDir: string, tag: string, buildArgs: Record<string, string>, onLine: (line: string) => void): Promise<void> {
-    const src = readdirSync(contextDir)
-    const stream = await this.call(
-      'build',
-      () => this.docker.buildImage({context: contextDir, src}, {t: tag, buildargs: buildArgs, rm: true, forcerm: true}),
-      600_000,
-    )
-    await new Promise<void>((resolve, reject) => {
-      this.docker.modem.followProgress(
-        stream,
-        (error, output: Array<{error?: string}>) => {
-          const failed = error ?? output.find((o) => o.error)?.error
-          if (failed) reject(new Error(typeof failed === 'string' ? failed : failed.message))
-          else resolve()
-        },
-        (event: {stream?: string; status?: string}) => {
-          for (const line of (event.stream ?? event.status ?? '').split('\n')) if (line.trim()) onLine(line.trim())
-        },
-      )
-    })
+  buildImage(contextDir: string, tag: string, buildArgs: Record<string, string>, onLine: (line: string) => void): Promise<void> {
+    return images.build(this, contextDir, tag, buildArgs, onLine)
   }
 
   async listContainers(labelFilters: string[]): Promise<ContainerSummary[]> {
@@ -244,37 +181,39 @@ export class DockerodeEngine implements Engine {
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
-    const container = await this.call('create container', () =>
-      this.docker.createContainer({
-        name: spec.name,
-        Image: spec.image,
-        Entrypoint: spec.entrypoint,
-        Cmd: spec.cmd,
-        Env: spec.env,
-        Labels: spec.labels,
-        ExposedPorts: Object.fromEntries((spec.exposedPorts ?? []).map((p) => [p, {}])),
-        HostConfig: hostConfig(spec.host),
-      }),
-    )
-    return container.id
-  }
-
-  async putFiles(id: string, directory: string, files: Record<string, {content: string; mode: number}>): Promise<void> {
-    const pack = tarOfFiles(directory, files)
-    await this.call('put files', () => this.docker.getContainer(id).putArchive(pack as unknown as NodeJS.ReadableStream, {path: '/'}))
-  }
-
-  async readFiles(id: string, directory: string): Promise<Record<string, string> | undefined> {
     try {
-      return await this.call('read files', async () => filesOfArchive(await this.docker.getContainer(id).getArchive({path: directory})))
+      const container = await this.call('create container', () =>
+        this.docker.createContainer({
+          name: spec.name,
+          Image: spec.image,
+          Entrypoint: spec.entrypoint,
+          Cmd: spec.cmd,
+          Env: spec.env,
+          Labels: spec.labels,
+          ExposedPorts: Object.fromEntries((spec.exposedPorts ?? []).map((p) => [p, {}])),
+          HostConfig: hostConfig(spec.host),
+        }),
+      )
+      return container.id
     } catch (error) {
-      if (statusCode(error) === 404) return undefined
-      throw error
+      throw refusal('create', error, spec.name)
     }
   }
 
+  putFiles(id: string, directory: string, files: Record<string, {content: string; mode: number}>): Promise<void> {
+    return io.putFiles(this, id, directory, files)
+  }
+
+  readFiles(id: string, directory: string): Promise<Record<string, string> | undefined> {
+    return io.readFiles(this, id, directory)
+  }
+
   async startContainer(id: string): Promise<void> {
-    await this.call('start container', () => this.docker.getContainer(id).start())
+    try {
+      await this.call('start container', () => this.docker.getContainer(id).start())
+    } catch (error) {
+      throw refusal('start', error)
+    }
   }
 
   async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
@@ -315,87 +254,19 @@ export class DockerodeEngine implements Engine {
     }
   }
 
-  async exec(id: string, cmd: string[], io: ExecIo): Promise<number> {
-    const container = this.docker.getContainer(id)
-    const exec = await this.call('exec', () =>
-      container.exec({
-        Cmd: cmd,
-        Env: io.env,
-        AttachStdin: io.stdin !== undefined,
-        AttachStdout: true,
-        AttachStderr: true,
-        Tty: io.tty ?? false,
-      }),
-    )
-    const stream = await this.call('exec start', () => exec.start({hijack: true, stdin: io.stdin !== undefined, Tty: io.tty ?? false}))
-    if (io.tty && io.size) {
-      await exec.resize({h: io.size.rows, w: io.size.columns}).catch(() => undefined)
-    }
-    const finished = attachStreams(this.docker.modem, stream, io)
-    const timeout = io.timeoutMs
-    await (timeout === undefined ? finished : withTimeout(finished, timeout, `exec ${cmd.join(' ')}`))
-    if (io.stdin) io.stdin.unpipe(stream)
-    const result = await this.call('exec inspect', () => exec.inspect())
-    return result.ExitCode ?? 0
+  exec(id: string, cmd: string[], execIo: ExecIo): Promise<number> {
+    return io.exec(this, id, cmd, execIo)
   }
 
-  async logs(id: string, options: {follow: boolean; tail?: number}, out: Writable, err: Writable): Promise<void> {
-    const container = this.docker.getContainer(id)
-    const tail = options.tail
-    if (options.follow) {
-      const stream = await this.call('logs', () => container.logs({follow: true, stdout: true, stderr: true, tail}))
-      this.docker.modem.demuxStream(stream, out, err)
-      await new Promise<void>((resolve, reject) => {
-        stream.on('end', resolve)
-        stream.on('error', reject)
-      })
-      return
-    }
-    const buffer = await this.call('logs', () => container.logs({follow: false, stdout: true, stderr: true, tail}))
-    demuxBuffer(buffer, out, err)
+  logs(id: string, options: {follow: boolean; tail?: number}, out: Writable, err: Writable): Promise<void> {
+    return io.logs(this, id, options, out, err)
   }
 
-  async check(spec: ContainerSpec): Promise<ProbeOutcome> {
-    let id: string | undefined
-    try {
-      id = await this.createContainer(spec)
-      return {ok: true, output: ''}
-    } catch (error) {
-      if (error instanceof EngineUnreachable) throw error
-      return {ok: false, output: '', error: engineMessage(error)}
-    } finally {
-      if (id) await this.removeContainer(id).catch(() => undefined)
-    }
+  check(spec: ContainerSpec): Promise<ProbeOutcome> {
+    return probes.check(this, spec)
   }
 
-  async probe(spec: ContainerSpec, timeoutMs: number, copyOut?: string): Promise<ProbeOutcome> {
-    let id: string | undefined
-    try {
-      id = await this.createContainer(spec)
-      const container = this.docker.getContainer(id)
-      // The output is read from the container's own streams, attached before it starts, as
-      // `docker run` does: the log file may still be empty when the wait returns (seen under
-      // load: a probe that printed its host's bounding set read back as nothing, twice running).
-      const out = new Capture()
-      const stream = await this.call('attach', () => container.attach({stream: true, stdout: true, stderr: true}))
-      const ended = new Promise<void>((resolve) => {
-        stream.on('end', resolve)
-        stream.on('close', resolve)
-        stream.on('error', () => resolve())
-      })
-      this.docker.modem.demuxStream(stream, out, out)
-      const waited = container.wait() as Promise<{StatusCode: number}>
-      await this.startContainer(id)
-      const {StatusCode} = await withTimeout(waited, timeoutMs, 'probe')
-      await withTimeout(ended, 5000, 'probe output')
-      if (StatusCode !== 0 || copyOut === undefined) return {ok: StatusCode === 0, exitCode: StatusCode, output: out.text()}
-      const archive = await this.call('copy out', async () => buffered(await container.getArchive({path: copyOut})))
-      return {ok: true, exitCode: StatusCode, output: out.text(), archive}
-    } catch (error) {
-      if (error instanceof EngineUnreachable) throw error
-      return {ok: false, output: '', error: engineMessage(error)}
-    } finally {
-      if (id) await this.removeContainer(id).catch(() => undefined)
-    }
+  probe(spec: ContainerSpec, timeoutMs: number, copyOut?: string): Promise<ProbeOutcome> {
+    return probes.probe(this, spec, timeoutMs, copyOut)
   }
 }

@@ -6,21 +6,17 @@ import tarStream from 'tar-stream'
 import type {ExecIo, HostSettings} from './engine.js'
 
 /*
- * The engine API's side of the dockerode adapter: request bounds, error shapes, the host settings
- * as the API spells them, and the stream formats it speaks.
+ * The engine API's side of the dockerode adapter: request bounds, the host settings as the API
+ * spells them, and the stream formats it speaks. (Its error shapes: dockerode-errors.ts.)
  */
 
-export function errorText(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as NodeJS.ErrnoException).code
-    return code ? code : error.message.split('\n')[0]!
-  }
-  return String(error)
-}
-
-export function isConnectionError(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code
-  return ['ECONNREFUSED', 'ENOENT', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EPIPE', 'ENOTFOUND'].includes(code ?? '')
+/** What each part of the dockerode adapter works with: the client, and a bound on every request. */
+export interface DockerodeApi {
+  readonly docker: Docker
+  /** The engine's address, as the user would write it: errors name it. */
+  readonly address: string
+  /** Runs one request within `timeoutMs`; a connection that fails or hangs is EngineUnreachable. */
+  call<T>(what: string, action: () => Promise<T>, timeoutMs?: number): Promise<T>
 }
 
 /** How long one engine request may take, unless the request says otherwise (a build, a probe). */

@@ -1,6 +1,7 @@
 import {type Readable, Writable} from 'node:stream'
 
 import type {Labels} from './contract.js'
+import type {EngineEndpoint} from './endpoint.js'
 
 /**
  * The seam between the domain and a Docker engine. Planning and orchestration talk only to this
@@ -30,7 +31,9 @@ export interface Engine {
   createVolume(name: string, labels: Labels): Promise<void>
   removeVolume(name: string): Promise<void>
   listVolumes(labelFilters: string[]): Promise<VolumeSummary[]>
+  /** Refusals are EngineRefusal: NameInUse, PortInUse, AddressUnavailable or CreateRefused. */
   createContainer(spec: ContainerSpec): Promise<string>
+  /** Refusals are EngineRefusal: PortInUse, AddressUnavailable or StartRefused. */
   startContainer(id: string): Promise<void>
   /** Writes files into a created container, before it starts. */
   putFiles(id: string, directory: string, files: Record<string, {content: string; mode: number}>): Promise<void>
@@ -172,14 +175,78 @@ export interface ProbeOutcome {
   archive?: Buffer
 }
 
-/** What the engine said, from a dockerode error (its JSON body), else the error's own message. */
-export function engineMessage(error: unknown): string {
-  return (error as {json?: {message?: string}} | undefined)?.json?.message ?? (error as Error).message
+/*
+ * How an engine refuses to create or start a container, in the seam's own words: the adapter
+ * turns its client's error shapes (status codes, message texts) into these, so nothing above the
+ * seam reads them. An engine that cannot be reached at all is EngineUnreachable (errors.ts).
+ */
+
+/** What was asked of the engine when it refused. */
+export type ContainerStep = 'create' | 'start'
+
+/** The engine refused to create or start a container; `engineSays` is its own message, on one line. */
+export class EngineRefusal extends Error {
+  constructor(
+    readonly step: ContainerStep,
+    readonly engineSays: string,
+  ) {
+    super(`the engine refused to ${step} the container: ${engineSays}`)
+    this.name = new.target.name
+  }
 }
 
-export function statusCode(error: unknown): number | undefined {
-  return (error as {statusCode?: number} | undefined)?.statusCode
+/** Another container has the name asked for. */
+export class NameInUse extends EngineRefusal {
+  constructor(
+    readonly containerName: string | undefined,
+    engineSays: string,
+  ) {
+    super('create', engineSays)
+  }
 }
+
+/**
+ * A host port the container publishes is held by another container or process. `address` is
+ * the host address the engine named (undefined when it named none, as in "listen tcp4 :8080").
+ */
+export class PortInUse extends EngineRefusal {
+  constructor(
+    step: ContainerStep,
+    readonly address: string | undefined,
+    readonly port: number,
+    engineSays: string,
+  ) {
+    super(step, engineSays)
+  }
+}
+
+/** A host address a port is published on is not an address of the engine's host. */
+export class AddressUnavailable extends EngineRefusal {
+  constructor(
+    step: ContainerStep,
+    readonly address: string | undefined,
+    engineSays: string,
+  ) {
+    super(step, engineSays)
+  }
+}
+
+/** Any other refusal to create a container (a bad setting, an image gone meanwhile...). */
+export class CreateRefused extends EngineRefusal {
+  constructor(engineSays: string) {
+    super('create', engineSays)
+  }
+}
+
+/** Any other refusal to start a created container (its runtime failed, a mount is missing...). */
+export class StartRefused extends EngineRefusal {
+  constructor(engineSays: string) {
+    super('start', engineSays)
+  }
+}
+
+/** Dials an engine at an endpoint and checks that it answers: how the domain reaches engines other than its own. */
+export type EngineConnector = (endpoint: EngineEndpoint) => Promise<Engine>
 
 /** A Writable that keeps what is written, for captured exec output. */
 export class Capture extends Writable {

@@ -106,6 +106,21 @@ export class LevelFailed extends InceptionError {
   }
 }
 
+/**
+ * The engine refused to create or start level 1's container, for a reason none of the errors
+ * above names: its own one-line message says why. Nothing of the nest is left.
+ */
+export class LevelOneRefused extends LevelFailed {
+  constructor(step: 'create' | 'start', engineSays: string) {
+    super(
+      1,
+      `the engine refused to ${step} its container: ${engineSays}`,
+      '',
+      'the nest was rolled back; if the engine names a setting, change the option that gives it (--privilege, --storage-driver, --data-root, --network, -p)',
+    )
+  }
+}
+
 export class Interrupted extends InceptionError {
   constructor(what: string) {
     super(`interrupted: ${what}`, 'nothing was left behind; run the command again when ready', ExitCode.interrupted)

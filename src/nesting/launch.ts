@@ -4,7 +4,7 @@ import {dirname} from 'node:path'
 import {firstFailure, type LevelReport, readyDepth} from './board.js'
 import {LABEL, type LevelState, levelName, PLAN_DIR, TLS_DIR} from './contract.js'
 import type {NestDirectory} from './directory.js'
-import {engineMessage} from './engine.js'
+import {AddressUnavailable, type ContainerSpec, EngineRefusal, NameInUse, PortInUse} from './engine.js'
 import {
   BindAddressUnavailable,
   ContainerNameTaken,
@@ -13,6 +13,7 @@ import {
   Interrupted,
   LevelFailed,
   levelFailure,
+  LevelOneRefused,
   NestExists,
   NestRemoved,
   NetworkMissing,
@@ -135,7 +136,7 @@ export class NestLauncher {
         if (volume.state === 'orphan') await this.engine.removeVolume(volume.volume)
         created = true
         await this.engine.createVolume(spec.name!, {[LABEL.nest]: request.name})
-        return {id: await this.forgetPrivilegeIfRefused(privilegeKey, () => this.engine.createContainer(spec)), spec, plan}
+        return {id: await this.forgetPrivilegeIfRefused(privilegeKey, () => this.create(spec, request)), spec, plan}
       })
       // Every level below the first, rendered now with level 1: each init starts the next from its file.
       if (request.depth > 1) await this.engine.putFiles(id, PLAN_DIR, planFiles(plan, decision))
@@ -173,17 +174,31 @@ export class NestLauncher {
     }
   }
 
+  private async create(spec: ContainerSpec, request: UpRequest): Promise<string> {
+    try {
+      return await this.engine.createContainer(spec)
+    } catch (error) {
+      throw this.refused(error, request)
+    }
+  }
+
   private async start(id: string, request: UpRequest): Promise<void> {
     try {
       await this.engine.startContainer(id)
     } catch (error) {
-      const port = /(?:0\.0\.0\.0|127\.0\.0\.1|[\d.]+):(\d+).*(?:already allocated|address already in use)/.exec(engineMessage(error))
-      if (port) throw new PortTaken(request.bind, Number(port[1]), 'another container or process')
-      // A remote engine's host, checked only here: the engine cannot bind what its host does not have.
-      if (engineMessage(error).includes('cannot assign requested address'))
-        throw new BindAddressUnavailable(request.bind, `the engine's host (${this.engine.address})`)
-      throw error
+      throw this.refused(error, request)
     }
+  }
+
+  /** The engine's refusal of level 1, as an error that tells the user what to change, on one line. */
+  private refused(error: unknown, request: UpRequest): unknown {
+    if (error instanceof NameInUse) return new ContainerNameTaken(error.containerName ?? levelName(request.name, 1), request.name)
+    // The engine names the address: --bind's for -p ports, 127.0.0.1 for the levels' engines.
+    if (error instanceof PortInUse) return new PortTaken(error.address ?? request.bind, error.port, 'another container or process')
+    // A remote engine's host, checked only here: the engine cannot bind what its host does not have.
+    if (error instanceof AddressUnavailable) return new BindAddressUnavailable(request.bind, `the engine's host (${this.engine.address})`)
+    if (error instanceof EngineRefusal) return new LevelOneRefused(error.step, error.engineSays)
+    return error
   }
 
   /** Every subnet the new nest must stay clear of: the engine's networks, other nests, this host's interfaces. */

@@ -1,7 +1,8 @@
 import {Writable} from 'node:stream'
 
 import {NestDirectory} from './directory.js'
-import type {Engine, ExecIo} from './engine.js'
+import {connectEndpoint} from './dockerode-engine.js'
+import type {Engine, EngineConnector, ExecIo} from './engine.js'
 import {InceptionError, LevelStopped, NestRemoved} from './errors.js'
 import {NestLauncher, type PreparedNest, type UpEvents} from './launch.js'
 import type {Clock} from './poll.js'
@@ -30,11 +31,12 @@ export class Nests {
 
   /**
    * The privilege cache defaults to what INCEPTION_PRIVILEGE_CACHE asks for (a file per engine
-   * unless off); the clock, which `up` waits for the levels by, to the system's.
+   * unless off); the clock, which `up` waits for the levels by, to the system's; the way the
+   * levels' own engines are dialled (with --expose-daemons) to the dockerode adapter's.
    */
-  constructor(engine: Engine, privilegeCache: PrivilegeCache = privilegeCacheFrom(), clock?: Clock) {
+  constructor(engine: Engine, privilegeCache: PrivilegeCache = privilegeCacheFrom(), clock?: Clock, connect: EngineConnector = connectEndpoint) {
     this.directory = new NestDirectory(engine)
-    this.reach = new NestReach(this.directory)
+    this.reach = new NestReach(this.directory, connect)
     this.statusReader = new NestStatusReader(this.directory, this.reach)
     this.teardown = new NestTeardown(this.directory)
     this.launcher = new NestLauncher(this.directory, this.reach, this.statusReader, this.teardown, privilegeCache, clock)

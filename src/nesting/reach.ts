@@ -5,8 +5,7 @@ import {BOARD_READ_SCRIPT, boardFromFiles, type LevelReport, parseBoard} from '.
 import {BOARD_DIR, EXEC_MARK_VARIABLE, levelName} from './contract.js'
 import type {NestRecord} from './record.js'
 import type {NestDirectory} from './directory.js'
-import {connectEndpoint} from './dockerode-engine.js'
-import {Capture, type Engine, type ExecIo} from './engine.js'
+import {Capture, type Engine, type EngineConnector, type ExecIo} from './engine.js'
 import {DaemonsNotExposed, Interrupted, LevelFailed} from './errors.js'
 import {shortcutCommand} from './shortcut.js'
 import {clientFolderExists, readClientMaterial} from './tls.js'
@@ -25,7 +24,11 @@ export interface DaemonEndpoint {
  * read by an exec into level 1 that runs `docker exec` down the chain.
  */
 export class NestReach {
-  constructor(private readonly directory: NestDirectory) {}
+  constructor(
+    private readonly directory: NestDirectory,
+    /** How a level's engine is dialled over its TLS port (the dockerode adapter's, or a test's own). */
+    private readonly connect: EngineConnector,
+  ) {}
 
   private get engine(): Engine {
     return this.directory.engine
@@ -173,7 +176,7 @@ exit 0`
     const certPath = await this.directory.certificateFolder(record.name)
     if (!host || !clientFolderExists(certPath)) return undefined
     const material = readClientMaterial(certPath)
-    return connectEndpoint({address: host, source: `level ${level - 1} of nest ${record.name}`, tls: {...material, verify: true}}).catch(() => undefined)
+    return this.connect({address: host, source: `level ${level - 1} of nest ${record.name}`, tls: {...material, verify: true}}).catch(() => undefined)
   }
 }
 

@@ -2,8 +2,7 @@ import {readFileSync, readlinkSync} from 'node:fs'
 import {hostname} from 'node:os'
 
 import {LABEL} from './contract.js'
-import type {Engine} from './engine.js'
-import {statusCode} from './engine.js'
+import {type Engine, NameInUse} from './engine.js'
 import {LevelFailed} from './errors.js'
 import {type Clock, pollUntil} from './poll.js'
 
@@ -161,7 +160,7 @@ export class SubnetLock {
             host: {tmpfs: {'/var/lib/docker': ''}},
           })
         } catch (error) {
-          if (statusCode(error) !== 409) throw error
+          if (!(error instanceof NameInUse)) throw error
           last = await this.find()
           if (last?.stale) await this.engine.removeContainer(last.id).catch(() => undefined)
           return undefined

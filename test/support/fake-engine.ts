@@ -1,19 +1,28 @@
 import {Readable, type Writable} from 'node:stream'
 
-import type {
-  ContainerDetails,
-  ContainerSpec,
-  ContainerSummary,
-  Engine,
-  EngineInfo,
-  ExecIo,
-  ImageDetails,
-  ProbeOutcome,
-  PullOutcome,
-  VolumeSummary,
+import {
+  type ContainerDetails,
+  type ContainerSpec,
+  type ContainerSummary,
+  type Engine,
+  type EngineInfo,
+  type ExecIo,
+  type ImageDetails,
+  NameInUse,
+  type ProbeOutcome,
+  type PullOutcome,
+  type VolumeSummary,
 } from '../../src/nesting/engine.js'
 import {BOARD_READ_SCRIPT} from '../../src/nesting/board.js'
 import {BOARD_DIR, BOARD_FILE, LABEL, type Labels} from '../../src/nesting/contract.js'
+
+/**
+ * An error as dockerode makes it of an engine's answer (docker-modem's buildPayload): what the
+ * adapter's translation (dockerode-errors.ts) reads.
+ */
+export function dockerodeError(statusCode: number, message: string, reason = 'server error'): Error {
+  return Object.assign(new Error(`(HTTP code ${statusCode}) ${reason} - ${message} `), {reason, statusCode, json: {message}})
+}
 
 /**
  * An in-memory engine for unit tests of planning and orchestration: it records what is asked
@@ -130,7 +139,9 @@ export class FakeEngine implements Engine {
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
-    if ([...this.containers.values()].some((c) => c.name === spec.name)) throw Object.assign(new Error('Conflict'), {statusCode: 409})
+    if ([...this.containers.values()].some((c) => c.name === spec.name)) {
+      throw new NameInUse(spec.name, `Conflict. The container name "/${spec.name}" is already in use`)
+    }
     const id = `c${this.nextId++}`.padEnd(64, '0')
     this.calls.push(`createContainer ${spec.name}`)
     this.containers.set(id, {id, name: spec.name ?? id, state: 'created', labels: spec.labels ?? {}, spec})

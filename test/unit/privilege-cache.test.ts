@@ -4,6 +4,7 @@ import {dirname, join} from 'node:path'
 
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
+import {refusal} from '../../src/nesting/dockerode-errors.js'
 import {PortTaken, StateFolderUnusable} from '../../src/nesting/errors.js'
 import {Nests} from '../../src/nesting/nest.js'
 import {
@@ -15,7 +16,7 @@ import {
   privilegeCacheFrom,
 } from '../../src/nesting/privilege-cache.js'
 import {parseUpRequest} from '../../src/nesting/request.js'
-import {FakeEngine} from '../support/fake-engine.js'
+import {dockerodeError, FakeEngine} from '../support/fake-engine.js'
 
 const IMAGE = 'inception:test'
 const HOST_STATUS = 'Name:\tinit\nCapBnd:\t000001fffeffffff\n40\nMax open files            20000                20000                files\n'
@@ -214,7 +215,8 @@ describe('up with a cached privilege decision', () => {
   const refusingStart = (fake: FakeEngine, message: string) => {
     const start = fake.startContainer.bind(fake)
     fake.startContainer = async (id) => {
-      if (fake.containers.get(id)?.name === 'inception-l1') throw new Error(message)
+      // As the adapter hands it on: the engine's answer, translated.
+      if (fake.containers.get(id)?.name === 'inception-l1') throw refusal('start', dockerodeError(500, message))
       return start(id)
     }
   }

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {LABEL} from '../../src/nesting/contract.js'
-import type {ContainerSpec, Engine} from '../../src/nesting/engine.js'
+import {type ContainerSpec, type Engine, NameInUse} from '../../src/nesting/engine.js'
 import {LevelFailed} from '../../src/nesting/errors.js'
 import type {Clock} from '../../src/nesting/poll.js'
 import {
@@ -73,7 +73,7 @@ function lockEngine() {
   const engine = {
     async createContainer(spec: ContainerSpec) {
       calls.push('create')
-      if (held.has(spec.name!)) throw Object.assign(new Error('Conflict'), {statusCode: 409})
+      if (held.has(spec.name!)) throw new NameInUse(spec.name, 'Conflict')
       held.set(spec.name!, {id: `id-${calls.length}`, labels: spec.labels ?? {}, createdMs: Date.now()})
       return `id-${calls.length}`
     },
