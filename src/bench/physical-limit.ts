@@ -41,12 +41,16 @@ const logTail = (dir: string) => {
   }
 }
 
+/** Level 1's privileges on this engine, decided once: each decision runs probe containers. */
+let hostFlags: Promise<string[]> | undefined
+
 /**
  * A bare level on this machine's engine (depth 1): the level image with level 1's privileges,
  * timed until its engine answers /_ping on a socket in a folder bind-mounted from here.
  */
 export async function bareLevelMs(engine: Engine): Promise<number> {
-  const flags = dockerRunFlags(hostSettingsFor(await decidePrivilege(engine, DEFAULT_IMAGE, 'auto')))
+  hostFlags ??= decidePrivilege(engine, DEFAULT_IMAGE, 'auto').then((decision) => dockerRunFlags(hostSettingsFor(decision)))
+  const flags = await hostFlags
   const dir = mkdtempSync(join(tmpdir(), 'inception-bare-'))
   const name = `inception-bare-${process.pid}`
   try {
