@@ -1,18 +1,13 @@
 /**
  * What users wait for, timed as they run it (the CLI as a new process: Node's start, the
- * checks, the nest), beside the physical limit measured in the same run: a bare level, a
- * container of the same image with the same privileges whose only job is an answering engine.
+ * checks, the nest), beside the physical limit measured in the same run (physical-limit.ts): a
+ * bare level, a container of the same image with the same privileges whose only job is an
+ * answering engine.
  */
 import {execa} from 'execa'
 import {request as httpRequest} from 'node:http'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 
-import type {Engine} from '../nesting/engine.js'
 import {pollUntil} from '../nesting/poll.js'
-import {decidePrivilege, dockerRunFlags, hostSettingsFor} from '../nesting/privilege.js'
-import {DEFAULT_IMAGE} from '../nesting/suites.js'
 
 const BIN = new URL('../../bin/run.js', import.meta.url).pathname
 export const NEST = 'bench'
@@ -47,7 +42,7 @@ function answers(options: {port?: number; socketPath?: string; path: string}): P
   })
 }
 
-async function untilAnswering(options: {port?: number; socketPath?: string; path: string}, what: string): Promise<void> {
+export async function untilAnswering(options: {port?: number; socketPath?: string; path: string}, what: string): Promise<void> {
   await pollUntil(async () => ((await answers(options)) ? true : undefined), {
     intervalMs: 10,
     timeoutMs: 60_000,
@@ -82,35 +77,4 @@ export async function depthRun(depth: number): Promise<DepthRun> {
   for (let i = 0; i < 3; i++) execs.push(await timedCli(['exec', '--name', NEST, '--level', String(depth), '--', 'true']))
   const downMs = await timedCli(['down', '--name', NEST])
   return {upMs, chainMs, execMs: median(execs), downMs, levelOneMemoryMB: levelOneBytes === undefined ? undefined : Math.round(levelOneBytes / 2 ** 20)}
-}
-
-/**
- * The bare-level limit: `docker run` of the level image, with level 1's privileges, whose
- * entrypoint makes the cgroups writable, starts containerd and then dockerd (the fastest way the
- * init knows to an answering engine), and nothing else; timed until the engine answers /_ping on
- * a socket bind-mounted to this machine.
- */
-export async function bareLevelMs(engine: Engine): Promise<number> {
-  const flags = dockerRunFlags(hostSettingsFor(await decidePrivilege(engine, DEFAULT_IMAGE, 'auto')))
-  const dir = mkdtempSync(join(tmpdir(), 'inception-bare-'))
-  const name = `inception-bare-${process.pid}`
-  const script = [
-    'INCEPTION_INIT_SOURCED=1 . /usr/local/bin/inception-init',
-    'setup_cgroups',
-    // The settings the init gives containerd: its data on the data root, the CRI plugin off.
-    `printf '%s\\n' 'version = 2' 'root = "/var/lib/docker/containerd/daemon"' 'state = "/run/bare-containerd"' \\`,
-    `  'disabled_plugins = ["io.containerd.grpc.v1.cri"]' '[grpc]' '  address = "/run/bare-containerd.sock"' > /run/bare-containerd.toml`,
-    'containerd --config /run/bare-containerd.toml >/dev/null 2>&1 &',
-    'until [ -S /run/bare-containerd.sock ]; do sleep 0.01; done',
-    'exec dockerd --host=unix:///bare/docker.sock --containerd=/run/bare-containerd.sock >/dev/null 2>&1',
-  ].join('\n')
-  try {
-    const started = performance.now()
-    await execa('docker', ['run', '-d', '--name', name, ...flags, '-v', `${dir}:/bare`, '--entrypoint', 'sh', DEFAULT_IMAGE, '-c', script])
-    await untilAnswering({socketPath: join(dir, 'docker.sock'), path: '/_ping'}, 'the bare level')
-    return performance.now() - started
-  } finally {
-    await execa('docker', ['rm', '-f', '-v', name], {reject: false})
-    rmSync(dir, {recursive: true, force: true})
-  }
 }

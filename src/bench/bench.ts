@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: measures, in one run on one engine, how fast nests come up and go, what they
  * cost in memory, and how the naive propagation (docker save | docker load at every level) does
- * with the same image. Prints a table and writes the figures to bench-results.json.
+ * with the same image, and the physical limit at each depth (physical-limit.ts). Prints tables and
+ * writes the figures to bench-results.json.
  * The image must be built already (`inception build`); nothing here is a pass/fail test.
  */
 import {execa} from 'execa'
@@ -15,7 +16,8 @@ import {pollUntil} from '../nesting/poll.js'
 import {parseUpRequest} from '../nesting/request.js'
 import {decidePrivilege, dockerRunFlags, hostSettingsFor} from '../nesting/privilege.js'
 import {DEFAULT_IMAGE} from '../nesting/suites.js'
-import {bareLevelMs, type DepthRun, depthRun, median, NEST, seconds} from './as-users-wait.js'
+import {type DepthRun, depthRun, median, NEST, seconds} from './as-users-wait.js'
+import {bareLevelMs, bareLevelsPerDepthMs, compareWithLimits, depthLimits, printLimits} from './physical-limit.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const USER_DEPTHS = [1, 2, 3, 4, 8]
@@ -198,6 +200,15 @@ async function main(): Promise<void> {
     inception.push(row)
     console.log(`depth ${depth}: up ${row.upS}s, chain answering ${row.chainS}s (${row.chainRatio} x ${depth} x limit), exec ${row.execS}s, down ${row.downS}s`)
   }
+  // The bare level at every depth up to the deepest above, measured in alternation.
+  // A failure here costs its own figures only (its nest is removed either way): the bench goes on.
+  const limits = await bareLevelsPerDepthMs(engine, nests, Math.max(...USER_DEPTHS), RUNS)
+    .then((runs) => compareWithLimits(depthLimits(runs), inception))
+    .catch((error: unknown) => {
+      console.error(`physical limit per depth: ${(error as Error).message}`)
+      return []
+    })
+  for (const l of limits) console.log(`bare level at depth ${l.depth}: ${l.bareS}s (runs: ${l.runsS.join(', ')}), depths 1-${l.depth} add up to ${l.sumS}s`)
   const baseline: Array<Awaited<ReturnType<typeof baselineRun>>> = []
   for (const depth of [1, 2, 3]) {
     const result = await baselineRun(engine, depth)
@@ -238,6 +249,7 @@ async function main(): Promise<void> {
   console.log(`speed-up at depth 3 over save/load: ${(base3.readyS / depth3.upS).toFixed(1)}x`)
   console.log(`memory added to level 1 by each level beyond the first: ${memoryGrowth.join(', ')} MB`)
   console.log(`deepest depth reached within ${DEEPEST_BUDGET_S}s: ${deep.reached} (asked for ${deep.tried}, took ${deep.seconds}s)`)
+  printLimits(limits, RUNS)
   console.log('')
   console.log(`| ${images.imageMB} MB image | seconds | MB/s |`)
   console.log('| --- | ---: | ---: |')
@@ -254,6 +266,7 @@ async function main(): Promise<void> {
     runs: RUNS,
     bareLevelLimitS: limitS,
     bareLevelRunsS: bare.map(seconds),
+    physicalLimitPerDepth: limits,
     speedupDepth3: base3.readyS / depth3.upS,
     memoryGrowthMB: memoryGrowth,
     deepest: deep,
