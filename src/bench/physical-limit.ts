@@ -22,7 +22,8 @@ import {median, seconds, untilAnswering} from './as-users-wait.js'
 
 // Shell files beside this module's source (dist/bench/ -> src/bench/), linted by shellcheck.
 const script = (file: string) => readFileSync(new URL(`../../src/bench/${file}`, import.meta.url), 'utf8')
-const BARE_LEVEL_SCRIPT = script('bare-level.sh')
+// The image's folder of the init, ahead of the script: it runs the init's cgroup step from there.
+const BARE_LEVEL_SCRIPT = `lib=${IMAGE_LIB_DIR}\n${script('bare-level.sh')}`
 const TIMER_SCRIPT = script('time-bare-level.sh')
 
 /** The nest whose levels start the bare levels of depths 2 and deeper. */

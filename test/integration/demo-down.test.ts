@@ -1,6 +1,6 @@
-import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {startDemo} from '../support/demo.js'
 import {cli, type HostSnapshot, integrationEngine, shAt, snapshot} from '../support/integration.js'
 
 /**
@@ -29,19 +29,7 @@ describe.skipIf(!engine)('demo --down', () => {
   })
 
   it('collapses a running demo from another process: the demo ends and leaves nothing', async () => {
-    const demo = execa('node', ['bin/run.js', 'demo', '--depth', '2', '--suite', 'forky', '--name', NEST, '--port', String(PORT)], {
-      all: true,
-      reject: false,
-      env: {CI: 'true'},
-    })
-    let output = ''
-    await new Promise<void>((resolve, reject) => {
-      demo.all.on('data', (chunk: Buffer) => {
-        output += chunk.toString()
-        if (output.includes('The top is spinning')) resolve()
-      })
-      void demo.then(() => reject(new Error(`demo ended early:\n${output}`)))
-    })
+    const {demo} = await startDemo(['--depth', '2', '--suite', 'forky', '--name', NEST, '--port', String(PORT)])
     // --suite: the innermost level runs forky's Docker.
     const version = await shAt(NEST, 2, "docker version --format '{{.Server.Version}}'")
     expect(Number(version.stdout.split('.')[0])).toBeGreaterThanOrEqual(28)

@@ -3,6 +3,7 @@ import {mkdirSync} from 'node:fs'
 import {chromium} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {startDemo} from '../support/demo.js'
 import {cli, ensureDebianPackage, expectNestIn, type HostSnapshot, integrationEngine, psLevels, ROOT, snapshot} from '../support/integration.js'
 
 const engine = await integrationEngine()
@@ -37,20 +38,7 @@ describe.skipIf(!engine)('the spinning-top demo in a browser', () => {
   })
 
   it('shows the top spinning and exactly the levels it runs in, then collapses leaving nothing', async () => {
-    const demo = execa('node', ['bin/run.js', 'demo', '--depth', '4', '--name', NEST, '--port', String(PORT)], {
-      cwd: ROOT,
-      all: true,
-      reject: false,
-      env: {CI: 'true'},
-    })
-    let output = ''
-    await new Promise<void>((resolve, reject) => {
-      demo.all.on('data', (chunk: Buffer) => {
-        output += chunk.toString()
-        if (output.includes('The top is spinning')) resolve()
-      })
-      void demo.then(() => reject(new Error(`demo ended early:\n${output}`)))
-    })
+    const {demo, output} = await startDemo(['--depth', '4', '--name', NEST, '--port', String(PORT)])
     expect(output).toContain(`http://127.0.0.1:${PORT}/`)
     // The leak check below must compare something: with the nest up, the host holds its parts.
     await expectNestIn(await snapshot(), NEST)

@@ -1,10 +1,11 @@
 import {mkdtempSync, rmSync} from 'node:fs'
-import {createConnection, createServer, type Server} from 'node:net'
+import type {Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {afterAll, describe, expect, it} from 'vitest'
 
+import {engineProxy} from '../support/engine-proxy.js'
 import {cli, integrationEngine, snapshot} from '../support/integration.js'
 
 /**
@@ -30,31 +31,26 @@ afterAll(async () => {
 /** A proxy to the engine at `socket` that refuses to start the container named `name`. */
 async function refusingStart(socket: string, name: string): Promise<Server> {
   let id: string | undefined
-  const server = createServer((client) => {
-    const upstream = createConnection('/var/run/docker.sock')
+  return engineProxy(socket, () => {
     let creating = false
-    client.on('data', (chunk) => {
-      const request = chunk.toString('latin1').split('\r\n')[0] ?? ''
-      if (id && request.startsWith('POST ') && request.includes(`/containers/${id}/start`)) {
-        const body = JSON.stringify({message: REFUSAL})
-        client.write(`HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
-        return
-      }
-      creating = request.includes(`/containers/create?name=${name} `) || request.includes(`/containers/create?name=${name}&`)
-      upstream.write(chunk)
-    })
-    upstream.on('data', (chunk) => {
-      const made = creating ? /"Id":"([0-9a-f]{64})"/.exec(chunk.toString('latin1')) : null
-      if (made) id = made[1]
-      client.write(chunk)
-    })
-    client.on('close', () => upstream.destroy())
-    upstream.on('close', () => client.destroy())
-    client.on('error', () => upstream.destroy())
-    upstream.on('error', () => client.destroy())
+    return {
+      request(chunk, client) {
+        const request = chunk.toString('latin1').split('\r\n')[0] ?? ''
+        if (id && request.startsWith('POST ') && request.includes(`/containers/${id}/start`)) {
+          const body = JSON.stringify({message: REFUSAL})
+          client.write(`HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
+          return false
+        }
+        creating = request.includes(`/containers/create?name=${name} `) || request.includes(`/containers/create?name=${name}&`)
+        return true
+      },
+      answer(chunk) {
+        const made = creating ? /"Id":"([0-9a-f]{64})"/.exec(chunk.toString('latin1')) : null
+        if (made) id = made[1]
+        return true
+      },
+    }
   })
-  await new Promise<void>((resolve) => server.listen(socket, resolve))
-  return server
 }
 
 describe.skipIf(!engine)('an engine that refuses level 1', () => {

@@ -1,11 +1,12 @@
 import {execa} from 'execa'
 import {afterAll, describe, expect, it} from 'vitest'
 import {mkdtempSync, rmSync} from 'node:fs'
-import {createConnection, createServer, type Server} from 'node:net'
+import type {Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {LABEL} from '../../src/nesting/contract.js'
+import {engineProxy} from '../support/engine-proxy.js'
 import {cli, integrationEngine, psLevels, ROOT, shAt, snapshot, upFresh} from '../support/integration.js'
 
 /**
@@ -31,28 +32,21 @@ afterAll(async () => {
  * made the subnet lock for it, before the CLI hears back: a CLI killed while it holds the lock.
  */
 async function killAfterLock(socket: string, victim: () => number | undefined): Promise<Server> {
-  const server = createServer((client) => {
-    const upstream = createConnection('/var/run/docker.sock')
+  return engineProxy(socket, () => {
     let lockAsked = false
-    client.on('data', (chunk) => {
-      if (chunk.toString('latin1').includes(`/containers/create?name=${SUBNET_LOCK}`)) lockAsked = true
-      upstream.write(chunk)
-    })
-    upstream.on('data', (chunk) => {
-      if (lockAsked && (chunk.toString('latin1').split('\r\n')[0] ?? '').includes(' 201 ')) {
+    return {
+      request(chunk) {
+        if (chunk.toString('latin1').includes(`/containers/create?name=${SUBNET_LOCK}`)) lockAsked = true
+        return true
+      },
+      answer(chunk) {
+        if (!lockAsked || !(chunk.toString('latin1').split('\r\n')[0] ?? '').includes(' 201 ')) return true
         const pid = victim()
         if (pid) process.kill(pid, 'SIGKILL')
-        return
-      }
-      client.write(chunk)
-    })
-    client.on('close', () => upstream.destroy())
-    upstream.on('close', () => client.destroy())
-    client.on('error', () => upstream.destroy())
-    upstream.on('error', () => client.destroy())
+        return false
+      },
+    }
   })
-  await new Promise<void>((resolve) => server.listen(socket, resolve))
-  return server
 }
 
 describe.skipIf(!engine)('hostile use: engine and levels', () => {
