@@ -30,12 +30,10 @@ describe('the physical limit per depth', () => {
     ])
   })
 
-  it("starts a bare level from nothing of the init's: no INCEPTION_ variable, no init file sourced", () => {
-    for (const file of ['bare-level.sh', 'time-bare-level.sh']) {
-      const script = readFileSync(new URL(`../../src/bench/${file}`, import.meta.url), 'utf8')
-      const code = script.replace(/^\s*#.*$/gm, '')
-      expect(code).not.toMatch(/INCEPTION_|inception-init|lib\/inception\/init/)
-      expect(code).not.toMatch(/^\s*\.\s/m)
-    }
+  it("starts a bare level with nothing of the init's but its cgroup step: no INCEPTION_ variable, no other init file", () => {
+    const code = (file: string) => readFileSync(new URL(`../../src/bench/${file}`, import.meta.url), 'utf8').replace(/^\s*#.*$/gm, '')
+    for (const file of ['bare-level.sh', 'time-bare-level.sh']) expect(code(file)).not.toMatch(/INCEPTION_|inception-init/)
+    expect(code('time-bare-level.sh')).not.toMatch(/^\s*\.\s/m)
+    expect([...code('bare-level.sh').matchAll(/^\s*\.\s+(.*)$/gm)].map((m) => m[1])).toEqual(['"${lib:?set by the bench}/init/cgroups.sh"'])
   })
 })

@@ -92,7 +92,8 @@ function quotedFlags(text: string): string[] {
 /**
  * The flags each command is run with in the integration tests: array literals whose first
  * quoted word (after at most one other element, such as the CLI's path) is a command, or which
- * start with a flag inside `cli([...])` (plain `inception --depth 4` is `up`); `upFresh(NAME, [...])`;
+ * start with a flag inside `cli([...])` (plain `inception --depth 4` is `up`); `upFresh(NAME, [...])`
+ * (`up`) and `startDemo([...])` (`demo`);
  * and command lines in strings.
  */
 function exercised(): {byCommand: Record<string, Set<string>>; files: string[]} {
@@ -105,6 +106,7 @@ function exercised(): {byCommand: Record<string, Set<string>>; files: string[]} 
     for (const m of text.matchAll(arrays)) quotedFlags(m[2] ?? '').forEach((flag) => byCommand[m[1]!]!.add(flag))
     for (const m of text.matchAll(/cli\(\[\s*('--[^\]]*)\]/g)) quotedFlags(m[1]!).forEach((flag) => byCommand.up!.add(flag))
     for (const m of text.matchAll(/upFresh\([^,]+,\s*\[([^\]]*)\]/g)) quotedFlags(m[1]!).forEach((flag) => byCommand.up!.add(flag))
+    for (const m of text.matchAll(/startDemo\(\[([^\]]*)\]/g)) quotedFlags(m[1]!).forEach((flag) => byCommand.demo!.add(flag))
     for (const m of text.matchAll(new RegExp(`(?:run\\.js|inception) (${commandWords})((?: [^'"\`\\n]*)?)`, 'g')))
       flagsIn(m[2] ?? '').forEach((flag) => byCommand[m[1]!]!.add(flag))
   }
