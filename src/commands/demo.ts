@@ -8,7 +8,7 @@ import {ImageBuilder} from '../nesting/image.js'
 import {Nests} from '../nesting/nest.js'
 import {pollUntil} from '../nesting/poll.js'
 import {parseUpRequest} from '../nesting/request.js'
-import {upWithProgress} from '../progress.js'
+import {upWithProgress} from '../up-driver.js'
 
 export default class Demo extends InceptionCommand {
   static override summary = 'The spinning top: a nest whose innermost level serves a page on your host'

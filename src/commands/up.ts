@@ -5,7 +5,7 @@ import {bindFlag, depthFlag, hostPortFlag, imageFlag, networkFlag, privilegeFlag
 import {Nests, type NestStatus} from '../nesting/nest.js'
 import {bindWarning, checkBindAddress, DEFAULT_MAX_DEPTH, DEFAULT_NEST, DEFAULT_READY_TIMEOUT_SECONDS, parseUpRequest} from '../nesting/request.js'
 import {hostInterfaceAddresses} from '../nesting/subnets.js'
-import {upWithProgress} from '../progress.js'
+import {upWithProgress} from '../up-driver.js'
 
 export default class Up extends InceptionCommand {
   static override summary = 'Start a nest: level 1 on this engine, each level starting the next'

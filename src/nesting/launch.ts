@@ -26,7 +26,7 @@ import type {UpRequest} from './request.js'
 import {type Clock, pollUntil, systemClock} from './poll.js'
 import type {PrivilegeDecision} from './privilege.js'
 import {decidePrivilegeOnce, type PrivilegeCache, type PrivilegeKey} from './privilege-cache.js'
-import {initError, type NestReach} from './reach.js'
+import {initError, type LevelAccess} from './level-access.js'
 import {nestRecord, subnetsOfNests} from './record.js'
 import {levelOneSpec, planFiles} from './render.js'
 import type {NestStatus, NestStatusReader} from './status.js'
@@ -60,7 +60,7 @@ const BOARD_POLL_MS = 20
 export class NestLauncher {
   constructor(
     private readonly directory: NestDirectory,
-    private readonly reach: NestReach,
+    private readonly reach: LevelAccess,
     private readonly statusReader: NestStatusReader,
     private readonly teardown: NestTeardown,
     private readonly privilegeCache: PrivilegeCache,

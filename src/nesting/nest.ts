@@ -8,23 +8,23 @@ import {NestLauncher, type PreparedNest, type UpEvents} from './launch.js'
 import type {Clock} from './poll.js'
 import {type PrivilegeCache, privilegeCacheFrom} from './privilege-cache.js'
 import type {UpRequest} from './request.js'
-import {type DaemonEndpoint, NestReach} from './reach.js'
+import {type DaemonEndpoint, LevelAccess} from './level-access.js'
 import {type NestStatus, NestStatusReader} from './status.js'
 import {type DownReport, NestTeardown} from './teardown.js'
 
 export type {PreparedNest, UpEvents} from './launch.js'
-export type {DaemonEndpoint} from './reach.js'
+export type {DaemonEndpoint} from './level-access.js'
 export type {LevelRunState, LevelStatus, NestStatus} from './status.js'
 export type {DownReport} from './teardown.js'
 
 /**
  * Nests on one engine: what the commands use. Each job has its own module: finding nests
  * (directory.ts), bringing them up (launch.ts), reading their state (status.ts), reaching into
- * their levels (reach.ts) and taking them down (teardown.ts).
+ * their levels (level-access.ts) and taking them down (teardown.ts).
  */
 export class Nests {
   private readonly directory: NestDirectory
-  private readonly reach: NestReach
+  private readonly reach: LevelAccess
   private readonly statusReader: NestStatusReader
   private readonly teardown: NestTeardown
   private readonly launcher: NestLauncher
@@ -36,7 +36,7 @@ export class Nests {
    */
   constructor(engine: Engine, privilegeCache: PrivilegeCache = privilegeCacheFrom(), clock?: Clock, connect: EngineConnector = connectEndpoint) {
     this.directory = new NestDirectory(engine)
-    this.reach = new NestReach(this.directory, connect)
+    this.reach = new LevelAccess(this.directory, connect)
     this.statusReader = new NestStatusReader(this.directory, this.reach)
     this.teardown = new NestTeardown(this.directory)
     this.launcher = new NestLauncher(this.directory, this.reach, this.statusReader, this.teardown, privilegeCache, clock)

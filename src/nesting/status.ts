@@ -4,7 +4,7 @@ import type {NestFacts, NestRecord} from './record.js'
 import type {NestDirectory} from './directory.js'
 import {formatPortMapping} from './ports.js'
 import {capabilitiesInMask} from './privilege.js'
-import type {NestReach} from './reach.js'
+import type {LevelAccess} from './level-access.js'
 
 /**
  * How `ps` sees a level: running (its engine answers), on its way (starting, stopping), failed or
@@ -55,7 +55,7 @@ const CONTAINER_STATES: readonly LevelRunState[] = ['running', 'created', 'pause
 export class NestStatusReader {
   constructor(
     private readonly directory: NestDirectory,
-    private readonly reach: NestReach,
+    private readonly reach: LevelAccess,
   ) {}
 
   async status(name: string): Promise<NestStatus> {

@@ -7,7 +7,7 @@ import {ImageLoader} from '../../src/nesting/load.js'
 import {Nests} from '../../src/nesting/nest.js'
 import {parseUpRequest} from '../../src/nesting/request.js'
 import {bootstrappedBaseForSuite, DEFAULT_SUITE, imageForSuite} from '../../src/nesting/suites.js'
-import {SHORTCUT_SCRIPT} from '../../src/nesting/shortcut.js'
+import {SHORTCUT_SCRIPT} from '../../src/nesting/nsenter-path.js'
 import {FakeEngine} from '../support/fake-engine.js'
 
 describe('suites', () => {

@@ -7,7 +7,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {BOARD_READ_SCRIPT} from '../../src/nesting/board.js'
 import {EXEC_MARK_VARIABLE, shellContract} from '../../src/nesting/contract.js'
 import {levelScript, type LevelScript} from '../../src/nesting/level-scripts.js'
-import {SHORTCUT_SCRIPT, shortcutCommand} from '../../src/nesting/shortcut.js'
+import {SHORTCUT_SCRIPT, shortcutCommand} from '../../src/nesting/nsenter-path.js'
 
 /**
  * The CLI's scripts for level 1 (image/cli/), run by `sh` as level 1 runs them, on a fake nest:

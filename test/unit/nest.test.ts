@@ -5,7 +5,7 @@ import {Capture} from '../../src/nesting/engine.js'
 import {Interrupted, LevelFailed, LevelOutOfRange, NestExists, NestNotFound} from '../../src/nesting/errors.js'
 import {Nests} from '../../src/nesting/nest.js'
 import type {Clock} from '../../src/nesting/poll.js'
-import {chainCommand, initError} from '../../src/nesting/reach.js'
+import {chainCommand, initError} from '../../src/nesting/level-access.js'
 import {parseUpRequest, type UpInput} from '../../src/nesting/request.js'
 import {FakeEngine} from '../support/fake-engine.js'
 

@@ -7,7 +7,7 @@ import type {NestRecord} from './record.js'
 import type {NestDirectory} from './directory.js'
 import {Capture, type Engine, type EngineConnector, type ExecIo} from './engine.js'
 import {DaemonsNotExposed, Interrupted, LevelFailed} from './errors.js'
-import {shortcutCommand} from './shortcut.js'
+import {shortcutCommand} from './nsenter-path.js'
 import {clientFolderExists, readClientMaterial} from './tls.js'
 
 /** How the host reaches one level's engine directly (with --expose-daemons). */
@@ -20,10 +20,10 @@ export interface DaemonEndpoint {
 /**
  * Reaching into a nest's levels: commands, logs, the status board, and level engines' addresses.
  * Level K is reached through level K-1's engine directly over its TLS port when the nest exposes
- * its daemons; else commands enter level K from level 1 in one step (shortcut.ts), and logs are
+ * its daemons; else commands enter level K from level 1 in one step (nsenter-path.ts), and logs are
  * read by an exec into level 1 that runs `docker exec` down the chain.
  */
-export class NestReach {
+export class LevelAccess {
   constructor(
     private readonly directory: NestDirectory,
     /** How a level's engine is dialled over its TLS port (the dockerode adapter's, or a test's own). */
