@@ -35,8 +35,7 @@ describe.skipIf(!engine)('up --timeout', () => {
     const up = await cli(['up', '--name', NAME, '--depth', '2', '--image', HANG, '--timeout', '3'])
     expect(up.exitCode).toBe(5)
     expect(up.stderr).toMatch(/^inception: level 2 failed: start dockerd: dockerd did not answer within 3s/m)
-    // The default is 60 s a level: this gave up well before.
-    expect(up.durationMs).toBeLessThan(55_000)
+    // The init gave up after the 3 s asked for (its bounded wait is counted in the unit tests); how long it took is the bench's.
     expect(await snapshot()).toEqual(before)
   })
 })
