@@ -1,4 +1,4 @@
-import {BOARD_FILE, LEVEL_STATES, type LevelState} from './contract.js'
+import {LEVEL_STATES, type LevelState} from './contract.js'
 import {levelScript} from './level-scripts.js'
 
 /**
@@ -27,6 +27,20 @@ export interface LevelReport {
  */
 export const BOARD_READ_SCRIPT = levelScript('board-read.sh')
 
+/**
+ * Run in level 1 while `up` waits: prints the board (state and info lines, as above) at once and
+ * on each change of a level's state, each time followed by an empty line; ends once every level
+ * is ready, one has failed, or the deadline passed. The script is image/cli/board-watch.sh.
+ */
+export const BOARD_WATCH_SCRIPT = levelScript('board-watch.sh')
+
+/** The boards a watch printed so far, each parsed when its empty line arrives; `rest` keeps a board not yet ended. */
+export function boardsOfWatch(output: string, depth: number): {boards: LevelReport[][]; rest: string} {
+  const parts = output.split('\n\n')
+  const rest = parts.pop() ?? ''
+  return {boards: parts.map((part) => parseBoard(part, depth)), rest}
+}
+
 export function parseBoard(output: string, depth: number): LevelReport[] {
   const reports: LevelReport[] = Array.from({length: depth}, (_, i) => ({level: i + 1, state: 'absent', detail: '', info: {}}))
   for (const line of output.split('\n')) {
@@ -51,22 +65,6 @@ export function parseBoard(output: string, depth: number): LevelReport[] {
     }
   }
   return reports
-}
-
-/**
- * The same reports from the board's files as they are (name -> content), read without running
- * anything in level 1: states and details only, no memory or liveness (those come from cgroups).
- */
-export function boardFromFiles(files: Record<string, string>, depth: number): LevelReport[] {
-  const lines: string[] = []
-  for (const [name, content] of Object.entries(files)) {
-    if (name.startsWith(BOARD_FILE.statePrefix)) lines.push(`state ${name.slice(BOARD_FILE.statePrefix.length)} ${content.trim()}`)
-    else if (name.startsWith(BOARD_FILE.infoPrefix)) {
-      const level = name.slice(BOARD_FILE.infoPrefix.length)
-      for (const line of content.split('\n')) if (line.trim()) lines.push(`info ${level} ${line}`)
-    }
-  }
-  return parseBoard(lines.join('\n'), depth)
 }
 
 /** How many levels, counted from the top, are ready without a gap. */

@@ -9,7 +9,6 @@ import {
   BindAddressUnavailable,
   ContainerNameTaken,
   ImageMissing,
-  InceptionError,
   Interrupted,
   LevelFailed,
   levelFailure,
@@ -52,9 +51,11 @@ export interface UpEvents {
   levelState?(level: number, state: LevelState, elapsedMs: number): void
 }
 
-// A board read is one archive request (a few milliseconds of the engine's time, nothing in the
-// nest), so it can be asked often: the wait after the last level is ready is half of this.
+// How often `up` looks at the board its watch keeps (no engine call): the wait after the last level is ready is half of this.
 const BOARD_POLL_MS = 20
+/** Level 1's container is inspected every this many looks (and whenever the watch ended). */
+const INSPECT_EVERY = 10
+const WATCH_RESTART_MS = 250
 
 /** Brings nests up: checks first, then level 1 on this engine; each level's init starts the next. */
 export class NestLauncher {
@@ -226,24 +227,41 @@ export class NestLauncher {
     // A level has readyTimeoutSeconds to answer once the one above it is ready; its init enforces
     // the same bound from the inside and reports the failure on the board.
     const stallLimitMs = (request.readyTimeoutSeconds + 15) * 1000
+    // The board comes from a watch in level 1, which hands over each change (LevelAccess.watchBoard).
+    // A watch that ends before the nest is up (level 1 between its start and its first process,
+    // or gone) is started again, no sooner than WATCH_RESTART_MS after the last.
+    let board: LevelReport[] = []
+    let watching = false
+    let watchStarted = -Infinity
+    let tick = 0
+    const watch = () => {
+      watching = true
+      watchStarted = this.clock.now()
+      const deadlineSeconds = request.depth * (request.readyTimeoutSeconds + 15)
+      this.reach
+        .watchBoard(id, request.depth, deadlineSeconds, (reports) => {
+          board = reports
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          watching = false
+        })
+    }
     return pollUntil(
       async () => {
         throwIfAborted(signal, request.name)
-        const details = await this.engine.inspectContainer(id)
-        if (!details?.running) {
-          const tail = await this.reach.logTail(request.name, 1)
-          const said = initError(tail)
-          // Gone, or ended well with nothing to say: stopped (the init ends with 0 on SIGTERM) or removed, by `down` most likely.
-          if (!details || (details.exitCode === 0 && said === undefined)) throw new NestRemoved(request.name, 'it was coming up')
-          throw levelFailure(1, said ?? `its container exited with status ${details.exitCode}`, tail)
+        // Level 1's container, whenever the watch has ended (it ends with level 1) and every INSPECT_EVERY ticks besides.
+        if (!watching || tick++ % INSPECT_EVERY === 0) {
+          const details = await this.engine.inspectContainer(id)
+          if (!details?.running) {
+            const tail = await this.reach.logTail(request.name, 1)
+            const said = initError(tail)
+            // Gone, or ended well with nothing to say: stopped (the init ends with 0 on SIGTERM) or removed, by `down` most likely.
+            if (!details || (details.exitCode === 0 && said === undefined)) throw new NestRemoved(request.name, 'it was coming up')
+            throw levelFailure(1, said ?? `its container exited with status ${details.exitCode}`, tail)
+          }
         }
-        let reports: LevelReport[] = []
-        try {
-          reports = await this.reach.readBoardStates(id, request.depth)
-        } catch (error) {
-          if (error instanceof InceptionError) throw error
-          // The container may be between start and its first process: try again.
-        }
+        const reports = board
         for (const report of reports) {
           if (report.state !== 'absent' && seen.get(report.level) !== report.state) {
             seen.set(report.level, report.state)
@@ -258,6 +276,7 @@ export class NestLauncher {
           const stuck = readyDepth(reports) + 1
           throw new LevelFailed(stuck, `no progress for ${Math.round(stallLimitMs / 1000)}s`, await this.reach.logTail(request.name, stuck))
         }
+        if (!watching && this.clock.now() - watchStarted >= WATCH_RESTART_MS) watch()
         return undefined
       },
       {intervalMs: BOARD_POLL_MS, signal, clock: this.clock},

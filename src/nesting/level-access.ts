@@ -1,7 +1,7 @@
 import {randomBytes} from 'node:crypto'
-import type {Writable} from 'node:stream'
+import {Writable} from 'node:stream'
 
-import {BOARD_READ_SCRIPT, boardFromFiles, type LevelReport, parseBoard} from './board.js'
+import {BOARD_READ_SCRIPT, BOARD_WATCH_SCRIPT, boardsOfWatch, type LevelReport, parseBoard} from './board.js'
 import {BOARD_DIR, EXEC_MARK_VARIABLE, levelName} from './contract.js'
 import type {NestRecord} from './record.js'
 import type {NestDirectory} from './directory.js'
@@ -128,12 +128,25 @@ exit 0`
   }
 
   /**
-   * Every level's state and details, read through the engine's archive API: nothing runs in
-   * level 1, so polling it while the levels start takes no processor time from them (an exec
-   * runs a shell and a dozen programs there, each time). No memory or liveness.
+   * Follows every level's state and details while the levels start: one exec into level 1
+   * (BOARD_WATCH_SCRIPT) hands each board to onBoard as it changes, until every level is ready,
+   * one failed, or deadlineSeconds passed; resolves with the watch's exit status. Not a read per
+   * tick: through the archive API each read costs the engine a process of its own (dockerd
+   * re-executes itself to write the tar), through an exec a runtime call, and both take from the
+   * levels the processor they start on.
    */
-  async readBoardStates(levelOneId: string, depth: number): Promise<LevelReport[]> {
-    return boardFromFiles((await this.engine.readFiles(levelOneId, BOARD_DIR)) ?? {}, depth)
+  async watchBoard(levelOneId: string, depth: number, deadlineSeconds: number, onBoard: (reports: LevelReport[]) => void): Promise<number> {
+    let pending = ''
+    const stdout = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        const {boards, rest} = boardsOfWatch(pending + chunk.toString('utf8'), depth)
+        pending = rest
+        for (const board of boards) onBoard(board)
+        done()
+      },
+    })
+    const cmd = ['sh', '-c', BOARD_WATCH_SCRIPT, 'board-watch', String(depth), String(deadlineSeconds)]
+    return this.engine.exec(levelOneId, cmd, {stdout, stderr: new Capture(), timeoutMs: (deadlineSeconds + 5) * 1000})
   }
 
   /** One file of the nest's board as it is now (undefined when it is not there), read through the archive API. */

@@ -4,7 +4,7 @@ import {shellContract} from './contract.js'
 import {IMAGE_CONTEXT_DIR} from './version.js'
 
 /** The scripts the CLI runs in level 1, in image/cli/ (shellchecked with the init). */
-export type LevelScript = 'board-read.sh' | 'shortcut.sh'
+export type LevelScript = 'board-read.sh' | 'board-watch.sh' | 'shortcut.sh'
 
 /**
  * The text of a script the CLI runs in level 1 by `sh -c`: the contract's shell half, the

@@ -13,7 +13,7 @@ import {
   type PullOutcome,
   type VolumeSummary,
 } from '../../src/nesting/engine.js'
-import {BOARD_READ_SCRIPT} from '../../src/nesting/board.js'
+import {BOARD_READ_SCRIPT, BOARD_WATCH_SCRIPT} from '../../src/nesting/board.js'
 import {BOARD_DIR, BOARD_FILE, LABEL, type Labels} from '../../src/nesting/contract.js'
 
 /**
@@ -198,6 +198,12 @@ export class FakeEngine implements Engine {
     this.execs.push(cmd)
     // Reads what is sent, as a real command would, so a sender's stream flows to its end.
     if (io.stdin) for await (const chunk of io.stdin) this.stdinBytes += (chunk as Buffer).length
+    // The board's watch prints the board as the board script's answer describes it, once, and ends.
+    if (cmd[2] === BOARD_WATCH_SCRIPT) {
+      const board = (this.execAnswer(id, ['sh', '-c', BOARD_READ_SCRIPT]).stdout ?? '').split('\n').filter((line) => /^(state|info) /.test(line))
+      io.stdout.write(`${board.join('\n')}\n\n`)
+      return 0
+    }
     const answer = this.execAnswer(id, cmd)
     if (answer.stdout) io.stdout.write(answer.stdout)
     return answer.code

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {boardFromFiles, firstFailure, parseBoard, readyDepth} from '../../src/nesting/board.js'
+import {boardsOfWatch, firstFailure, parseBoard, readyDepth} from '../../src/nesting/board.js'
 
 describe('status board', () => {
   const output = [
@@ -32,23 +32,13 @@ describe('status board', () => {
     expect(parseBoard('state 5 ready overlay2', 2).every((r) => r.state === 'absent')).toBe(true)
   })
 
-  it('reads the same states and details from the board files as they are (the archive read), skipping other files', () => {
-    const reports = boardFromFiles(
-      {
-        'level-1': 'ready overlay2\n',
-        'level-2': 'failed dockerd exited\n',
-        'info-1': 'id=abc\nhostname=abc123\n',
-        // What a level writes before renaming it into place: not its state yet.
-        '.level-3.tmp': 'failed half-written\n',
-        collapsing: '',
-        spool: 'x',
-      },
-      3,
-    )
-    expect(reports.map((r) => r.state)).toEqual(['ready', 'failed', 'absent'])
-    expect(reports[0]!.detail).toBe('overlay2')
-    expect(reports[0]!.info).toEqual({id: 'abc', hostname: 'abc123'})
-    expect(reports[1]!.detail).toBe('dockerd exited')
-    expect(reports[0]!.memoryBytes).toBeUndefined()
+  it("splits a watch's output into boards at each empty line, keeping a board not yet ended", () => {
+    const first = boardsOfWatch('state 1 ready overlay2\ninfo 1 id=abc\ninfo 1 hostname=abc123\n\nstate 1 ready overlay2\nstate 2 star', 2)
+    expect(first.boards).toHaveLength(1)
+    expect(first.boards[0]!.map((r) => r.state)).toEqual(['ready', 'absent'])
+    expect(first.boards[0]![0]!.info).toEqual({id: 'abc', hostname: 'abc123'})
+    const second = boardsOfWatch(`${first.rest}ting\n\n`, 2)
+    expect(second.rest).toBe('')
+    expect(second.boards.map((board) => board.map((r) => `${r.state} ${r.detail}`))).toEqual([['ready overlay2', 'starting ']])
   })
 })

@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {BOARD_READ_SCRIPT} from '../../src/nesting/board.js'
+import {BOARD_READ_SCRIPT, BOARD_WATCH_SCRIPT, boardsOfWatch} from '../../src/nesting/board.js'
 import {EXEC_MARK_VARIABLE, shellContract} from '../../src/nesting/contract.js'
 import {levelScript, type LevelScript} from '../../src/nesting/level-scripts.js'
 import {SHORTCUT_SCRIPT, shortcutCommand} from '../../src/nesting/nsenter-path.js'
@@ -77,6 +77,8 @@ function fakeNest(layout: Layout, levels: Record<number, FakeLevel>, board: Reco
     const text = levelScript(script, `${shellContract()}BOARD_DIR='${join(dir, 'board')}'\n`)
     const result = await execa('sh', ['-c', text, 'sh', ...args], {
       reject: false,
+      // As an exec hands it over: the watch ends each board with an empty line.
+      stripFinalNewline: false,
       extendEnv: false,
       env: {PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, INCEPTION_CGROUP_ROOT: join(dir, 'cgroup'), INCEPTION_PROC: join(dir, 'proc')},
     })
@@ -99,6 +101,7 @@ describe('the scripts the CLI runs in level 1', () => {
   it('are the contract, the shared cgroup walk and the script, as the files say', () => {
     const file = (name: string) => readFileSync(new URL(`../../image/cli/${name}`, import.meta.url), 'utf8')
     expect(BOARD_READ_SCRIPT).toBe([shellContract(), file('cgroups.sh'), file('board-read.sh')].join('\n'))
+    expect(BOARD_WATCH_SCRIPT).toBe([shellContract(), file('cgroups.sh'), file('board-watch.sh')].join('\n'))
     expect(SHORTCUT_SCRIPT).toBe([shellContract(), file('cgroups.sh'), file('shortcut.sh')].join('\n'))
     expect(shortcutCommand('n', 3, ['id', '-u'], {interactive: true, tty: false})).toEqual([
       'sh',
@@ -112,6 +115,44 @@ describe('the scripts the CLI runs in level 1', () => {
       'id',
       '-u',
     ])
+  })
+})
+
+describe("the board's watch while `up` waits", () => {
+  const states = (board: Array<{state: string}>) => board.map((report) => report.state)
+
+  it('prints the board once and ends when every level is ready', async () => {
+    const nest = fakeNest('v1', twoLevels(), {'level-2': 'ready vfs\n', 'level-3': 'ready overlay2\n'})
+    const result = await nest.run('board-watch.sh', ['3', '30'])
+    expect(result.exitCode, result.stderr).toBe(0)
+    const {boards, rest} = boardsOfWatch(result.stdout, 3)
+    expect(rest).toBe('')
+    expect(boards.map(states)).toEqual([['ready', 'ready', 'ready']])
+    expect(boards[0]![2]!.detail).toBe('overlay2')
+    expect(boards[0]![1]!.info).toEqual({id: 'l2', hostname: 'h2'})
+  })
+
+  it("prints the board again when a level's state changes, and ends when one has failed", async () => {
+    const nest = fakeNest('v1', twoLevels(), {'level-2': 'starting\n'})
+    const watching = nest.run('board-watch.sh', ['3', '30'])
+    // The watch has printed its first board once the level is seen starting: then level 2 fails.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    writeFileSync(join(nest.dir, 'board/level-2'), 'failed dockerd exited\n')
+    const result = await watching
+    expect(result.exitCode, result.stderr).toBe(0)
+    const {boards} = boardsOfWatch(result.stdout, 3)
+    expect(boards.map(states)).toEqual([
+      ['ready', 'starting', 'absent'],
+      ['ready', 'failed', 'absent'],
+    ])
+    expect(boards[1]![1]!.detail).toBe('dockerd exited')
+  })
+
+  it('ends at its deadline while a level is still on its way', async () => {
+    const nest = fakeNest('v1', twoLevels(), {'level-2': 'ready vfs\n', 'level-3': 'starting\n'})
+    const result = await nest.run('board-watch.sh', ['3', '1'])
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(boardsOfWatch(result.stdout, 3).boards.map(states)).toEqual([['ready', 'ready', 'starting']])
   })
 })
 
