@@ -39,7 +39,9 @@ export interface Engine {
   putFiles(id: string, directory: string, files: Record<string, {content: string; mode: number}>): Promise<void>
   /**
    * The files directly in a container's directory, by name, read through the engine's archive
-   * API: no process runs in the container. Undefined when the directory is not there.
+   * API: no process runs in the container, but the engine may start one of its own per read
+   * (dockerd re-executes itself to write the tar), so it is for a few reads, not for polling.
+   * Undefined when the directory is not there.
    */
   readFiles(id: string, directory: string): Promise<Record<string, string> | undefined>
   /** SIGTERM, then SIGKILL after `timeoutSeconds`; a container stopped or gone already is no error. */
