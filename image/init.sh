@@ -47,6 +47,8 @@ INCEPTION_LIB=${INCEPTION_LIB:-/usr/local/lib/inception}
 : "${INCEPTION_DOCKERD_OPTIONS:=}"
 : "${INCEPTION_READY_TIMEOUT:=60}"
 : "${INCEPTION_PRIVILEGE_USED:=unknown}"
+# Level 1's only: the plan's files for the levels below (write_plan).
+: "${INCEPTION_PLAN:=}"
 # 1: a throwaway level of `inception build` that writes the image seed and ends (write_image_seed).
 : "${INCEPTION_MAKE_SEED:=}"
 

@@ -68,12 +68,27 @@ await_next_data_root() {
   await_job next_data_root || fail "cannot make level $NEXT_LEVEL's data root $NEXT_DATA_ROOT"
 }
 
+# Level 1 is given the plan in its environment (INCEPTION_PLAN: the files for levels 2..N in order,
+# each followed by an empty line) and writes it where every level reads it; the levels below
+# have it from their parent, read-only, and an empty INCEPTION_PLAN.
+write_plan() {
+  mkdir -p "$PLAN_DIR" || return 1
+  printf '%s' "$INCEPTION_PLAN" | awk -v dir="$PLAN_DIR" -v prefix="$PLAN_FILE_PREFIX" -v suffix="$PLAN_FILE_SUFFIX" '
+    BEGIN { level = 2 }
+    /^$/ { close(dir "/" prefix level suffix); level++; next }
+    { print > (dir "/" prefix level suffix) }
+  '
+}
+
 # Starts the next level from its file in the plan, one `docker run` argument a line, as the CLI
 # rendered it: nothing is added but the capabilities to drop where the plan marks them. The job
 # next_level_watch then waits for it to end.
 launch_next_level() {
   local plan argument cap next_id
   plan=$PLAN_DIR/$PLAN_FILE_PREFIX$NEXT_LEVEL$PLAN_FILE_SUFFIX
+  if [ -n "$INCEPTION_PLAN" ]; then
+    write_plan || fail "cannot write the plan to $PLAN_DIR"
+  fi
   [ -r "$plan" ] || fail "the plan has no level $NEXT_LEVEL ($plan is missing)"
   set --
   while IFS= read -r argument; do

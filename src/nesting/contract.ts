@@ -24,8 +24,8 @@ export const TLS_DIR = `${STATE_DIR}/tls`
 
 /**
  * The plan: `level-K.args` for every level K below the first, the `docker run` arguments of
- * level K's container one per line, rendered by the CLI (render.ts), put into level 1 before it
- * starts and passed down read-only. Level K-1's init runs its file as it is, but for one marker
+ * level K's container one per line, rendered by the CLI (render.ts), given to level 1 in its
+ * environment (INCEPTION_PLAN), written here by its init and passed down read-only. Level K-1's init runs its file as it is, but for one marker
  * (CAP_DROP_MARKER). No level composes a container of its own.
  */
 export const PLAN_DIR = `${STATE_DIR}/plan`
@@ -187,6 +187,7 @@ export const INIT_VARIABLES = {
   INCEPTION_MTU: {from: 'plan', holds: "this level's MTU; empty: it takes its uplink's"},
   INCEPTION_READY_TIMEOUT: {from: 'plan', holds: "seconds this level's engine has to answer"},
   INCEPTION_DOCKERD_OPTIONS: {from: 'plan', holds: "this level's dockerd options, space-separated: bridge, pool, TLS listener, the user's"},
+  INCEPTION_PLAN: {from: 'plan', holds: "level 1's only: the plan's files for levels 2..N in order, each followed by an empty line; empty elsewhere"},
   INCEPTION_MAKE_SEED: {from: 'build', holds: '1: a throwaway level of `inception build` that writes the image seed and ends'},
   INCEPTION_DESCRIPTORS_CLOSED: {from: 'internal', holds: 'set while the init re-executes itself with inherited descriptors closed'},
   INCEPTION_INIT_SOURCED: {from: 'root', holds: '1: the init only defines its steps (tests run them one by one)'},

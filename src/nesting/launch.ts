@@ -2,7 +2,7 @@ import {createServer} from 'node:net'
 import {dirname} from 'node:path'
 
 import {firstFailure, type LevelReport, readyDepth} from './board.js'
-import {LABEL, type LevelState, levelName, PLAN_DIR, TLS_DIR} from './contract.js'
+import {LABEL, type LevelState, levelName, TLS_DIR} from './contract.js'
 import type {NestDirectory} from './directory.js'
 import {AddressUnavailable, type ContainerSpec, EngineRefusal, NameInUse, PortInUse} from './engine.js'
 import {
@@ -27,7 +27,7 @@ import type {PrivilegeDecision} from './privilege.js'
 import {decidePrivilegeOnce, type PrivilegeCache, type PrivilegeKey} from './privilege-cache.js'
 import {initError, type LevelAccess} from './level-access.js'
 import {nestRecord, subnetsOfNests} from './record.js'
-import {levelOneSpec, planFiles} from './render.js'
+import {levelOneSpec} from './render.js'
 import type {NestStatus, NestStatusReader} from './status.js'
 import {SubnetLock} from './subnet-lock.js'
 import {type Cidr, hostInterfaceSubnets, parseCidr} from './subnets.js'
@@ -122,7 +122,7 @@ export class NestLauncher {
     // Rollback removes what carries this nest's name: only once this call has made something.
     let created = false
     try {
-      const {id, spec, plan} = await new SubnetLock(this.engine).hold(request.image, async () => {
+      const {id, spec} = await new SubnetLock(this.engine).hold(request.image, async () => {
         // Checked again under the lock: another `up` of the same name may have won the race,
         // and its nest is not ours to roll back.
         if ((await this.directory.records(request.name)).length > 0) throw new NestExists(request.name)
@@ -137,10 +137,8 @@ export class NestLauncher {
         if (volume.state === 'orphan') await this.engine.removeVolume(volume.volume)
         created = true
         await this.engine.createVolume(spec.name!, {[LABEL.nest]: request.name})
-        return {id: await this.forgetPrivilegeIfRefused(privilegeKey, () => this.create(spec, request)), spec, plan}
+        return {id: await this.forgetPrivilegeIfRefused(privilegeKey, () => this.create(spec, request)), spec}
       })
-      // Every level below the first, rendered now with level 1: each init starts the next from its file.
-      if (request.depth > 1) await this.engine.putFiles(id, PLAN_DIR, planFiles(plan, decision))
       if (certificates) {
         const files = Object.fromEntries(
           Object.entries(serverFiles(certificates)).map(([file, content]) => [file, {content, mode: file.endsWith('key.pem') ? 0o600 : 0o644}]),

@@ -5,7 +5,7 @@ import {CAP_DROP_MARKER, CAPABILITY_NAMES} from '../../src/nesting/contract.js'
 import {planNest} from '../../src/nesting/plan.js'
 import {parsePortMapping} from '../../src/nesting/ports.js'
 import type {PrivilegeDecision} from '../../src/nesting/privilege.js'
-import {dockerRunArguments, planFiles, renderLevel} from '../../src/nesting/render.js'
+import {dockerRunArguments, planFiles, planText, renderLevel} from '../../src/nesting/render.js'
 import {parseUpRequest} from '../../src/nesting/request.js'
 import type {Suite} from '../../src/nesting/suites.js'
 import {initSandboxes, statusWithBoundingSet, type InitSandbox} from '../support/init-shell.js'
@@ -74,6 +74,16 @@ describe('launching the next level', () => {
     // Its data root: a directory in this level's, holding this engine's store as hard links.
     expect(statSync(box.path('data/inception-level-2/overlay2/abc/diff/bin/sh')).ino).toBe(statSync(box.path('data/overlay2/abc/diff/bin/sh')).ino)
     expect(result.calls.filter((call) => call.startsWith('docker ') && !call.startsWith('docker run ') && !call.startsWith('docker wait '))).toEqual([])
+  })
+
+  it('level 1 writes the plan it is given in its environment, file by file as rendered, and runs level 2 from it', async () => {
+    const box = sandbox({docker})
+    const plan = planNest(parseUpRequest({name: 'dream', depth: 3, ports: [parsePortMapping('18080:8080')]}), [])
+    const env = {...fakeProc(box, ALL_CAPS), INCEPTION_LEVEL: '1', INCEPTION_DEPTH: '3', INCEPTION_PLAN: planText(plan, capsDecision)}
+    const result = await box.run('mkdir -p "$STATE_DIR"\nSTORAGE_DRIVER=overlay2\nDOCKERD_MAJOR=26\nlaunch_next_level\nwait', env)
+    expect(result.exitCode, result.stderr).toBe(0)
+    for (const [file, {content}] of Object.entries(planFiles(plan, capsDecision))) expect(readFileSync(box.path(`plan/${file}`), 'utf8')).toBe(content)
+    expect(readFileSync(box.path('docker-run.args'), 'utf8').trimEnd().split('\n')).toEqual(dockerRunArguments(renderLevel(plan, capsDecision, 2)))
   })
 
   it('dockerd 20.10: the parent puts a --cap-drop where the plan marks it, for each capability its bounding set lacks', async () => {

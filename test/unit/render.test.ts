@@ -5,7 +5,7 @@ import {CAP_DROP_MARKER, daemonInnerPort, LABEL, planFile} from '../../src/nesti
 import {planNest} from '../../src/nesting/plan.js'
 import {parsePortMapping} from '../../src/nesting/ports.js'
 import {minimalDecision, type PrivilegeDecision, type PrivilegeRequest} from '../../src/nesting/privilege.js'
-import {dockerRunArguments, planFiles, renderLevel} from '../../src/nesting/render.js'
+import {dockerRunArguments, planFiles, planText, renderLevel} from '../../src/nesting/render.js'
 import {parseUpRequest, type UpInput} from '../../src/nesting/request.js'
 import {LEVEL_SETTINGS} from '../../src/nesting/settings.js'
 import {parseDataRoot} from '../../src/nesting/storage.js'
@@ -126,6 +126,16 @@ describe('what each level is given', () => {
 })
 
 describe('the plan', () => {
+  it('gives the plan to level 1 in its environment, the files for levels 2..N in order, and nothing to the levels below', () => {
+    const plan = planNest(parseUpRequest({depth: 3}), [])
+    const env = (level: number) => renderLevel(plan, caps, level).spec.env ?? []
+    const files = planFiles(plan, caps)
+    expect(env(1)).toContain(`INCEPTION_PLAN=${files[planFile(2)]!.content}\n${files[planFile(3)]!.content}\n`)
+    expect(env(2)).toContain('INCEPTION_PLAN=')
+    expect(env(3)).toContain('INCEPTION_PLAN=')
+    expect(planText(planNest(parseUpRequest({depth: 1}), []), caps)).toBe('')
+  })
+
   it('holds a file for every level below the first: its container as `docker run` arguments, one a line, image last', () => {
     const plan = planNest(parseUpRequest({depth: 3, suite: 'bookworm', ports: [parsePortMapping('18080:8080')]}), [])
     const files = planFiles(plan, caps)
