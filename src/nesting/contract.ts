@@ -25,8 +25,9 @@ export const TLS_DIR = `${STATE_DIR}/tls`
 /**
  * The plan: `level-K.args` for every level K below the first, the `docker run` arguments of
  * level K's container one per line, rendered by the CLI (render.ts), given to level 1 in its
- * environment (INCEPTION_PLAN), written here by its init and passed down read-only. Level K-1's init runs its file as it is, but for one marker
- * (CAP_DROP_MARKER). No level composes a container of its own.
+ * environment (INCEPTION_PLAN), written here by its init and passed down read-only. Level K-1's
+ * init runs its file as it is, but for one marker (CAP_DROP_MARKER). No level composes a
+ * container of its own.
  */
 export const PLAN_DIR = `${STATE_DIR}/plan`
 const PLAN_FILE_PREFIX = 'level-'

@@ -232,12 +232,13 @@ export class NestLauncher {
     let watching = false
     let watchStarted = -Infinity
     let tick = 0
+    // Long enough for every level to use its whole bound: the watch is only started again when it ends early.
+    const watchDeadlineSeconds = request.depth * (request.readyTimeoutSeconds + 15)
     const watch = () => {
       watching = true
       watchStarted = this.clock.now()
-      const deadlineSeconds = request.depth * (request.readyTimeoutSeconds + 15)
       this.reach
-        .watchBoard(id, request.depth, deadlineSeconds, (reports) => {
+        .watchBoard(id, request.depth, watchDeadlineSeconds, (reports) => {
           board = reports
         })
         .catch(() => undefined)
@@ -259,19 +260,18 @@ export class NestLauncher {
             throw levelFailure(1, said ?? `its container exited with status ${details.exitCode}`, tail)
           }
         }
-        const reports = board
-        for (const report of reports) {
+        for (const report of board) {
           if (report.state !== 'absent' && seen.get(report.level) !== report.state) {
             seen.set(report.level, report.state)
             lastProgress = this.clock.now()
             events.levelState?.(report.level, report.state, Date.now() - started)
           }
         }
-        const failure = firstFailure(reports)
+        const failure = firstFailure(board)
         if (failure) throw levelFailure(failure.level, failure.detail || 'its init failed', await this.reach.logTail(request.name, failure.level))
-        if (readyDepth(reports) === request.depth) return reports
+        if (readyDepth(board) === request.depth) return board
         if (this.clock.now() - lastProgress > stallLimitMs) {
-          const stuck = readyDepth(reports) + 1
+          const stuck = readyDepth(board) + 1
           throw new LevelFailed(stuck, `no progress for ${Math.round(stallLimitMs / 1000)}s`, await this.reach.logTail(request.name, stuck))
         }
         if (!watching && this.clock.now() - watchStarted >= WATCH_RESTART_MS) watch()
