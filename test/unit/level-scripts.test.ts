@@ -73,15 +73,19 @@ function fakeNest(layout: Layout, levels: Record<number, FakeLevel>, board: Reco
     chmodSync(join(bin, name), 0o755)
   }
 
-  const run = async (script: LevelScript, args: string[] = []) => {
+  /** The script running; `onStdout` sees its output as it comes. */
+  const run = async (script: LevelScript, args: string[] = [], onStdout?: (text: string) => void) => {
     const text = levelScript(script, `${shellContract()}BOARD_DIR='${join(dir, 'board')}'\n`)
-    const result = await execa('sh', ['-c', text, 'sh', ...args], {
+    const running = execa('sh', ['-c', text, 'sh', ...args], {
       reject: false,
       // As an exec hands it over: the watch ends each board with an empty line.
       stripFinalNewline: false,
       extendEnv: false,
       env: {PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, INCEPTION_CGROUP_ROOT: join(dir, 'cgroup'), INCEPTION_PROC: join(dir, 'proc')},
     })
+    let seen = ''
+    if (onStdout) running.stdout?.on('data', (chunk: Buffer) => onStdout((seen += chunk.toString('utf8'))))
+    const result = await running
     return {exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr)}
   }
   const read = (path: string) => readFileSync(join(dir, path), 'utf8')
@@ -134,11 +138,13 @@ describe("the board's watch while `up` waits", () => {
 
   it("prints the board again when a level's state changes, and ends when one has failed", async () => {
     const nest = fakeNest('v1', twoLevels(), {'level-2': 'starting\n'})
-    const watching = nest.run('board-watch.sh', ['3', '30'])
-    // The watch has printed its first board once the level is seen starting: then level 2 fails.
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    writeFileSync(join(nest.dir, 'board/level-2'), 'failed dockerd exited\n')
-    const result = await watching
+    // Once the watch has printed its first board (level 2 starting), level 2 fails.
+    let failed = false
+    const result = await nest.run('board-watch.sh', ['3', '30'], (stdout) => {
+      if (failed || boardsOfWatch(stdout, 3).boards.length === 0) return
+      failed = true
+      writeFileSync(join(nest.dir, 'board/level-2'), 'failed dockerd exited\n')
+    })
     expect(result.exitCode, result.stderr).toBe(0)
     const {boards} = boardsOfWatch(result.stdout, 3)
     expect(boards.map(states)).toEqual([
