@@ -36,6 +36,24 @@ describe.skipIf(!engine)('inception build', () => {
     expect(packed).toEqual(expect.arrayContaining(['level-rootfs.tar', 'busybox-rootfs.tar']))
   })
 
+  // Level 1 unpacks both images into its data root before it can start level 2, and a new inode
+  // (a file, a folder, a symbolic link) is what that costs: busybox's applets are hard links, and
+  // the level image keeps the CA bundle but not the per-certificate links that duplicate it.
+  it('packs the images every level unpacks with few new files: applets as hard links, the CA bundle without its links', async () => {
+    const listing = async (tar: string) =>
+      (await execa('docker', ['run', '--rm', '--entrypoint', 'tar', DEFAULT_IMAGE, '-tvf', `/usr/local/lib/inception/${tar}`])).stdout.trim().split('\n')
+    const busybox = await listing('busybox-rootfs.tar')
+    // tar stores the first name it meets as the file and every other name as a link to it.
+    const programs = busybox.filter((line) => line.startsWith('-') && line.includes(' ./bin/'))
+    expect(programs).toHaveLength(1)
+    const program = programs[0]!.split(' ').at(-1)
+    expect(busybox.filter((line) => line.startsWith('h') && line.endsWith(` link to ${program}`)).length).toBeGreaterThan(200)
+    expect(busybox.filter((line) => line.startsWith('l'))).toEqual([])
+    const level = await listing('level-rootfs.tar')
+    expect(level.some((line) => line.startsWith('-') && line.endsWith(' ./etc/ssl/certs/ca-certificates.crt'))).toBe(true)
+    expect(level.filter((line) => line.includes(' ./etc/ssl/certs/') && !line.endsWith('/ca-certificates.crt') && !line.endsWith('/certs/'))).toEqual([])
+  })
+
   it('declares /var/lib/docker a volume and carries its version', async () => {
     const inspect = await execa('docker', [
       'image',
