@@ -182,10 +182,27 @@ async function main(): Promise<void> {
   for (let i = 0; i < RUNS; i++) bare.push(await bareLevelMs(engine))
   const limitS = seconds(median(bare))
   console.log(`bare-level limit: ${limitS}s (runs: ${bare.map(seconds).join(', ')})`)
+  // Rounds, each with one nest of every depth and one bare level at every depth up to the
+  // deepest (inside a limit nest made and removed within the round): a slower moment of the
+  // machine, which can last minutes here, then touches both sides of every ratio alike.
+  const maxDepth = Math.max(...USER_DEPTHS)
+  const runsByDepth = new Map<number, DepthRun[]>(USER_DEPTHS.map((depth) => [depth, []]))
+  const bareByDepth = new Map<number, number[]>()
+  let limitFailure: string | undefined
+  for (let round = 0; round < RUNS; round++) {
+    for (const depth of USER_DEPTHS) runsByDepth.get(depth)!.push(await depthRun(depth))
+    if (limitFailure) continue
+    // A failure here costs its own figures only (its nest is removed either way): the bench goes on.
+    try {
+      for (const [depth, ms] of await bareLevelsPerDepthMs(engine, nests, maxDepth, 1)) bareByDepth.set(depth, [...(bareByDepth.get(depth) ?? []), ...ms])
+    } catch (error) {
+      limitFailure = (error as Error).message
+      console.error(`physical limit per depth: ${limitFailure}`)
+    }
+  }
   const inception: Array<{depth: number; upS: number; chainS: number; execS: number; downS: number; levelOneMemoryMB?: number; chainRatio: number}> = []
   for (const depth of USER_DEPTHS) {
-    const runs: DepthRun[] = []
-    for (let i = 0; i < RUNS; i++) runs.push(await depthRun(depth))
+    const runs = runsByDepth.get(depth)!
     const memory = runs.map((r) => r.levelOneMemoryMB).filter((m): m is number => m !== undefined)
     const row = {
       depth,
@@ -200,14 +217,7 @@ async function main(): Promise<void> {
     inception.push(row)
     console.log(`depth ${depth}: up ${row.upS}s, chain answering ${row.chainS}s (${row.chainRatio} x ${depth} x limit), exec ${row.execS}s, down ${row.downS}s`)
   }
-  // The bare level at every depth up to the deepest above, measured in alternation.
-  // A failure here costs its own figures only (its nest is removed either way): the bench goes on.
-  const limits = await bareLevelsPerDepthMs(engine, nests, Math.max(...USER_DEPTHS), RUNS)
-    .then((runs) => compareWithLimits(depthLimits(runs), inception))
-    .catch((error: unknown) => {
-      console.error(`physical limit per depth: ${(error as Error).message}`)
-      return []
-    })
+  const limits = limitFailure ? [] : compareWithLimits(depthLimits(bareByDepth), inception)
   for (const l of limits) console.log(`bare level at depth ${l.depth}: ${l.bareS}s (runs: ${l.runsS.join(', ')}), depths 1-${l.depth} add up to ${l.sumS}s`)
   const baseline: Array<Awaited<ReturnType<typeof baselineRun>>> = []
   for (const depth of [1, 2, 3]) {
