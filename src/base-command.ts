@@ -3,7 +3,7 @@ import {Command, Flags, Interfaces} from '@oclif/core'
 import {nestNameFlag} from './flags.js'
 import {connectEngine} from './nesting/dockerode-engine.js'
 import type {Engine} from './nesting/engine.js'
-import {ExitCode, InceptionError, LevelFailed} from './nesting/errors.js'
+import {ExitCode, InceptionError, LevelFailed, UsageError} from './nesting/errors.js'
 import {Nests} from './nesting/nest.js'
 import {DEFAULT_NEST} from './nesting/request.js'
 
@@ -18,7 +18,7 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(type
  */
 export abstract class InceptionCommand extends Command {
   static override baseFlags = {
-    name: nestNameFlag({char: 'n', description: 'name of the nest', default: DEFAULT_NEST, helpGroup: 'GLOBAL'}),
+    name: nestNameFlag({char: 'n', description: `name of the nest (default: the only nest there is; \`up\` makes "${DEFAULT_NEST}")`, helpGroup: 'GLOBAL'}),
     context: Flags.string({description: 'docker context to use (default: DOCKER_HOST, else the current context)', helpGroup: 'GLOBAL'}),
   }
 
@@ -38,8 +38,24 @@ export abstract class InceptionCommand extends Command {
     this.contextName = flags.context
   }
 
+  private connected?: Promise<Engine>
+
+  /** The engine, dialled once per command. */
   protected async engine(): Promise<Engine> {
-    return connectEngine(process.env, 5000, this.contextName)
+    this.connected ??= connectEngine(process.env, 5000, this.contextName)
+    return this.connected
+  }
+
+  /**
+   * The nest a command is about: --name, else the only nest on the engine. With none, the
+   * default name, which the command then reports missing; with several, the error lists them.
+   */
+  protected async nestName(given: string | undefined): Promise<string> {
+    if (given !== undefined) return given
+    const names = await (await this.nests()).names()
+    if (names.length === 1) return names[0]!
+    if (names.length === 0) return DEFAULT_NEST
+    throw new UsageError(`there are ${names.length} nests here (${names.join(', ')}); which one?`, 'give --name NAME')
   }
 
   protected async nests(): Promise<Nests> {

@@ -4,7 +4,8 @@ import {parseImageReference} from './nesting/image.js'
 import type {PortMapping} from './nesting/ports.js'
 import {DEFAULT_PRIVILEGE, PRIVILEGE_REQUESTS} from './nesting/privilege.js'
 import {DEFAULT_BIND, parseBind, parseDepth, parseHostPort, parseLevel, parseNestName, parseNetworkName, parseTimeout} from './nesting/request.js'
-import {DATA_ROOT, DOCKERD_ARG, MTU, PUBLISH, STORAGE_DRIVER} from './nesting/settings.js'
+import {DATA_ROOT, DOCKERD_ARG, MTU, PUBLISH, SOCKETS, STORAGE_DRIVER} from './nesting/settings.js'
+import type {SocketsChoice} from './nesting/sockets.js'
 import {type DataRoot, STORAGE_DRIVERS} from './nesting/storage.js'
 import {type Cidr, DEFAULT_SUBNET_POOL, parseSubnetPool} from './nesting/subnets.js'
 import {DEFAULT_SUITE, SUITES} from './nesting/suites.js'
@@ -74,6 +75,13 @@ export const settingFlags = () => ({
     parse: async (text) => PUBLISH.parse(text),
   })(),
   [MTU.flag as 'mtu']: Flags.custom<number>({helpValue: MTU.helpValue, description: MTU.description, parse: async (text) => MTU.parse(text)!})(),
+  [SOCKETS.flag as 'sockets']: Flags.custom<SocketsChoice>({
+    helpValue: SOCKETS.helpValue,
+    default: SOCKETS.default as SocketsChoice,
+    defaultHelp: async () => 'auto',
+    description: SOCKETS.description,
+    parse: async (text) => SOCKETS.parse(text),
+  })(),
   [DOCKERD_ARG.flag as 'dockerd-arg']: Flags.custom({
     helpValue: DOCKERD_ARG.helpValue,
     multiple: true,

@@ -15,12 +15,12 @@ export default class Down extends InceptionCommand {
 
   async run(): Promise<DownReport[]> {
     const {flags} = await this.parse(Down)
-    const {name} = flags
     const nests = await this.nests()
     let reports: DownReport[]
     if (flags.all) {
       reports = await nests.downAll()
     } else {
+      const name = await this.nestName(flags.name)
       const report = await nests.down(name)
       if (report.removedContainers === 0 && report.removedVolumes === 0) throw new NestNotFound(name)
       reports = [report]

@@ -28,7 +28,7 @@ export default class Exec extends InceptionCommand {
 
   async run(): Promise<void> {
     const {flags, raw} = await this.parse(Exec)
-    const {name, level} = flags
+    const {level} = flags
     // The command from the parser's raw tokens: its non-strict argv reorders repeated words
     // ("-p 8080:80 ... -p 80" came back as "-p -p 8080:80 ... 80").
     const words = raw.filter((token) => token.type === 'arg').map((token) => token.input)
@@ -38,6 +38,7 @@ export default class Exec extends InceptionCommand {
     const attachStdin = tty || flags.interactive || !process.stdin.isTTY
     const timeoutMs = flags.timeout === undefined ? undefined : flags.timeout * 1000
     const nests = await this.nests()
+    const name = await this.nestName(flags.name)
     const code = await withTerminal({tty, attachStdin}, (io) => nests.exec(name, level, cmd, {...io, timeoutMs}))
     this.exit(code)
   }

@@ -35,12 +35,12 @@ export default class Load extends InceptionCommand {
 
   async run(): Promise<LoadReport> {
     const {flags, argv} = await this.parse(Load)
-    const {name} = flags
     const target: LoadTarget = flags['all-levels'] ? {kind: 'all'} : flags.level === undefined ? {kind: 'innermost'} : {kind: 'level', level: flags.level}
     // Checked before the engine is asked anything: it answers a malformed reference with a raw HTTP error.
     const references = (argv as string[]).map((reference) => parseImageReference(reference, 'image'))
     const engine = await this.engine()
     const loader = new ImageLoader(engine, await this.nests())
+    const name = await this.nestName(flags.name)
     const {levels} = await loader.plan(name, references, target)
     const where = levels.length === 1 ? `level ${levels[0]}` : `levels 1 to ${levels.length}`
     let report: LoadReport | undefined

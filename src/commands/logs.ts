@@ -16,6 +16,6 @@ export default class Logs extends InceptionCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Logs)
     const nests = await this.nests()
-    await nests.logs(flags.name, flags.level, {follow: flags.follow, tail: flags.tail}, process.stdout, process.stderr)
+    await nests.logs(await this.nestName(flags.name), flags.level, {follow: flags.follow, tail: flags.tail}, process.stdout, process.stderr)
   }
 }

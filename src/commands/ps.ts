@@ -15,11 +15,10 @@ export default class Ps extends InceptionCommand {
   }
 
   async run(): Promise<NestStatus[]> {
-    const {flags, metadata} = await this.parse(Ps)
-    // Without --name, ps shows every nest, not the default one: the parser says whether --name was given.
-    const oneNest = !flags.all && metadata.flags.name?.setFromDefault !== true
+    const {flags} = await this.parse(Ps)
     const nests = await this.nests()
-    const statuses = oneNest ? [await nests.status(flags.name)] : await nests.statusAll()
+    // Without --name, ps shows every nest.
+    const statuses = !flags.all && flags.name !== undefined ? [await nests.status(flags.name)] : await nests.statusAll()
     if (statuses.length === 0) this.log('no nests; start one with `inception up`')
     for (const status of statuses) this.printTree(status)
     return statuses

@@ -32,6 +32,7 @@ export default class Up extends InceptionCommand {
       default: false,
     }),
     'daemon-ports': hostPortFlag({description: "host port of level 1's engine, level K's is this + K - 1 (default: free ports); implies --expose-daemons"}),
+    contexts: Flags.boolean({description: 'write a docker context for each level (docker --context inception-NAME-lK)', default: true, allowNo: true}),
     network: networkFlag({description: "a network of this engine for level 1 to join instead of the default bridge (e.g. a compose project's)"}),
   }
 
@@ -56,6 +57,8 @@ export default class Up extends InceptionCommand {
       daemonPortBase: flags['daemon-ports'],
       mtu: flags.mtu,
       network: flags.network,
+      sockets: flags.sockets,
+      contexts: flags.contexts,
     })
     const engine = await this.engine()
     // A local engine's host is this machine: an address it does not have is refused here, before
@@ -67,8 +70,9 @@ export default class Up extends InceptionCommand {
     const status = await upWithProgress(nests, request, {quiet: this.jsonEnabled(), log: (line) => this.log(line)})
     this.log(`nest "${status.name}" is up, ${status.depth} level${status.depth > 1 ? 's' : ''} deep`)
     for (const port of status.ports) this.log(`  published ${port}`)
-    if (status.levels.some((l) => l.endpoint))
-      this.log(`  engines: eval "$(inception env${status.name === DEFAULT_NEST ? '' : ` --name ${status.name}`} --level K)"`)
+    const innermost = status.levels.at(-1)?.endpoint
+    if (innermost?.startsWith('unix://')) this.log(`  level ${status.depth}'s engine: docker -H ${innermost} ps`)
+    if (innermost) this.log(`  point clients at level K: eval "$(inception env${status.name === DEFAULT_NEST ? '' : ` --name ${status.name}`} --level K)"`)
     this.log(`  reach a level with: inception exec${status.name === DEFAULT_NEST ? '' : ` --name ${status.name}`} --level ${status.depth} -- docker ps`)
     return status
   }

@@ -35,6 +35,15 @@ const PLAN_FILE_SUFFIX = '.args'
 export const planFile = (level: number) => `${PLAN_FILE_PREFIX}${level}${PLAN_FILE_SUFFIX}`
 
 /**
+ * The nest's level sockets (sockets.ts): a folder of the host that level 1 bind-mounts here and
+ * every level passes down, where level K's dockerd also listens, on level-K.sock.
+ */
+export const SOCKET_DIR = `${STATE_DIR}/sockets`
+/** On the CLI's machine, where root's nests keep that folder: ROOT_SOCKET_BASE/NEST (another user's: $XDG_RUNTIME_DIR/inception/NEST). */
+export const ROOT_SOCKET_BASE = '/run/inception'
+export const levelSocketFile = (level: number) => `level-${level}.sock`
+
+/**
  * A line of the plan that the parent's init replaces with a `--cap-drop NAME` pair for each
  * capability dockerd 20.10 knows and its own bounding set lacks (see nestedPrivilege): the one
  * part of a level's container only its parent can know, at run time.
@@ -107,6 +116,8 @@ export const LABEL = {
   ports: 'io.inception.ports',
   /** The host address the published ports are bound to. */
   bind: 'io.inception.bind',
+  /** The folder of this machine that holds each level's socket (level-K.sock), when the nest has them. */
+  sockets: 'io.inception.sockets',
   /** "on" when every level's engine listens with mutual TLS on a port chained to the host. */
   daemons: 'io.inception.daemons',
   /** The Debian suite of the level image, which decides the Docker every level runs. */

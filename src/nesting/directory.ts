@@ -2,7 +2,15 @@ import {daemonInnerPort, LABEL, levelName} from './contract.js'
 import {type NestRecord, nestRecord} from './record.js'
 import type {Engine} from './engine.js'
 import {LevelFailed, LevelOutOfRange, NestNotFound} from './errors.js'
+import {levelSocketPath} from './sockets.js'
 import {certificateFolder} from './tls.js'
+
+/** How a client on this machine reaches a level's engine: `host` (its socket, or its TLS port when `tls`); `tlsHost` when the nest exposes its daemons. */
+export interface LevelEndpoint {
+  host: string
+  tls: boolean
+  tlsHost?: string
+}
 
 /** An engine's label filter: the key alone, or key=value. */
 export const hasLabel = (key: string, value?: string) => (value === undefined ? key : `${key}=${value}`)
@@ -63,10 +71,30 @@ export class NestDirectory {
     return (await this.records(name)).length > 0 ? {state: 'foreign', volume, owner: `nest "${name}" uses it`} : {state: 'orphan', volume}
   }
 
+  /** The engine's own ID: what this machine keeps of its nests (certificates, contexts) is keyed by it. */
+  async engineIdentity(): Promise<string> {
+    this.engineId ??= (await this.engine.info()).id
+    return this.engineId
+  }
+
   /** Where this engine's nests keep their client certificates on this machine. */
   async certificateFolder(name: string): Promise<string> {
-    this.engineId ??= (await this.engine.info()).id
-    return certificateFolder(this.engineId, name)
+    return certificateFolder(await this.engineIdentity(), name)
+  }
+
+  /**
+   * Where a client on this machine reaches each level's engine: its socket when the nest has
+   * them (no hop at all), else its mutual TLS port when the nest exposes its daemons.
+   */
+  async levelEndpoints(record: NestRecord): Promise<Map<number, LevelEndpoint>> {
+    const found = new Map<number, LevelEndpoint>()
+    const tls = await this.daemonAddresses(record)
+    for (let level = 1; level <= record.depth; level++) {
+      const tlsHost = tls.get(level)
+      if (record.sockets) found.set(level, {host: `unix://${levelSocketPath(record.sockets, level)}`, tls: false, tlsHost})
+      else if (tlsHost) found.set(level, {host: tlsHost, tls: true, tlsHost})
+    }
+    return found
   }
 
   /** The host addresses of each level's engine port, as the engine published them. */

@@ -12,6 +12,8 @@ import {UsageError} from './errors.js'
 export const OWNED_DOCKERD_OPTIONS: ReadonlyArray<{option: string; short?: string; instead: string}> = [
   // The engine's sockets: the init's unix socket, and with --expose-daemons its mutual TLS port.
   {option: '--host', short: 'H', instead: 'use --expose-daemons: every level listens with mutual TLS, and `inception env` points a client at it'},
+  // The group of every level's sockets is this machine's docker group (sockets.ts).
+  {option: '--group', short: 'G', instead: "each level's socket is in this machine's docker group; use --sockets to choose where they are, or none"},
   {option: '--tls', instead: 'use --expose-daemons: it sets up mutual TLS for every level'},
   {option: '--tlsverify', instead: 'use --expose-daemons: it sets up mutual TLS for every level'},
   {option: '--tlscacert', instead: 'use --expose-daemons: it makes and passes the certificates'},

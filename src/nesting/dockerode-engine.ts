@@ -247,6 +247,9 @@ export class DockerodeEngine implements Engine, DockerodeApi {
         pid: c.State.Pid,
         labels: c.Config.Labels ?? {},
         ports: c.NetworkSettings?.Ports ?? {},
+        addresses: Object.values(c.NetworkSettings?.Networks ?? {})
+          .map((network) => network.IPAddress)
+          .filter((address) => address !== ''),
       }
     } catch (error) {
       if (statusCode(error) === 404) return undefined

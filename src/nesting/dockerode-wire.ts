@@ -41,6 +41,7 @@ export function hostConfig(host: HostSettings): Docker.HostConfig {
     DeviceCgroupRules: host.deviceCgroupRules,
     CgroupnsMode: host.cgroupnsMode,
     Binds: host.binds,
+    Mounts: host.mounts?.map((m) => ({Type: 'bind', Source: m.source, Target: m.target})),
     PortBindings: host.portBindings,
     PidMode: host.pidMode,
     AutoRemove: host.autoRemove,

@@ -19,7 +19,8 @@ export interface EngineEndpoint {
   tls?: {ca: string; cert: string; key: string; verify: boolean}
 }
 
-function configDir(env: NodeJS.ProcessEnv): string {
+/** The docker CLI's configuration folder: $DOCKER_CONFIG, else ~/.docker. */
+export function configDir(env: NodeJS.ProcessEnv): string {
   return env.DOCKER_CONFIG && env.DOCKER_CONFIG.length > 0 ? env.DOCKER_CONFIG : join(homedir(), '.docker')
 }
 

@@ -110,6 +110,8 @@ export interface ContainerDetails {
   labels: Labels
   /** Published ports: "23751/tcp" -> [{HostIp, HostPort}], as the engine chose them. */
   ports: Record<string, Array<{HostIp: string; HostPort: string}>>
+  /** Its IPv4 addresses on the engine's networks (none on --network none). */
+  addresses: string[]
 }
 
 export interface HostSettings {
@@ -120,6 +122,8 @@ export interface HostSettings {
   deviceCgroupRules?: string[]
   cgroupnsMode?: 'private' | 'host'
   binds?: string[]
+  /** Bind mounts whose source must exist on the engine's host (a `binds` source it would make, empty). */
+  mounts?: Array<{source: string; target: string}>
   portBindings?: Record<string, Array<{HostIp: string; HostPort: string}>>
   pidMode?: string
   autoRemove?: boolean

@@ -58,11 +58,12 @@ export class LevelOutOfRange extends InceptionError {
   }
 }
 
+/** A level's engine has no way in from this machine: no socket (remote engine, or --sockets none) and no TLS port. */
 export class DaemonsNotExposed extends InceptionError {
-  constructor(nest: string) {
+  constructor(nest: string, why = 'it was started with --sockets none and without --expose-daemons') {
     super(
-      `nest "${nest}" does not expose its levels' engines`,
-      `start it with \`inception up --expose-daemons\` (after \`inception down --name ${nest}\`), or use \`inception exec\``,
+      `nest "${nest}" has no way in to its levels' engines from this machine (${why})`,
+      `start it again (\`inception down --name ${nest}\`) with sockets (the default on a local engine) or --expose-daemons, or use \`inception exec\``,
       ExitCode.conflict,
     )
   }
@@ -134,6 +135,35 @@ export class StateFolderUnusable extends InceptionError {
       `cannot make the state folder ${folder} (${cause})`,
       'set XDG_STATE_HOME to a folder you can write (inception keeps its state in $XDG_STATE_HOME/inception), or leave out --expose-daemons',
       ExitCode.usage,
+    )
+  }
+}
+
+/** The folder for a nest's level sockets (--sockets) cannot be made. Nothing was created. */
+export class SocketFolderUnusable extends InceptionError {
+  constructor(folder: string, hint: string, cause?: string) {
+    super(`cannot make the socket folder ${folder}${cause ? ` (${cause})` : ''}`, hint, ExitCode.usage)
+  }
+}
+
+/** Sockets asked for (--sockets FOLDER) on an engine whose files are not this machine's. Nothing was created. */
+export class SocketsNeedALocalEngine extends InceptionError {
+  constructor(engineAddress: string, why = "it is reached over the network, so its files are not this machine's") {
+    super(
+      `--sockets needs an engine on this machine, and ${engineAddress} is not one (${why})`,
+      "leave --sockets out (a remote engine's levels are reached with --expose-daemons and `inception env`), or give --sockets none",
+      ExitCode.usage,
+    )
+  }
+}
+
+/** A docker context that inception did not write holds the name of a level's context. Nothing was created. */
+export class ContextTaken extends InceptionError {
+  constructor(name: string, path: string) {
+    super(
+      `the docker context "${name}" is not inception's (${path})`,
+      `remove or rename it (docker context rm ${name}), start the nest with another --name, or with --no-contexts`,
+      ExitCode.conflict,
     )
   }
 }

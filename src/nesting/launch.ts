@@ -1,4 +1,3 @@
-import {createServer} from 'node:net'
 import {dirname} from 'node:path'
 
 import {firstFailure, type LevelReport, readyDepth} from './board.js'
@@ -20,15 +19,18 @@ import {
   PortTaken,
   VolumeInTheWay,
 } from './errors.js'
+import {checkContextsFree, contextEndpoints, writeContexts} from './contexts.js'
 import {checkMemory, type NestPlan, planNest} from './plan.js'
 import type {UpRequest} from './request.js'
 import {type Clock, pollUntil, systemClock} from './poll.js'
 import type {PrivilegeDecision} from './privilege.js'
 import {decidePrivilegeOnce, type PrivilegeCache, type PrivilegeKey} from './privilege-cache.js'
 import {initError, type LevelAccess} from './level-access.js'
+import {hostPortHolder} from './ports.js'
 import {nestRecord, subnetsOfNests} from './record.js'
 import {levelOneSpec} from './render.js'
 import type {NestStatus, NestStatusReader} from './status.js'
+import {madeSockets, planSockets, prepareSockets, removeSockets} from './sockets.js'
 import {SubnetLock} from './subnet-lock.js'
 import {type Cidr, hostInterfaceSubnets, parseCidr} from './subnets.js'
 import {imageForSuite} from './suites.js'
@@ -96,6 +98,9 @@ export class NestLauncher {
     // Not a nest (records() found none): someone's own container holds level 1's name.
     if (namesake) throw new ContainerNameTaken(namesake.name, request.name)
     checkMemory(request.depth, info.memTotalBytes)
+    if (request.contexts) checkContextsFree(request.name, request.depth, info.id)
+    // Checked with the rest, before the privilege probes make anything; the folder is made last.
+    const sockets = planSockets(request.sockets, request.name, this.engine.address)
     // Planned here only to refuse a pool that cannot hold the nest before anything is made.
     planNest(request, await this.takenSubnets())
     await this.checkHostPortsFree(request)
@@ -108,7 +113,9 @@ export class NestLauncher {
     const addresses = [...new Set(['127.0.0.1', request.bind].filter((a) => a !== '0.0.0.0'))]
     const certificates = request.exposeDaemons ? await issueNestCertificates(request.name, addresses) : undefined
     const notes = volume.state === 'orphan' ? [`removed the volume ${volume.volume} left by an earlier nest "${request.name}" (its level 1 was gone)`] : []
-    return {request, decision, privilegeKey: key, certificates, notes}
+    // Last: it makes the sockets' folder on this machine, which `launch` removes if it fails.
+    const {made, note} = await prepareSockets(sockets, request.sockets === 'auto', this.engine, request.image)
+    return {request: {...request, sockets: made ?? 'none'}, decision, privilegeKey: key, certificates, notes: note ? [...notes, note] : notes}
   }
 
   /**
@@ -151,9 +158,14 @@ export class NestLauncher {
       // A `down` that began while the last level came up must not be answered with "is up".
       if (!(await this.engine.inspectContainer(id))?.running) throw new NestRemoved(request.name, 'it was coming up')
       // The board was just read whole to see the nest ready: the status is made from it.
-      return await this.statusReader.describe(nestRecord({id, name: spec.name!, state: 'running', labels: spec.labels!}), board)
+      const status = await this.statusReader.describe(nestRecord({id, name: spec.name!, state: 'running', labels: spec.labels!}), board)
+      if (request.contexts) {
+        writeContexts(request.name, await this.directory.engineIdentity(), contextEndpoints(status, await this.directory.certificateFolder(request.name)))
+      }
+      return status
     } catch (error) {
       if (created) await this.teardown.down(request.name).catch(() => undefined)
+      removeSockets(madeSockets(request.sockets)?.folder)
       if (signal?.aborted && !(error instanceof Interrupted)) throw new Interrupted(`up of nest "${request.name}" was rolled back`)
       throw error
     }
@@ -213,7 +225,7 @@ export class NestLauncher {
   private async checkHostPortsFree(request: UpRequest): Promise<void> {
     if (!this.engine.address.startsWith('unix://')) return
     for (const mapping of request.ports) {
-      const holder = await portHolder(request.bind, mapping.hostPort)
+      const holder = await hostPortHolder(request.bind, mapping.hostPort)
       if (holder) throw new PortTaken(request.bind, mapping.hostPort, holder)
     }
   }
@@ -284,15 +296,4 @@ export class NestLauncher {
 
 function throwIfAborted(signal: AbortSignal | undefined, name: string): void {
   if (signal?.aborted) throw new Interrupted(`up of nest "${name}" was rolled back`)
-}
-
-/** Whether something on this machine holds ADDRESS:PORT; returns who, as far as we can tell. */
-async function portHolder(address: string, port: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const server = createServer()
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      resolve(error.code === 'EADDRINUSE' ? 'another process listens there' : error.code === 'EACCES' ? 'a privileged port this user cannot bind' : undefined)
-    })
-    server.listen({host: address, port, exclusive: true}, () => server.close(() => resolve(undefined)))
-  })
 }

@@ -1,4 +1,5 @@
 import {randomBytes} from 'node:crypto'
+import {existsSync} from 'node:fs'
 import {Writable} from 'node:stream'
 
 import {BOARD_READ_SCRIPT, BOARD_WATCH_SCRIPT, boardsOfWatch, type LevelReport, parseBoard} from './board.js'
@@ -10,11 +11,21 @@ import {DaemonsNotExposed, Interrupted, LevelFailed} from './errors.js'
 import {shortcutCommand} from './nsenter-path.js'
 import {clientFolderExists, readClientMaterial} from './tls.js'
 
-/** How the host reaches one level's engine directly (with --expose-daemons). */
+/** How a client on this machine reaches one level's engine directly: its socket, or its mutual TLS port. */
 export interface DaemonEndpoint {
   level: number
+  /** DOCKER_HOST: unix:///FOLDER/level-K.sock, or tcp://127.0.0.1:PORT. */
   host: string
-  certPath: string
+  /** The client certificate folder (DOCKER_CERT_PATH), for the TLS port only. */
+  certPath?: string
+  /** Why this route, for users: the socket of a local engine, or TLS and why not a socket. */
+  route: string
+  /**
+   * Where ports published at this level answer from this machine (testcontainers'
+   * TESTCONTAINERS_HOST_OVERRIDE): level 1's address on a local engine; undefined where no
+   * address of this machine's reaches them (deeper levels, a remote engine).
+   */
+  portsHost?: string
 }
 
 /**
@@ -166,16 +177,29 @@ exit 0`
     if (code !== 0) throw new LevelFailed(1, `could not write ${file} on the board (exit ${code})`)
   }
 
-  /** What `inception env --level K` prints: level K's engine address and the client certificate folder. */
+  /** What `inception env --level K` prints: level K's engine address (its socket, else its TLS port) and what else a client needs. */
   async daemonEndpoint(name: string, level: number): Promise<DaemonEndpoint> {
     const record = await this.directory.findLevel(name, level)
-    if (!record.daemonsExposed) throw new DaemonsNotExposed(name)
-    const host = (await this.directory.daemonAddresses(record)).get(level)
+    const local = this.engine.address.startsWith('unix://')
+    const endpoint = (await this.directory.levelEndpoints(record)).get(level)
+    if (!endpoint && !record.daemonsExposed) {
+      const why = local
+        ? 'it has no sockets on this machine (--sockets none) and was started without --expose-daemons'
+        : `its engine, ${this.engine.address}, is not on this machine, where sockets would be, and it was started without --expose-daemons`
+      throw new DaemonsNotExposed(name, why)
+    }
+    if (!endpoint) throw new LevelFailed(level, 'its engine port is not published (is level 1 running?)')
+    const portsHost = level === 1 && local ? (await this.engine.inspectContainer(record.levelOne.id))?.addresses[0] : undefined
+    if (!endpoint.tls) {
+      const socket = endpoint.host.slice('unix://'.length)
+      if (!existsSync(socket)) throw new LevelFailed(level, `its socket ${socket} is not there (is the level running? see \`inception ps\`)`)
+      return {level, host: endpoint.host, route: `its socket on this machine`, portsHost}
+    }
     const certPath = await this.directory.certificateFolder(name)
-    if (!host) throw new LevelFailed(level, 'its engine port is not published (is level 1 running?)')
     if (!clientFolderExists(certPath))
       throw new LevelFailed(level, `the client certificate is missing from ${certPath} (the nest was started on another machine?)`)
-    return {level, host, certPath}
+    const why = local ? 'the nest has no sockets (--sockets none)' : `its engine, ${this.engine.address}, is not on this machine`
+    return {level, host: endpoint.host, certPath, route: `mutual TLS on its port (no socket: ${why})`, portsHost}
   }
 
   /**

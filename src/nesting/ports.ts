@@ -1,3 +1,5 @@
+import {createServer} from 'node:net'
+
 import {UsageError} from './errors.js'
 
 /**
@@ -75,4 +77,15 @@ export function portsToLabel(mappings: PortMapping[], depth: number): string {
 export function portsFromLabel(label: string | undefined): PortMapping[] {
   if (!label) return []
   return label.split(',').map((spec) => parsePortMapping(spec))
+}
+
+/** Whether something on this machine holds ADDRESS:PORT; returns who, as far as we can tell. */
+export async function hostPortHolder(address: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      resolve(error.code === 'EADDRINUSE' ? 'another process listens there' : error.code === 'EACCES' ? 'a privileged port this user cannot bind' : undefined)
+    })
+    server.listen({host: address, port, exclusive: true}, () => server.close(() => resolve(undefined)))
+  })
 }

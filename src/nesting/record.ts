@@ -3,7 +3,7 @@ import type {ContainerSummary} from './engine.js'
 import type {NestPlan} from './plan.js'
 import type {PortMapping} from './ports.js'
 import type {PrivilegeDecision} from './privilege.js'
-import {DATA_ROOT, MTU, PUBLISH, settingLabels, STORAGE_DRIVER} from './settings.js'
+import {DATA_ROOT, MTU, PUBLISH, settingLabels, SOCKETS, STORAGE_DRIVER} from './settings.js'
 import {type Cidr, formatCidr, parseCidr} from './subnets.js'
 import {VERSION} from './version.js'
 
@@ -31,6 +31,8 @@ export interface NestFacts {
   ports: PortMapping[]
   bind: string
   daemonsExposed: boolean
+  /** The folder of this machine with each level's socket (level-K.sock), when the nest has them. */
+  sockets?: string
 }
 
 /** A nest found on an engine: its facts and its level-1 container. */
@@ -78,6 +80,7 @@ export function nestRecord(levelOne: ContainerSummary): NestRecord {
     ports: read(PUBLISH),
     bind: labels[LABEL.bind] ?? '127.0.0.1',
     daemonsExposed: labels[LABEL.daemons] === 'on',
+    sockets: read(SOCKETS),
     levelOne: {id: levelOne.id, state: levelOne.state},
   }
 }

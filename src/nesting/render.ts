@@ -76,7 +76,7 @@ export function renderLevel(plan: NestPlan, decision: PrivilegeDecision, level: 
     publish.map((p) => [`${p.innerPort}/tcp`, [{HostIp: p.hostIp ?? '', HostPort: p.hostPort === undefined ? '' : String(p.hostPort)}]]),
   )
   const binds = outermost
-    ? [`${name}:${LEVEL_DATA_DIR}`]
+    ? [`${name}:${LEVEL_DATA_DIR}`, ...parts.binds]
     : [
         // The parent's /usr, read-only: the Docker of every level, without an image copy per level.
         '/usr:/usr:ro',
@@ -84,6 +84,7 @@ export function renderLevel(plan: NestPlan, decision: PrivilegeDecision, level: 
         `${BOARD_DIR}:${BOARD_DIR}`,
         ...(request.exposeDaemons ? [`${TLS_DIR}:${TLS_DIR}:ro`] : []),
         `${PLAN_DIR}:${PLAN_DIR}:ro`,
+        ...parts.binds,
       ]
   return {
     spec: {

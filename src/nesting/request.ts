@@ -14,6 +14,7 @@ import {
   type StorageChoice,
   type StorageDriver,
 } from './storage.js'
+import type {NestSockets, SocketsChoice} from './sockets.js'
 import {type Cidr, DEFAULT_SUBNET_POOL, parseSubnetPool} from './subnets.js'
 import {DEFAULT_SUITE, imageForSuite, type Suite} from './suites.js'
 
@@ -113,6 +114,9 @@ export interface UpInput {
   daemonPortBase?: number
   mtu?: number
   network?: string
+  sockets?: SocketsChoice
+  /** Write a docker context for each level (default true). */
+  contexts?: boolean
 }
 
 export interface UpRequest {
@@ -137,6 +141,10 @@ export interface UpRequest {
   mtu?: number
   /** A network of the host engine for level 1 to join instead of the default bridge. */
   network?: string
+  /** Each level's unix socket on this machine: as asked, until `up` has made the folder (sockets.ts). */
+  sockets: SocketsChoice | NestSockets
+  /** A docker context for each level, in the docker CLI's configuration (contexts.ts). */
+  contexts: boolean
 }
 
 /**
@@ -167,6 +175,8 @@ export function parseUpRequest(input: UpInput): UpRequest {
     daemonHostPortBase: input.daemonPortBase,
     mtu: input.mtu,
     network: input.network,
+    sockets: input.sockets ?? 'auto',
+    contexts: input.contexts ?? true,
   }
   checkDaemonPorts(request)
   checkLoopSize(request.storage.dataRoot, depth)

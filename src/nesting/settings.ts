@@ -1,7 +1,8 @@
-import {LABEL} from './contract.js'
+import {LABEL, ROOT_SOCKET_BASE, SOCKET_DIR} from './contract.js'
 import {parsePortMapping, type PortMapping, portsFromLabel, portsToLabel, targetLevel} from './ports.js'
 import {parseDockerdArg} from './dockerd-options.js'
 import {parseMtu, type UpRequest} from './request.js'
+import {madeSockets, type NestSockets, parseSockets, type SocketsChoice, socketOptions} from './sockets.js'
 import {
   type DataRoot,
   DEFAULT_DATA_ROOT,
@@ -37,11 +38,12 @@ export interface Publish {
   hostIp?: string
 }
 
-/** What one level receives of a setting: init variables, options for its dockerd, ports to publish. */
+/** What one level receives of a setting: init variables, options for its dockerd, ports to publish, folders to mount (SOURCE:TARGET). */
 export interface LevelPart {
   env?: Record<string, string>
   dockerd?: string[]
   publish?: Publish[]
+  binds?: string[]
 }
 
 /** T: the value `up` uses; Each: what one flag gives (one -p of many); Recorded: what `ps` reads back from the label. */
@@ -139,20 +141,37 @@ export const DOCKERD_ARG = setting<string[], string>({
   level: (args) => ({dockerd: args}),
 })
 
+/** As asked (auto, none, a folder), then as `up` made it (planSockets): the folder on this machine and the group. */
+export const SOCKETS = setting<SocketsChoice | NestSockets, SocketsChoice, string | undefined>({
+  flag: 'sockets',
+  helpValue: 'auto|none|FOLDER',
+  default: 'auto',
+  description: `a unix socket on this machine for each level's engine, FOLDER/NAME/level-K.sock (auto: ${ROOT_SOCKET_BASE} as root, on a local engine)`,
+  parse: parseSockets,
+  of: (request) => request.sockets,
+  label: {key: LABEL.sockets, encode: (sockets) => madeSockets(sockets)?.folder, decode: (text) => text || undefined},
+  // Level 1 mounts the folder of this machine; each level passes it on to the next, as the board.
+  level: (asked, {level}) => {
+    const sockets = madeSockets(asked)
+    return sockets ? {dockerd: socketOptions(sockets.group, level), binds: [`${level === 1 ? sockets.folder : SOCKET_DIR}:${SOCKET_DIR}`]} : {}
+  },
+})
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table of settings of every value type
 type AnySetting = Setting<any, unknown, unknown>
 
 /** Every setting a level receives, in the order its parts are rendered. */
-export const LEVEL_SETTINGS: readonly AnySetting[] = [STORAGE_DRIVER, DATA_ROOT, MTU, PUBLISH, DOCKERD_ARG]
+export const LEVEL_SETTINGS: readonly AnySetting[] = [STORAGE_DRIVER, DATA_ROOT, MTU, PUBLISH, SOCKETS, DOCKERD_ARG]
 
 /** What level `position.level` receives of every setting, merged in table order. */
 export function levelParts(request: UpRequest, position: LevelPosition): Required<LevelPart> {
-  const merged: Required<LevelPart> = {env: {}, dockerd: [], publish: []}
+  const merged: Required<LevelPart> = {env: {}, dockerd: [], publish: [], binds: []}
   for (const entry of LEVEL_SETTINGS) {
     const part = entry.level(entry.of(request), position)
     Object.assign(merged.env, part.env)
     merged.dockerd.push(...(part.dockerd ?? []))
     merged.publish.push(...(part.publish ?? []))
+    merged.binds.push(...(part.binds ?? []))
   }
   return merged
 }

@@ -34,8 +34,10 @@ export interface LevelStatus {
   ports: string[]
   memoryBytes?: number
   detail: string
-  /** tcp://127.0.0.1:PORT of this level's engine, when the nest exposes its daemons. */
+  /** Where a client on this machine reaches this level's engine: its socket (unix://...), else its TLS port. */
   endpoint?: string
+  /** tcp://127.0.0.1:PORT of this level's engine, when the nest exposes its daemons (mutual TLS). */
+  tlsEndpoint?: string
 }
 
 /** A nest as `ps` shows it: what its labels record, and every level as it is now. */
@@ -78,7 +80,7 @@ export class NestStatusReader {
         // Level 1 runs but does not answer an exec: every level is shown unreachable below.
       }
     }
-    const endpoints = await this.directory.daemonAddresses(record)
+    const endpoints = await this.directory.levelEndpoints(record)
     let above = running
     const levels = reports.map((report): LevelStatus => {
       const level = report.level
@@ -104,7 +106,9 @@ export class NestStatusReader {
         ports: ports.filter((p) => (p.level ?? depth) >= level).map((p) => formatPortMapping(p, depth, bind)),
         memoryBytes: report.memoryBytes,
         detail: readOnly ? DATA_ROOT_READ_ONLY : report.detail,
-        endpoint: endpoints.get(level),
+        // From the moment the level answers (its socket is there) until it stops.
+        endpoint: state === 'running' ? endpoints.get(level)?.host : undefined,
+        tlsEndpoint: state === 'running' ? endpoints.get(level)?.tlsHost : undefined,
       }
     })
     const {version, storageDriver, dataRoot, suite, subnets, pools, network} = record

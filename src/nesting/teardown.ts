@@ -1,5 +1,7 @@
 import {LABEL} from './contract.js'
 import {hasLabel, type NestDirectory} from './directory.js'
+import {removeContexts} from './contexts.js'
+import {removeSockets} from './sockets.js'
 import {SubnetLock} from './subnet-lock.js'
 import {removeClientFolder} from './tls.js'
 
@@ -38,6 +40,8 @@ export class NestTeardown {
     const started = Date.now()
     await new SubnetLock(this.engine).clearStale().catch(() => false)
     const containers = await this.engine.listContainers([hasLabel(LABEL.nest, name)])
+    // Read before level 1 goes: its label says where the nest's sockets are on this machine.
+    const socketFolders = (await this.directory.records(name)).map((record) => record.sockets)
     await Promise.all(
       containers.map(async (c) => {
         await this.engine.stopContainer(c.id, LEVEL_ONE_STOP_SECONDS)
@@ -47,6 +51,8 @@ export class NestTeardown {
     const volumes = await this.engine.listVolumes([hasLabel(LABEL.nest, name)])
     await Promise.all(volumes.map((v) => this.engine.removeVolume(v.name)))
     removeClientFolder(await this.directory.certificateFolder(name))
+    for (const folder of socketFolders) removeSockets(folder)
+    removeContexts(name, await this.directory.engineIdentity())
     return {name, removedContainers: containers.length, removedVolumes: volumes.length, seconds: (Date.now() - started) / 1000}
   }
 

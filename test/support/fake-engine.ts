@@ -190,7 +190,18 @@ export class FakeEngine implements Engine {
   async inspectContainer(id: string): Promise<ContainerDetails | undefined> {
     const c = this.containers.get(id)
     if (!c) return undefined
-    return {id, name: c.name, createdMs: Date.now(), ports: {}, running: c.state === 'running', status: c.state, exitCode: 0, pid: 1, labels: c.labels}
+    return {
+      id,
+      name: c.name,
+      createdMs: Date.now(),
+      ports: {},
+      addresses: ['172.17.0.2'],
+      running: c.state === 'running',
+      status: c.state,
+      exitCode: 0,
+      pid: 1,
+      labels: c.labels,
+    }
   }
 
   async exec(id: string, cmd: string[], io: ExecIo): Promise<number> {

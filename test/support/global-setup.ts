@@ -16,6 +16,9 @@ import {connectEngine} from '../../src/nesting/dockerode-engine.js'
 export default async function setup(): Promise<() => void> {
   const stateHome = mkdtempSync(join(tmpdir(), 'inception-itest-state-'))
   process.env.XDG_STATE_HOME = stateHome
+  // The docker CLI's configuration too (DOCKER_CONFIG): the contexts every `up` writes go there,
+  // not into the user's ~/.docker. The engine is DOCKER_HOST's, or the default socket.
+  process.env.DOCKER_CONFIG = join(stateHome, 'docker-config')
   const teardown = () => rmSync(stateHome, {recursive: true, force: true})
   try {
     await connectEngine(process.env, 5000)

@@ -1,9 +1,12 @@
 import {execa} from 'execa'
 import {expect} from 'vitest'
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {type InitVariable, levelName} from '../../src/nesting/contract.js'
+import {contextName} from '../../src/nesting/contexts.js'
+import {type InitVariable, LABEL, levelName, levelSocketFile, ROOT_SOCKET_BASE} from '../../src/nesting/contract.js'
+import {configDir} from '../../src/nesting/endpoint.js'
 import {connectEngine} from '../../src/nesting/dockerode-engine.js'
 import type {Engine} from '../../src/nesting/engine.js'
 import {containerCgroups, engineCgroups, lines, output, readCgroups} from './host-cgroups.js'
@@ -75,7 +78,7 @@ export async function upFresh(name: string, args: string[]): Promise<HostSnapsho
   const before = await snapshot()
   const up = await cli(['up', '--name', name, ...args])
   expect(up.exitCode, up.stderr).toBe(0)
-  await expectNestIn(await snapshot(), name)
+  await expectNestIn(await snapshot(), name, {contexts: !args.includes('--no-contexts')})
   return before
 }
 
@@ -92,6 +95,10 @@ export interface HostSnapshot {
   filterRules: string[]
   mounts: string[]
   images: string[]
+  /** What is in the folder of root's nests' level sockets (ROOT_SOCKET_BASE), as paths in it. */
+  sockets: string[]
+  /** The docker contexts in the docker CLI's configuration (DOCKER_CONFIG, which the integration run sets). */
+  contexts: string[]
 }
 
 export async function snapshot(): Promise<HostSnapshot> {
@@ -112,6 +119,8 @@ export async function snapshot(): Promise<HostSnapshot> {
       .sort(),
     // Every image but the level image itself (which `inception build` may replace meanwhile).
     images: (await lines('docker', ['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'])).filter((l) => !l.startsWith('inception:')),
+    sockets: existsSync(ROOT_SOCKET_BASE) ? readdirSync(ROOT_SOCKET_BASE, {recursive: true, encoding: 'utf8'}).sort() : [],
+    contexts: contextNames(),
   }
   // A host with a running engine always has these: an empty one means the snapshot saw nothing.
   // What a nest adds is checked by expectNestIn, on a snapshot taken while it is up.
@@ -121,12 +130,21 @@ export async function snapshot(): Promise<HostSnapshot> {
   return taken
 }
 
+/** The names of the contexts in the docker CLI's store, read as the docker CLI reads them. */
+function contextNames(): string[] {
+  const meta = join(configDir(process.env), 'contexts', 'meta')
+  if (!existsSync(meta)) return []
+  return readdirSync(meta)
+    .map((id) => (JSON.parse(readFileSync(join(meta, id, 'meta.json'), 'utf8')) as {Name: string}).Name)
+    .sort()
+}
+
 /** What `docker inspect` says of a level 1 container, the fields the presence check needs. */
 interface LevelOneInspect {
   Id: string
   State: {Pid: number}
   HostConfig: {NetworkMode: string}
-  Config: {Env: string[] | null}
+  Config: {Env: string[] | null; Labels: Record<string, string> | null}
 }
 
 /** `docker inspect` of a nest's level 1 on the engine `env` points at. */
@@ -140,9 +158,14 @@ export async function inspectLevelOne(name: string, env: Record<string, string> 
  * loop device when its data root is a loop file. A snapshot that read nothing cannot pass this,
  * so the same snapshot code compared before and after a nest can be trusted to see a leak.
  */
-export async function expectNestIn(taken: HostSnapshot, name: string): Promise<void> {
+export async function expectNestIn(taken: HostSnapshot, name: string, {contexts = true} = {}): Promise<void> {
   const levelOne = await inspectLevelOne(name)
   const where = `a snapshot taken while nest "${name}" is up`
+  const sockets = levelOne.Config.Labels?.[LABEL.sockets]
+  if (sockets?.startsWith(`${ROOT_SOCKET_BASE}/`)) {
+    expect(taken.sockets, `${where}: its level sockets`).toContain(join(relative(ROOT_SOCKET_BASE, sockets), levelSocketFile(1)))
+  }
+  if (contexts && sockets) expect(taken.contexts, `${where}: its docker contexts`).toContain(contextName(name, 1))
   expect(taken.containers, `${where}: its level 1 container`).toContain(`${levelOne.Id} ${levelName(name, 1)}`)
   expect(taken.volumes, `${where}: its volume`).toContain(levelName(name, 1))
   expect(taken.cgroups, `${where}: its cgroups`).toEqual(expect.arrayContaining(await containerCgroups({}, await engineCgroups(), levelOne.Id)))

@@ -73,7 +73,6 @@ describe('typed flags', () => {
   it("give up's defaults typed too", async () => {
     const {flags} = await parse('up', [])
     expect(flags).toMatchObject({
-      name: 'inception',
       depth: 1,
       'max-depth': 16,
       privilege: 'auto',
@@ -87,6 +86,9 @@ describe('typed flags', () => {
     })
     expect(flags.mtu).toBeUndefined()
     expect(flags['daemon-ports']).toBeUndefined()
+    expect(flags.sockets).toBe('auto')
+    // No name: up makes the default nest (parseUpRequest), the other commands use the only nest there is.
+    expect(flags.name).toBeUndefined()
   })
 
   it('give the demo its own nest, depth and port', async () => {
@@ -95,16 +97,15 @@ describe('typed flags', () => {
   })
 })
 
-describe('ps', () => {
-  // ps lists every nest unless --name is given, even --name with the default nest's name.
+describe('--name', () => {
+  // Left out, it is undefined: ps then lists every nest, the other commands take the only one there is.
   it.each([
-    [[], true],
-    [['--name', 'inception'], false],
-    [['-n', 'ci'], false],
-    [['--name=ci'], false],
-  ])('%j: --name set from its default is %s', async (argv, fromDefault) => {
-    const {metadata} = await parse('ps', argv)
-    expect(metadata.flags.name?.setFromDefault === true).toBe(fromDefault)
+    [[], undefined],
+    [['--name', 'inception'], 'inception'],
+    [['-n', 'ci'], 'ci'],
+    [['--name=ci'], 'ci'],
+  ])('%j gives %s', async (argv, name) => {
+    expect((await parse('ps', argv)).flags.name).toBe(name)
   })
 })
 
@@ -131,7 +132,17 @@ describe('a refused flag value is one line: what, then what to do', () => {
     ['demo', ['--depth', '2.5'], /^inception: --depth "2.5" is not a whole number; /],
     ['exec', ['--level', 'abc', '--', 'true'], /^inception: --level "abc" is not a whole number; levels are numbered from 1/],
     ['exec', ['--level', '0', '--', 'true'], /^inception: --level 0 does not exist; levels are numbered from 1/],
-    ['env', ['--format', 'yaml'], /^inception: Expected --format=yaml to be one of: shell, json; see `inception env --help`$/],
+    ['env', ['--format', 'yaml'], /^inception: Expected --format=yaml to be one of: shell, fish, json; see `inception env --help`$/],
+    [
+      'up',
+      ['--sockets', 'relative/folder'],
+      /^inception: --sockets relative\/folder is not an absolute path; give auto, none, or the absolute path of a folder/,
+    ],
+    [
+      'up',
+      ['--dockerd-arg=--group=users'],
+      /^inception: --dockerd-arg --group=users: inception sets --group in every level itself; each level's socket is in this machine's docker group/,
+    ],
     ['up', ['--image', 'Foo'], /^inception: --image "Foo" is not an image reference: repository names are lowercase; write it as NAME\[:TAG\]/],
     ['up', ['--image', 'a b'], /^inception: --image "a b" is not an image reference: it contains a space; /],
     ['up', ['--image', ''], /^inception: --image "" is not an image reference: it is empty; /],

@@ -34,11 +34,14 @@ const COMMANDS: Record<string, typeof Command> = {up: Up, exec: Exec, logs: Logs
 type CommandName = keyof typeof COMMANDS
 const NAMES = Object.keys(COMMANDS)
 
-/** How a flag can be written: `--long`, and `-c` when it has a short form. */
+/** How a flag can be written: `--long`, `-c` when it has a short form, and `--no-long` when it can be negated. */
 interface FlagSpelling {
   long: string
   short?: string
+  no?: string
 }
+
+const spelledAs = (spelling: FlagSpelling, written: string) => [spelling.long, spelling.short, spelling.no].includes(written)
 
 /** The flags every command takes (the base command's), documented and tested once for all. */
 const GLOBAL_FLAGS = Object.keys(InceptionCommand.baseFlags).map((flag) => `--${flag}`)
@@ -46,8 +49,15 @@ const GLOBAL_FLAGS = Object.keys(InceptionCommand.baseFlags).map((flag) => `--${
 /** A command's own flags, as oclif sees them, with --json where enabled. */
 function flagsOf(name: CommandName): FlagSpelling[] {
   const command = COMMANDS[name]!
-  const own = Object.fromEntries(Object.entries(command.flags ?? {}).filter(([flag]) => !GLOBAL_FLAGS.includes(`--${flag}`))) as Record<string, {char?: string}>
-  const spellings = Object.entries(own).map(([flag, definition]) => ({long: `--${flag}`, ...(definition.char ? {short: `-${definition.char}`} : {})}))
+  const own = Object.fromEntries(Object.entries(command.flags ?? {}).filter(([flag]) => !GLOBAL_FLAGS.includes(`--${flag}`))) as Record<
+    string,
+    {char?: string; allowNo?: boolean}
+  >
+  const spellings: FlagSpelling[] = Object.entries(own).map(([flag, definition]) => ({
+    long: `--${flag}`,
+    ...(definition.char ? {short: `-${definition.char}`} : {}),
+    ...(definition.allowNo ? {no: `--no-${flag}`} : {}),
+  }))
   if (command.enableJsonFlag) spellings.push({long: '--json'})
   return spellings
 }
@@ -135,7 +145,7 @@ describe("the README's flags", () => {
   })
 
   it.each(NAMES)('documents every flag of %s', (name) => {
-    const missing = flagsOf(name).filter(({long, short}) => !docs[name]!.has(long) && !(short && docs[name]!.has(short)))
+    const missing = flagsOf(name).filter((spelling) => ![...docs[name]!].some((written) => spelledAs(spelling, written)))
     expect(
       missing.map((f) => f.long),
       `flags of \`inception ${name}\` the README does not mention`,
@@ -145,10 +155,10 @@ describe("the README's flags", () => {
   it.each(NAMES)('has an integration test for every documented flag of %s', (name) => {
     const spellings = flagsOf(name)
     const untested = [...docs[name]!].filter((flag) => {
-      const spelling = spellings.find((s) => s.long === flag || s.short === flag)
+      const spelling = spellings.find((s) => spelledAs(s, flag))
       // A documented flag the command does not have is a README error of its own.
       if (!spelling) return true
-      return !tests.byCommand[name]!.has(spelling.long) && !(spelling.short && tests.byCommand[name]!.has(spelling.short))
+      return ![...tests.byCommand[name]!].some((written) => spelledAs(spelling, written))
     })
     expect(untested, `flags of \`inception ${name}\` documented in the README with no integration test (bad-input rows do not count)`).toEqual([])
   })
