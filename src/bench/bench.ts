@@ -144,6 +144,28 @@ async function loadImages(nests: Nests): Promise<Record<string, number>> {
   }
 }
 
+/**
+ * Level 3's engine from this machine, five times each way, alternating: the stock docker CLI
+ * through the level's socket, and `inception exec --level 3 -- docker version`.
+ */
+async function levelThreeFromHere(nests: Nests): Promise<{socketS: number; execS: number}> {
+  await nests.down(NEST)
+  const status = await nests.up(parseUpRequest({name: NEST, depth: 3}))
+  const socket = status.levels[2]?.endpoint
+  if (!socket?.startsWith('unix://')) throw new Error(`level 3 of the bench nest has no socket (${socket ?? 'none'})`)
+  const viaSocket: number[] = []
+  const viaExec: number[] = []
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now()
+    await execa('docker', ['-H', socket, 'version'])
+    viaSocket.push(performance.now() - started)
+    viaExec.push(await timedCli(['exec', '--name', NEST, '--level', '3', '--', 'docker', 'version']))
+  }
+  await nests.down(NEST)
+  // timedCli gives seconds already.
+  return {socketS: seconds(median(viaSocket)), execS: Math.round(median(viaExec) * 100) / 100}
+}
+
 async function deepest(nests: Nests): Promise<{tried: number; reached: number; seconds: number}> {
   await nests.down(NEST)
   const controller = new AbortController()
@@ -233,6 +255,8 @@ async function main(): Promise<void> {
       `every level ${images.inceptionAllLevelsS}s; by hand into level 4 ${images.byHandLevel4S}s (${images.byHandLevel4MBps} MB/s); ` +
       `one hop into level 1 ${images.oneHopLevel1S}s (${images.oneHopLevel1MBps} MB/s)`,
   )
+  const fromHere = await levelThreeFromHere(nests)
+  console.log(`level 3's engine from this machine: docker -H its socket version ${fromHere.socketS}s, inception exec -- docker version ${fromHere.execS}s`)
   const deep = await deepest(nests)
   console.log(`deepest: reached ${deep.reached} of ${deep.tried} in ${deep.seconds}s`)
 
@@ -282,6 +306,7 @@ async function main(): Promise<void> {
     deepest: deep,
     loadAtLevel4: load,
     loadImages: images,
+    levelThreeFromHere: fromHere,
   }
   writeFileSync('bench-results.json', `${JSON.stringify(results, null, 2)}\n`)
   console.log('figures written to bench-results.json')

@@ -22,16 +22,17 @@ export default class Env extends InceptionCommand {
   static override flags = {
     level: levelFlag({description: 'level (1 is the outermost)', default: 1}),
     format: Flags.option({options: VARIABLE_FORMATS, description: 'how to print the variables', default: 'shell'})(),
+    tls: Flags.boolean({description: 'the mutual TLS port (--expose-daemons) even where the level has a socket', default: false}),
   }
 
   async run(): Promise<Record<string, string>> {
     const {flags} = await this.parse(Env)
     const {level} = flags
     const name = await this.nestName(flags.name)
-    const endpoint = await (await this.nests()).daemonEndpoint(name, level)
+    const endpoint = await (await this.nests()).daemonEndpoint(name, level, {tls: flags.tls})
     const variables = clientVariables(endpoint)
     if (this.jsonEnabled()) return variables.set
-    const again = `inception env${name === DEFAULT_NEST ? '' : ` --name ${name}`} --level ${level}`
+    const again = `inception env${name === DEFAULT_NEST ? '' : ` --name ${name}`} --level ${level}${flags.tls ? ' --tls' : ''}`
     this.log(formatVariables(variables, flags.format, `level ${level} of nest "${name}", through ${endpoint.route}; again: ${again}`))
     return variables.set
   }

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {InceptionCommand} from '../base-command.js'
 import {bindFlag, depthFlag, hostPortFlag, imageFlag, networkFlag, privilegeFlag, settingFlags, subnetPoolFlag, suiteFlag, timeoutFlag} from '../flags.js'
+import {isThisMachine} from '../nesting/endpoint.js'
 import {Nests, type NestStatus} from '../nesting/nest.js'
 import {bindWarning, checkBindAddress, DEFAULT_MAX_DEPTH, DEFAULT_NEST, DEFAULT_READY_TIMEOUT_SECONDS, parseUpRequest} from '../nesting/request.js'
 import {hostInterfaceAddresses} from '../nesting/subnets.js'
@@ -63,7 +64,7 @@ export default class Up extends InceptionCommand {
     const engine = await this.engine()
     // A local engine's host is this machine: an address it does not have is refused here, before
     // anything is created (a remote engine's refusal is translated when level 1 starts).
-    if (engine.address.startsWith('unix://')) checkBindAddress(request.bind, await hostInterfaceAddresses())
+    if (isThisMachine(engine.address)) checkBindAddress(request.bind, await hostInterfaceAddresses())
     const warning = bindWarning(request.bind)
     if (warning) this.logToStderr(warning)
     const nests = new Nests(engine)

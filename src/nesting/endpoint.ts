@@ -115,3 +115,12 @@ export function dockerodeOptions(endpoint: EngineEndpoint): Record<string, unkno
       throw new UsageError(`engine address ${endpoint.address} (from ${endpoint.source}) is not unix://, tcp:// or ssh://`, 'fix DOCKER_HOST or the context')
   }
 }
+
+/**
+ * Whether an engine address is this machine's own engine: its files, its network, its ports. A
+ * unix socket is, unless it is a level's socket of a nest (FOLDER/NEST/level-K.sock, sockets.ts):
+ * that engine runs in a level, with the level's own network and files (a nest in a nest).
+ */
+export function isThisMachine(address: string): boolean {
+  return address.startsWith('unix://') && !/\/level-\d+\.sock$/.test(address)
+}

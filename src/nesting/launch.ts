@@ -3,6 +3,7 @@ import {dirname} from 'node:path'
 import {firstFailure, type LevelReport, readyDepth} from './board.js'
 import {LABEL, type LevelState, levelName, TLS_DIR} from './contract.js'
 import type {NestDirectory} from './directory.js'
+import {isThisMachine} from './endpoint.js'
 import {AddressUnavailable, type ContainerSpec, EngineRefusal, NameInUse, PortInUse} from './engine.js'
 import {
   BindAddressUnavailable,
@@ -104,10 +105,8 @@ export class NestLauncher {
     // Planned here only to refuse a pool that cannot hold the nest before anything is made.
     planNest(request, await this.takenSubnets())
     await this.checkHostPortsFree(request)
-    // The client's certificates need a folder on this machine: one that cannot be made refuses
-    // the `up` here, before anything is created, the privilege probes' throwaway containers
-    // included. (The engine's folder only: the nest's own is made with its certificates, and
-    // removed by `down`.)
+    // The client's certificates need a folder here: one that cannot be made refuses the `up` before the
+    // probes make anything. (The engine's folder only: the nest's own comes with its certificates.)
     if (request.exposeDaemons) makePrivateFolder(dirname(dirname(await this.directory.certificateFolder(request.name))))
     const {decision, key} = await decidePrivilegeOnce(this.engine, request.image, request.privilege, this.privilegeCache, {info, imageId: image.id})
     const addresses = [...new Set(['127.0.0.1', request.bind].filter((a) => a !== '0.0.0.0'))]
@@ -218,12 +217,12 @@ export class NestLauncher {
     const engineSubnets = cidrs(await this.engine.listNetworkSubnets())
     const nests = subnetsOfNests(await this.directory.records())
     // The engine's host is this machine when it is reached through a local socket.
-    const local = this.engine.address.startsWith('unix://') ? await hostInterfaceSubnets() : []
+    const local = isThisMachine(this.engine.address) ? await hostInterfaceSubnets() : []
     return [...engineSubnets, ...nests, ...local]
   }
 
   private async checkHostPortsFree(request: UpRequest): Promise<void> {
-    if (!this.engine.address.startsWith('unix://')) return
+    if (!isThisMachine(this.engine.address)) return
     for (const mapping of request.ports) {
       const holder = await hostPortHolder(request.bind, mapping.hostPort)
       if (holder) throw new PortTaken(request.bind, mapping.hostPort, holder)

@@ -6,6 +6,7 @@ import {BOARD_READ_SCRIPT, BOARD_WATCH_SCRIPT, boardsOfWatch, type LevelReport, 
 import {BOARD_DIR, EXEC_MARK_VARIABLE, levelName} from './contract.js'
 import type {NestRecord} from './record.js'
 import type {NestDirectory} from './directory.js'
+import {isThisMachine} from './endpoint.js'
 import {Capture, type Engine, type EngineConnector, type ExecIo} from './engine.js'
 import {DaemonsNotExposed, Interrupted, LevelFailed} from './errors.js'
 import {shortcutCommand} from './nsenter-path.js'
@@ -178,10 +179,13 @@ exit 0`
   }
 
   /** What `inception env --level K` prints: level K's engine address (its socket, else its TLS port) and what else a client needs. */
-  async daemonEndpoint(name: string, level: number): Promise<DaemonEndpoint> {
+  async daemonEndpoint(name: string, level: number, {tls = false} = {}): Promise<DaemonEndpoint> {
     const record = await this.directory.findLevel(name, level)
-    const local = this.engine.address.startsWith('unix://')
-    const endpoint = (await this.directory.levelEndpoints(record)).get(level)
+    const local = isThisMachine(this.engine.address)
+    const found = (await this.directory.levelEndpoints(record)).get(level)
+    if (tls && !record.daemonsExposed) throw new DaemonsNotExposed(name, 'it was started without --expose-daemons, the mutual TLS route that --tls asks for')
+    // The TLS route asked for, where the level has a socket too.
+    const endpoint = tls && found ? (found.tlsHost ? {host: found.tlsHost, tls: true} : undefined) : found
     if (!endpoint && !record.daemonsExposed) {
       const why = local
         ? 'it has no sockets on this machine (--sockets none) and was started without --expose-daemons'
@@ -198,7 +202,7 @@ exit 0`
     const certPath = await this.directory.certificateFolder(name)
     if (!clientFolderExists(certPath))
       throw new LevelFailed(level, `the client certificate is missing from ${certPath} (the nest was started on another machine?)`)
-    const why = local ? 'the nest has no sockets (--sockets none)' : `its engine, ${this.engine.address}, is not on this machine`
+    const why = tls ? 'asked for with --tls' : local ? 'the nest has no sockets (--sockets none)' : `its engine, ${this.engine.address}, is not on this machine`
     return {level, host: endpoint.host, certPath, route: `mutual TLS on its port (no socket: ${why})`, portsHost}
   }
 

@@ -144,8 +144,9 @@ export class Nests {
     return this.reach.readBoardFile(name, file)
   }
 
-  daemonEndpoint(name: string, level: number): Promise<DaemonEndpoint> {
-    return this.reach.daemonEndpoint(name, level)
+  /** How a client on this machine reaches level K's engine: its socket, else (or with `tls`) its mutual TLS port. */
+  daemonEndpoint(name: string, level: number, options: {tls?: boolean} = {}): Promise<DaemonEndpoint> {
+    return this.reach.daemonEndpoint(name, level, options)
   }
 
   down(name: string): Promise<DownReport> {

@@ -2,6 +2,7 @@ import {accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, read
 import {dirname, isAbsolute, join} from 'node:path'
 
 import {levelSocketFile, ROOT_SOCKET_BASE, SOCKET_DIR} from './contract.js'
+import {isThisMachine} from './endpoint.js'
 import type {Engine} from './engine.js'
 import {SocketFolderUnusable, SocketsNeedALocalEngine, UsageError} from './errors.js'
 
@@ -97,9 +98,9 @@ export function planSockets(
   if (choice === 'none') return undefined
   // Planned already: as it is.
   if (typeof choice === 'object' && 'folder' in choice) return choice
-  if (!engineAddress.startsWith('unix://')) {
+  if (!isThisMachine(engineAddress)) {
     if (choice === 'auto') return undefined
-    throw new SocketsNeedALocalEngine(engineAddress)
+    throw new SocketsNeedALocalEngine(engineAddress, engineAddress.startsWith('unix://') ? 'it runs in a level of a nest, whose files are its own' : undefined)
   }
   const base = choice === 'auto' ? defaultSocketBase(env) : choice.base
   if (base === undefined) {

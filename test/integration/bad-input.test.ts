@@ -84,7 +84,7 @@ describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
       /the level image inception:no-such-tag is not in the engine; run `inception build --suite trixie --tag inception:no-such-tag` first/,
     ],
     [['ps', '--context', 'no-such-context'], 2, /unknown docker context "no-such-context"/],
-    [['env', '--name', NEST, '--format', 'yaml'], 2, /Expected --format=yaml to be one of: shell, json; see `inception env --help`/],
+    [['env', '--name', NEST, '--format', 'yaml'], 2, /Expected --format=yaml to be one of: shell, fish, json; see `inception env --help`/],
     [['up', '--depth', 'abc'], 2, /--depth "abc" is not a whole number/],
     [['up', '--depth', '2.5'], 2, /not a whole number/],
     [['up', '--depth', '10000'], 2, /out of range.*--max-depth/],

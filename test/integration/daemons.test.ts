@@ -32,10 +32,12 @@ describe.skipIf(!engine)('Docker-as-a-Service: every level reachable over mutual
   beforeAll(async () => {
     await cli(['down', '--name', NEST])
     before = await snapshot()
-    const up = await cli(['up', '--name', NEST, '--depth', '3', '--expose-daemons', '-p', '18090:8090'])
+    // No sockets: mutual TLS is then the route env gives, as on a remote engine.
+    const up = await cli(['up', '--name', NEST, '--depth', '3', '--expose-daemons', '--sockets', 'none', '-p', '18090:8090'])
     expect(up.exitCode, up.stderr).toBe(0)
     await expectNestIn(await snapshot(), NEST)
     shellEnv = (await cli(['env', '--name', NEST, '--level', '3'])).stdout
+    expect(shellEnv).toContain('through mutual TLS on its port (no socket: the nest has no sockets (--sockets none))')
   })
 
   afterAll(async () => {
@@ -102,15 +104,27 @@ describe.skipIf(!engine)('Docker-as-a-Service: every level reachable over mutual
     expect(await snapshot()).toEqual(before)
   })
 
-  it('says how to expose the daemons when a nest does not', async () => {
+  it('says how to reach the engines when a nest has neither sockets nor exposed daemons, and that --tls needs the latter', async () => {
     await cli(['down', '--name', 'itest-plain'])
     {
-      const up = await cli(['up', '--name', 'itest-plain'])
+      const up = await cli(['up', '--name', 'itest-plain', '--sockets', 'none'])
       expect(up.exitCode, up.stderr).toBe(0)
     }
     const result = await cli(['env', '--name', 'itest-plain'])
     expect(result.exitCode).toBe(6)
-    expect(result.stderr).toMatch(/does not expose its levels' engines; start it with `inception up --expose-daemons`/)
+    expect(result.stderr.trim()).toBe(
+      'inception: nest "itest-plain" has no way in to its levels\' engines from this machine (it has no sockets on this machine (--sockets none) ' +
+        'and was started without --expose-daemons); start it again (`inception down --name itest-plain`) with sockets (the default on a local engine) ' +
+        'or --expose-daemons, or use `inception exec`',
+    )
+    await cli(['down', '--name', 'itest-plain'])
+    // With its socket, a level has no TLS port to give unless the nest exposes its daemons.
+    expect((await cli(['up', '--name', 'itest-plain'])).exitCode).toBe(0)
+    const tls = await cli(['env', '--name', 'itest-plain', '--tls'])
+    expect(tls.exitCode).toBe(6)
+    expect(tls.stderr).toMatch(
+      /^inception: nest "itest-plain" has no way in .* \(it was started without --expose-daemons, the mutual TLS route that --tls asks for\)/,
+    )
     await cli(['down', '--name', 'itest-plain'])
   })
 })

@@ -74,7 +74,7 @@ interface PsNest {
   requestedPrivilege: string
   subnets: string[]
   pools: string[]
-  levels: Array<{level: number; privilege: string; bridge: string; mtu: number; capabilities: string[]; endpoint?: string}>
+  levels: Array<{level: number; privilege: string; bridge: string; mtu: number; capabilities: string[]; endpoint?: string; tlsEndpoint?: string}>
 }
 
 async function psNest(name: string): Promise<PsNest> {
@@ -142,17 +142,18 @@ describe.skipIf(!engine)("up's flags, read at every level of a depth-3 nest", ()
     expect(upOutput).toContain('inception env --name itest-flags --level K')
     const ps = await psNest(NEST)
     for (const level of [1, 2, 3]) {
-      const shown = await cli(['env', '--name', NEST, '--level', String(level), '--format', 'json'])
+      // The nest has sockets too: --tls asks for the mutual TLS route.
+      const shown = await cli(['env', '--name', NEST, '--level', String(level), '--tls', '--format', 'json'])
       expect(shown.exitCode, shown.stderr).toBe(0)
       const env = JSON.parse(shown.stdout) as Record<string, string>
       expect(env.DOCKER_HOST).toBe(`tcp://127.0.0.1:${DAEMON_PORT + level - 1}`)
-      expect(ps.levels[level - 1]!.endpoint).toBe(env.DOCKER_HOST)
+      expect(ps.levels[level - 1]!.tlsEndpoint).toBe(env.DOCKER_HOST)
       const name = await docker(['info', '--format', '{{.Name}}'], env)
       expect(name.exitCode, name.stderr).toBe(0)
       expect(name.stdout).toBe(await atLevel(NEST, level, 'hostname'))
     }
     // The shell form of env points at the same engine.
-    const shell = await cli(['env', '--name', NEST, '--level', '2'])
+    const shell = await cli(['env', '--name', NEST, '--level', '2', '--tls'])
     expect(shell.stdout).toContain(`export DOCKER_HOST='tcp://127.0.0.1:${DAEMON_PORT + 1}'`)
   })
 

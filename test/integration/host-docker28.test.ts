@@ -25,7 +25,7 @@ describe.skipIf(!engine)('host lane: a Docker 28 engine over mutual TLS', () => 
     await cli(['down', '--name', OUTER])
     const up = await cli(['up', '--name', OUTER, '--suite', 'forky', '--expose-daemons', '-p', `${PORT}:${PORT}`])
     expect(up.exitCode, up.stderr).toBe(0)
-    const env = JSON.parse((await cli(['env', '--name', OUTER, '--format', 'json'])).stdout) as Record<string, string>
+    const env = JSON.parse((await cli(['env', '--name', OUTER, '--tls', '--format', 'json'])).stdout) as Record<string, string>
     // The level image, into the Docker 28 engine, with inception's own load.
     const load = await cli(['load', DEFAULT_IMAGE, '--name', OUTER, '--level', '1'], {timeout: 600_000})
     expect(load.exitCode, load.stderr).toBe(0)

@@ -1,12 +1,12 @@
 import {execa, type ResultPromise} from 'execa'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {issueNestCertificates, serverFiles, writeClientFolder} from '../../src/nesting/tls.js'
 import {DEFAULT_IMAGE} from '../../src/nesting/suites.js'
-import {cli, integrationEngine} from '../support/integration.js'
+import {cli, describeEvent, engineChanges, engineEventsDuring, integrationEngine} from '../support/integration.js'
 
 const engine = await integrationEngine()
 const PORT = 23_999
@@ -89,6 +89,24 @@ describe.skipIf(!engine)('a remote engine over TCP with TLS', () => {
     expect(onRemote.stdout.split('\n')).toContain('itest-remote-l1')
     const onDefault = await cli(['ps', '--name', 'itest-remote'])
     expect(onDefault.exitCode).toBe(4)
+    // No sockets on this machine for a remote engine's levels: env says so, and why.
+    const noWay = await cli(['env', '--name', 'itest-remote', '--level', '2'], {env})
+    expect(noWay.exitCode).toBe(6)
+    expect(noWay.stderr).toContain(
+      `(its engine, ${env.DOCKER_HOST}, is not on this machine, where sockets would be, and it was started without --expose-daemons)`,
+    )
+  })
+
+  it('refuses sockets asked for on a remote engine, in one line, creating nothing there', async () => {
+    const {result, events} = await engineEventsDuring(() => cli(['up', '--name', 'itest-remote-s', '--sockets', join(dir, 'sockets')], {env}), env)
+    expect(result.exitCode).toBe(2)
+    expect(result.stderr.trim()).toBe(
+      `inception: --sockets needs an engine on this machine, and ${env.DOCKER_HOST} is not one ` +
+        "(it is reached over the network, so its files are not this machine's); " +
+        "leave --sockets out (a remote engine's levels are reached with --expose-daemons and `inception env`), or give --sockets none",
+    )
+    expect(engineChanges(events).map(describeEvent)).toEqual([])
+    expect(existsSync(join(dir, 'sockets'))).toBe(false)
   })
 
   it('reaches the same nest through a docker context', async () => {

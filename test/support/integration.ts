@@ -231,6 +231,7 @@ export interface PsLevel {
   bridge: string
   memoryBytes?: number
   endpoint?: string
+  tlsEndpoint?: string
 }
 
 /** `inception ps --name NAME --json`: the nest's levels, and how long ps took. */
