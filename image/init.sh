@@ -42,6 +42,10 @@ INCEPTION_LIB=${INCEPTION_LIB:-/usr/local/lib/inception}
 : "${INCEPTION_DATA_ROOT:=volume}"
 # This level's MTU; empty: it takes its uplink's.
 : "${INCEPTION_MTU:=}"
+# The proxy, what bypasses it, and CA certificates (base64 PEM) for this level's engine; empty: none.
+: "${INCEPTION_HTTP_PROXY:=}"
+: "${INCEPTION_NO_PROXY:=}"
+: "${INCEPTION_CA_CERTS:=}"
 # This level's dockerd options as the CLI rendered them (its bridge, pool, TLS listener and the
 # user's own), space-separated; the init adds only what it decides at run time (engine.sh).
 : "${INCEPTION_DOCKERD_OPTIONS:=}"
@@ -177,6 +181,7 @@ main() {
   if [ "$INCEPTION_LEVEL" -lt "$INCEPTION_DEPTH" ]; then
     step "start level $NEXT_LEVEL" launch_next_level                # starts next_level_watch
   fi
+  step "write the docker CLI's settings" write_client_config
   step "publish this level's details" publish_level_info
   report "ready $STORAGE_DRIVER"
   log "level $INCEPTION_LEVEL ready (storage driver $STORAGE_DRIVER)"

@@ -4,7 +4,20 @@ import {parseImageReference} from './nesting/image.js'
 import type {PortMapping} from './nesting/ports.js'
 import {DEFAULT_PRIVILEGE, PRIVILEGE_REQUESTS} from './nesting/privilege.js'
 import {DEFAULT_BIND, parseBind, parseDepth, parseHostPort, parseLevel, parseNestName, parseNetworkName, parseTimeout} from './nesting/request.js'
-import {DATA_ROOT, DOCKERD_ARG, MTU, PUBLISH, SOCKETS, STORAGE_DRIVER} from './nesting/settings.js'
+import {
+  CA_CERT,
+  DATA_ROOT,
+  DNS,
+  DOCKERD_ARG,
+  INSECURE_REGISTRY,
+  MTU,
+  NO_PROXY,
+  PROXY,
+  PUBLISH,
+  REGISTRY_MIRROR,
+  SOCKETS,
+  STORAGE_DRIVER,
+} from './nesting/settings.js'
 import type {SocketsChoice} from './nesting/sockets.js'
 import {type DataRoot, STORAGE_DRIVERS} from './nesting/storage.js'
 import {type Cidr, DEFAULT_SUBNET_POOL, parseSubnetPool} from './nesting/subnets.js'
@@ -82,6 +95,51 @@ export const settingFlags = () => ({
     description: SOCKETS.description,
     parse: async (text) => SOCKETS.parse(text),
   })(),
+  [REGISTRY_MIRROR.flag as 'registry-mirror']: Flags.custom({
+    helpValue: REGISTRY_MIRROR.helpValue,
+    multiple: true,
+    description: REGISTRY_MIRROR.description,
+    defaultHelp: async () => REGISTRY_MIRROR.defaultHelp,
+    parse: async (text) => REGISTRY_MIRROR.parse(text),
+  })(),
+  [INSECURE_REGISTRY.flag as 'insecure-registry']: Flags.custom({
+    helpValue: INSECURE_REGISTRY.helpValue,
+    multiple: true,
+    description: INSECURE_REGISTRY.description,
+    defaultHelp: async () => INSECURE_REGISTRY.defaultHelp,
+    parse: async (text) => INSECURE_REGISTRY.parse(text),
+  })(),
+  [PROXY.flag as 'proxy']: Flags.custom({
+    helpValue: PROXY.helpValue,
+    description: PROXY.description,
+    defaultHelp: async () => PROXY.defaultHelp,
+    parse: async (text) => PROXY.parse(text)!,
+  })(),
+  [NO_PROXY.flag as 'no-proxy']: Flags.custom({
+    helpValue: NO_PROXY.helpValue,
+    description: NO_PROXY.description,
+    defaultHelp: async () => NO_PROXY.defaultHelp,
+    parse: async (text) => NO_PROXY.parse(text)!,
+  })(),
+  [DNS.flag as 'dns']: Flags.custom({
+    helpValue: DNS.helpValue,
+    multiple: true,
+    description: DNS.description,
+    defaultHelp: async () => DNS.defaultHelp,
+    parse: async (text) => DNS.parse(text),
+  })(),
+  [CA_CERT.flag as 'ca-cert']: Flags.custom<{file: string; pem: string}>({
+    helpValue: CA_CERT.helpValue,
+    multiple: true,
+    description: CA_CERT.description,
+    defaultHelp: async () => CA_CERT.defaultHelp,
+    parse: async (text) => CA_CERT.parse(text),
+  })(),
+  inherit: Flags.boolean({
+    description: "take the engine's registry mirrors, insecure registries, proxy, DNS and CA certificates for every level (--no-inherit: none but the flags')",
+    default: true,
+    allowNo: true,
+  }),
   [DOCKERD_ARG.flag as 'dockerd-arg']: Flags.custom({
     helpValue: DOCKERD_ARG.helpValue,
     multiple: true,

@@ -17,7 +17,24 @@ publish_level_info() {
     printf 'mtu=%s\n' "$MTU"
     printf 'iptables=%s\n' "$IPTABLES"
     printf 'capeff=%s\n' "$(awk '/^CapEff:/ { print $2 }' "$PROC/1/status")"
+    registry_info
   } >"$BOARD_DIR/.$BOARD_INFO_PREFIX$INCEPTION_LEVEL.tmp" || fail "cannot write this level's details on the board"
   mv -f "$BOARD_DIR/.$BOARD_INFO_PREFIX$INCEPTION_LEVEL.tmp" "$BOARD_DIR/$BOARD_INFO_PREFIX$INCEPTION_LEVEL" ||
     fail "cannot write this level's details on the board"
 }
+
+# The registry settings as this level's engine reports them, for `ps`: read back, not repeated from
+# the plan. Only when the nest has any (a docker CLI run costs some 50 ms a level). docker info
+# reports no DNS servers, and insecure registries given as CIDRs only in a form its templates
+# cannot compare: ps shows registries given by name.
+registry_info() {
+  case " $INCEPTION_DOCKERD_OPTIONS " in
+    *" --registry-mirror="* | *" --insecure-registry="* | *" --dns="*) ;;
+    *) [ -n "$INCEPTION_HTTP_PROXY$INCEPTION_NO_PROXY" ] || return 0 ;;
+  esac
+  docker info --format 'mirrors={{range .RegistryConfig.Mirrors}}{{.}} {{end}}
+insecure={{range $name, $index := .RegistryConfig.IndexConfigs}}{{if not $index.Secure}}{{$name}} {{end}}{{end}}
+proxy={{.HTTPProxy}}
+noproxy={{.NoProxy}}' 2>/dev/null || :
+}
+

@@ -52,7 +52,40 @@ wait_for_containerd() {
   done
 }
 
+# The proxy and CA certificates the CLI passed (the host engine's, or up's flags): in dockerd's
+# environment, for its pulls, pushes and builds (BuildKit runs inside it). Go reads SSL_CERT_DIR
+# besides the system's bundle file.
+registry_environment() {
+  if [ -n "$INCEPTION_HTTP_PROXY" ]; then
+    export HTTP_PROXY="$INCEPTION_HTTP_PROXY" HTTPS_PROXY="$INCEPTION_HTTP_PROXY"
+    export http_proxy="$INCEPTION_HTTP_PROXY" https_proxy="$INCEPTION_HTTP_PROXY"
+  fi
+  if [ -n "$INCEPTION_NO_PROXY" ]; then
+    export NO_PROXY="$INCEPTION_NO_PROXY" no_proxy="$INCEPTION_NO_PROXY"
+  fi
+  [ -n "$INCEPTION_CA_CERTS" ] || return 0
+  mkdir -p "$STATE_DIR/ca-certs" || fail "cannot make $STATE_DIR/ca-certs"
+  printf '%s' "$INCEPTION_CA_CERTS" | base64 -d >"$STATE_DIR/ca-certs/inception.pem" ||
+    fail "cannot write the CA certificates to $STATE_DIR/ca-certs"
+  export SSL_CERT_DIR="/etc/ssl/certs:$STATE_DIR/ca-certs"
+}
+
+# The level's docker CLI gives containers started here the proxy (its config's "proxies"), as
+# Docker documents for a client behind one. Written once the next level runs: the next level's
+# container is the plan's, verbatim, and the CLI would add the proxy to it too.
+# A variable, so that the init's tests move it off the machine's own.
+CLIENT_CONFIG_DIR=/root/.docker
+
+write_client_config() {
+  [ -n "$INCEPTION_HTTP_PROXY$INCEPTION_NO_PROXY" ] || return 0
+  mkdir -p "$CLIENT_CONFIG_DIR" || fail "cannot make $CLIENT_CONFIG_DIR"
+  printf '{"proxies": {"default": {"httpProxy": "%s", "httpsProxy": "%s", "noProxy": "%s"}}}\n' \
+    "$INCEPTION_HTTP_PROXY" "$INCEPTION_HTTP_PROXY" "$INCEPTION_NO_PROXY" >"$CLIENT_CONFIG_DIR/config.json" ||
+    fail "cannot write the docker CLI's settings to $CLIENT_CONFIG_DIR/config.json"
+}
+
 start_dockerd() {
+  registry_environment
   set -- --host=unix:///var/run/docker.sock --storage-driver="$STORAGE_DRIVER"
   if job_started containerd; then set -- "$@" --containerd="$CONTAINERD_SOCKET"; fi
   # shellcheck disable=SC2046 # one option per line, none with spaces

@@ -60,6 +60,15 @@ export default class Up extends InceptionCommand {
       network: flags.network,
       sockets: flags.sockets,
       contexts: flags.contexts,
+      registry: {
+        mirrors: flags['registry-mirror'],
+        insecure: flags['insecure-registry'],
+        proxy: flags.proxy,
+        noProxy: flags['no-proxy'],
+        dns: flags.dns,
+        caCerts: flags['ca-cert'],
+        inherit: flags.inherit,
+      },
     })
     const engine = await this.engine()
     // A local engine's host is this machine: an address it does not have is refused here, before

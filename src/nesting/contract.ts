@@ -91,7 +91,22 @@ export const LEVEL_STATES = ['starting', 'ready', 'failed', 'stopping'] as const
 export type LevelState = (typeof LEVEL_STATES)[number] | 'absent'
 
 /** The keys of a level's info lines on the board, as its init writes them once the level is ready. */
-export const INFO_KEYS = ['id', 'hostname', 'dockerd', 'storage', 'privilege', 'bridge', 'mtu', 'iptables', 'capeff'] as const
+// mirrors, insecure, proxy, noproxy: the registry settings as the level's engine reports them, when the nest has any.
+export const INFO_KEYS = [
+  'id',
+  'hostname',
+  'dockerd',
+  'storage',
+  'privilege',
+  'bridge',
+  'mtu',
+  'iptables',
+  'capeff',
+  'mirrors',
+  'insecure',
+  'proxy',
+  'noproxy',
+] as const
 export type InfoKey = (typeof INFO_KEYS)[number]
 
 /**
@@ -116,6 +131,13 @@ export const LABEL = {
   ports: 'io.inception.ports',
   /** The host address the published ports are bound to. */
   bind: 'io.inception.bind',
+  /** The registry settings every level's engine got (settings.ts): inherited from the engine, or given. */
+  registryMirrors: 'io.inception.registry-mirrors',
+  insecureRegistries: 'io.inception.insecure-registries',
+  proxy: 'io.inception.proxy',
+  noProxy: 'io.inception.no-proxy',
+  dns: 'io.inception.dns',
+  caCerts: 'io.inception.ca-certs',
   /** The folder of this machine that holds each level's socket (level-K.sock), when the nest has them. */
   sockets: 'io.inception.sockets',
   /** "on" when every level's engine listens with mutual TLS on a port chained to the host. */
@@ -197,6 +219,9 @@ export const INIT_VARIABLES = {
   INCEPTION_STORAGE_DRIVER: {from: 'plan', holds: 'the storage driver asked for (the level falls back when it does not work)'},
   INCEPTION_DATA_ROOT: {from: 'plan', holds: "this level's data root: volume, tmpfs or loop:BYTES (its own file's size)"},
   INCEPTION_MTU: {from: 'plan', holds: "this level's MTU; empty: it takes its uplink's"},
+  INCEPTION_HTTP_PROXY: {from: 'plan', holds: "the HTTP(S) proxy of this level's engine and of the containers started there; empty: none"},
+  INCEPTION_NO_PROXY: {from: 'plan', holds: 'what is reached without the proxy, comma-separated; empty: nothing'},
+  INCEPTION_CA_CERTS: {from: 'plan', holds: "CA certificates this level's engine trusts besides the system's: PEM, base64; empty: none"},
   INCEPTION_READY_TIMEOUT: {from: 'plan', holds: "seconds this level's engine has to answer"},
   INCEPTION_DOCKERD_OPTIONS: {from: 'plan', holds: "this level's dockerd options, space-separated: bridge, pool, TLS listener, the user's"},
   INCEPTION_PLAN: {from: 'plan', holds: "level 1's only: the plan's files for levels 2..N in order, each followed by an empty line; empty elsewhere"},

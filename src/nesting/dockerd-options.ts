@@ -19,6 +19,10 @@ export const OWNED_DOCKERD_OPTIONS: ReadonlyArray<{option: string; short?: strin
   {option: '--tlscacert', instead: 'use --expose-daemons: it makes and passes the certificates'},
   {option: '--tlscert', instead: 'use --expose-daemons: it makes and passes the certificates'},
   {option: '--tlskey', instead: 'use --expose-daemons: it makes and passes the certificates'},
+  // The registry settings reach every level through their own flags (registry-settings.ts), and ps shows them.
+  {option: '--registry-mirror', instead: 'use --registry-mirror: it reaches every level, and ps shows it'},
+  {option: '--insecure-registry', instead: 'use --insecure-registry: it reaches every level, and ps shows it'},
+  {option: '--dns', instead: 'use --dns: it reaches every level and the containers started there'},
   // Each level's bridge and network pool come from --subnet-pool, chosen clear of the others.
   {option: '--bip', instead: "use --subnet-pool: each level's bridge is chosen from it, clear of the other levels and the host"},
   {option: '--fixed-cidr', instead: "use --subnet-pool: each level's bridge is chosen from it"},

@@ -94,7 +94,12 @@ export class DockerodeEngine implements Engine, DockerodeApi {
       CgroupDriver?: string
       DefaultRuntime?: string
       SecurityOptions?: string[] | null
+      RegistryConfig?: {Mirrors?: string[] | null; InsecureRegistryCIDRs?: string[] | null; IndexConfigs?: Record<string, {Secure?: boolean}> | null}
+      HttpProxy?: string
+      HttpsProxy?: string
+      NoProxy?: string
     }
+    const registries = info.RegistryConfig ?? {}
     return {
       id: String(info.ID ?? ''),
       serverVersion: String(info.ServerVersion ?? ''),
@@ -106,6 +111,19 @@ export class DockerodeEngine implements Engine, DockerodeApi {
       operatingSystem: String(info.OperatingSystem ?? ''),
       cgroupDriver: String(info.CgroupDriver ?? ''),
       defaultRuntime: String(info.DefaultRuntime ?? ''),
+      registry: {
+        mirrors: registries.Mirrors ?? [],
+        // Every engine counts 127.0.0.0/8 insecure by itself, and so does every level's.
+        insecure: [
+          ...(registries.InsecureRegistryCIDRs ?? []).filter((cidr) => cidr !== '127.0.0.0/8'),
+          ...Object.entries(registries.IndexConfigs ?? {})
+            .filter(([, index]) => index.Secure === false)
+            .map(([name]) => name),
+        ],
+        httpProxy: info.HttpProxy ?? '',
+        httpsProxy: info.HttpsProxy ?? '',
+        noProxy: info.NoProxy ?? '',
+      },
       securityOptions: (info.SecurityOptions ?? []).map(String),
     }
   }

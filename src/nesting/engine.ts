@@ -2,6 +2,7 @@ import {type Readable, Writable} from 'node:stream'
 
 import type {Labels} from './contract.js'
 import type {EngineEndpoint} from './endpoint.js'
+import type {EngineRegistrySettings} from './registry-settings.js'
 
 /**
  * The seam between the domain and a Docker engine. Planning and orchestration talk only to this
@@ -78,6 +79,8 @@ export interface EngineInfo {
   defaultRuntime: string
   /** "name=seccomp,profile=builtin", "name=rootless", ... as the engine lists them. */
   securityOptions: string[]
+  /** Its own registry mirrors, insecure registries and proxies, which a nest inherits (registry-settings.ts). */
+  registry: EngineRegistrySettings
 }
 
 export interface ImageDetails {

@@ -21,19 +21,19 @@ import {
   VolumeInTheWay,
 } from './errors.js'
 import {checkContextsFree, contextEndpoints, writeContexts} from './contexts.js'
-import {checkMemory, type NestPlan, planNest} from './plan.js'
+import {checkMemory, type NestPlan, planNest, takenSubnets} from './plan.js'
 import type {UpRequest} from './request.js'
 import {type Clock, pollUntil, systemClock} from './poll.js'
 import type {PrivilegeDecision} from './privilege.js'
 import {decidePrivilegeOnce, type PrivilegeCache, type PrivilegeKey} from './privilege-cache.js'
 import {initError, type LevelAccess} from './level-access.js'
-import {hostPortHolder} from './ports.js'
-import {nestRecord, subnetsOfNests} from './record.js'
+import {checkHostPortsFree} from './ports.js'
+import {effectiveRegistrySettings, localEngineFiles} from './registry-settings.js'
+import {nestRecord} from './record.js'
 import {levelOneSpec} from './render.js'
 import type {NestStatus, NestStatusReader} from './status.js'
 import {madeSockets, planSockets, prepareSockets, removeSockets} from './sockets.js'
 import {SubnetLock} from './subnet-lock.js'
-import {type Cidr, hostInterfaceSubnets, parseCidr} from './subnets.js'
 import {imageForSuite} from './suites.js'
 import type {NestTeardown} from './teardown.js'
 import {issueNestCertificates, makePrivateFolder, type NestCertificates, serverFiles, writeClientFolder} from './tls.js'
@@ -99,12 +99,15 @@ export class NestLauncher {
     // Not a nest (records() found none): someone's own container holds level 1's name.
     if (namesake) throw new ContainerNameTaken(namesake.name, request.name)
     checkMemory(request.depth, info.memTotalBytes)
+    // What the engine's own settings give every level, unless flags say otherwise (registry-settings.ts).
+    const local = isThisMachine(this.engine.address) ? localEngineFiles() : undefined
+    request = {...request, registry: effectiveRegistrySettings(request.registryInput, info.registry, local)}
     if (request.contexts) checkContextsFree(request.name, request.depth, info.id)
     // Checked with the rest, before the privilege probes make anything; the folder is made last.
     const sockets = planSockets(request.sockets, request.name, this.engine.address)
     // Planned here only to refuse a pool that cannot hold the nest before anything is made.
-    planNest(request, await this.takenSubnets())
-    await this.checkHostPortsFree(request)
+    planNest(request, await takenSubnets(this.engine, await this.directory.records()))
+    await checkHostPortsFree(request, this.engine.address)
     // The client's certificates need a folder here: one that cannot be made refuses the `up` before the
     // probes make anything. (The engine's folder only: the nest's own comes with its certificates.)
     if (request.exposeDaemons) makePrivateFolder(dirname(dirname(await this.directory.certificateFolder(request.name))))
@@ -133,7 +136,7 @@ export class NestLauncher {
         // and its nest is not ours to roll back.
         if ((await this.directory.records(request.name)).length > 0) throw new NestExists(request.name)
         // Planned again under the lock: another nest may have taken subnets since `prepare`.
-        const plan: NestPlan = planNest(request, await this.takenSubnets())
+        const plan: NestPlan = planNest(request, await takenSubnets(this.engine, await this.directory.records()))
         const spec = levelOneSpec(plan, decision)
         // Never adopted: the engine answers a create of an existing volume with that volume.
         const volume = await this.directory.levelOneVolume(request.name)
@@ -209,24 +212,6 @@ export class NestLauncher {
     if (error instanceof AddressUnavailable) return new BindAddressUnavailable(request.bind, `the engine's host (${this.engine.address})`)
     if (error instanceof EngineRefusal) return new LevelOneRefused(error.step, error.engineSays)
     return error
-  }
-
-  /** Every subnet the new nest must stay clear of: the engine's networks, other nests, this host's interfaces. */
-  private async takenSubnets(): Promise<Cidr[]> {
-    const cidrs = (texts: string[]) => texts.map((text) => parseCidr(text)).filter((c): c is Cidr => c !== undefined)
-    const engineSubnets = cidrs(await this.engine.listNetworkSubnets())
-    const nests = subnetsOfNests(await this.directory.records())
-    // The engine's host is this machine when it is reached through a local socket.
-    const local = isThisMachine(this.engine.address) ? await hostInterfaceSubnets() : []
-    return [...engineSubnets, ...nests, ...local]
-  }
-
-  private async checkHostPortsFree(request: UpRequest): Promise<void> {
-    if (!isThisMachine(this.engine.address)) return
-    for (const mapping of request.ports) {
-      const holder = await hostPortHolder(request.bind, mapping.hostPort)
-      if (holder) throw new PortTaken(request.bind, mapping.hostPort, holder)
-    }
   }
 
   /** Resolves with the board as it was when every level was ready. */

@@ -1,7 +1,10 @@
 import {levelName} from './contract.js'
+import {isThisMachine} from './endpoint.js'
+import type {Engine} from './engine.js'
 import {UsageError} from './errors.js'
+import {type NestFacts, subnetsOfNests} from './record.js'
 import type {UpRequest} from './request.js'
-import {allocatePools, allocateSubnets, bridgeAddress, type Cidr} from './subnets.js'
+import {allocatePools, allocateSubnets, bridgeAddress, type Cidr, hostInterfaceSubnets, parseCidr} from './subnets.js'
 
 /**
  * What one level costs in memory, measured: a level's dockerd and containerd with an empty
@@ -52,4 +55,14 @@ export function planNest(request: UpRequest, takenSubnets: Cidr[]): NestPlan {
       pool: pools[index]!,
     })),
   }
+}
+
+/**
+ * Every subnet a new nest must stay clear of: the engine's networks, other nests (their records),
+ * and this machine's interfaces when the engine is this machine's.
+ */
+export async function takenSubnets(engine: Engine, nests: NestFacts[]): Promise<Cidr[]> {
+  const cidrs = (texts: string[]) => texts.map((text) => parseCidr(text)).filter((c): c is Cidr => c !== undefined)
+  const local = isThisMachine(engine.address) ? await hostInterfaceSubnets() : []
+  return [...cidrs(await engine.listNetworkSubnets()), ...subnetsOfNests(nests), ...local]
 }

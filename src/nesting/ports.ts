@@ -1,6 +1,7 @@
 import {createServer} from 'node:net'
 
-import {UsageError} from './errors.js'
+import {isThisMachine} from './endpoint.js'
+import {PortTaken, UsageError} from './errors.js'
 
 /**
  * `-p HOST:INNER[@LEVEL]`: INNER of level LEVEL (default: the innermost) published on the host's
@@ -88,4 +89,13 @@ export async function hostPortHolder(address: string, port: number): Promise<str
     })
     server.listen({host: address, port, exclusive: true}, () => server.close(() => resolve(undefined)))
   })
+}
+
+/** Refuses -p host ports that something on this machine holds (when the engine is this machine's: its ports are). */
+export async function checkHostPortsFree(request: {ports: PortMapping[]; bind: string}, engineAddress: string): Promise<void> {
+  if (!isThisMachine(engineAddress)) return
+  for (const mapping of request.ports) {
+    const holder = await hostPortHolder(request.bind, mapping.hostPort)
+    if (holder) throw new PortTaken(request.bind, mapping.hostPort, holder)
+  }
 }

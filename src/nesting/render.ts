@@ -39,6 +39,9 @@ export interface RenderedLevel {
   dropWhatParentLacks: boolean
 }
 
+type SettingVariable =
+  'INCEPTION_STORAGE_DRIVER' | 'INCEPTION_DATA_ROOT' | 'INCEPTION_MTU' | 'INCEPTION_HTTP_PROXY' | 'INCEPTION_NO_PROXY' | 'INCEPTION_CA_CERTS'
+
 /** dockerd's `PATH` when none is set: the imported level image below level 1 carries no environment. */
 const LEVEL_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
@@ -52,7 +55,8 @@ export function renderLevel(plan: NestPlan, decision: PrivilegeDecision, level: 
     : nestedPrivilege(decision, request.privilege, SUITE_DOCKERD_MAJOR[request.suite])
   const levelPlan = plan.levels[level - 1]!
   const env: Record<PlanVariable, string> = {
-    ...(parts.env as Record<'INCEPTION_STORAGE_DRIVER' | 'INCEPTION_DATA_ROOT' | 'INCEPTION_MTU', string>),
+    // What the settings table gives every level (settings.ts): its entries own these variables.
+    ...(parts.env as Record<SettingVariable, string>),
     INCEPTION_NEST: request.name,
     INCEPTION_LEVEL: String(level),
     INCEPTION_DEPTH: String(request.depth),

@@ -14,6 +14,7 @@ import {
   type StorageChoice,
   type StorageDriver,
 } from './storage.js'
+import {effectiveRegistrySettings, type RegistryInput, type RegistrySettings} from './registry-settings.js'
 import type {NestSockets, SocketsChoice} from './sockets.js'
 import {type Cidr, DEFAULT_SUBNET_POOL, parseSubnetPool} from './subnets.js'
 import {DEFAULT_SUITE, imageForSuite, type Suite} from './suites.js'
@@ -117,6 +118,8 @@ export interface UpInput {
   sockets?: SocketsChoice
   /** Write a docker context for each level (default true). */
   contexts?: boolean
+  /** Registry mirrors, insecure registries, proxy, DNS, CA certificates given by flag, and whether to inherit the engine's. */
+  registry?: RegistryInput
 }
 
 export interface UpRequest {
@@ -145,6 +148,10 @@ export interface UpRequest {
   sockets: SocketsChoice | NestSockets
   /** A docker context for each level, in the docker CLI's configuration (contexts.ts). */
   contexts: boolean
+  /** The registry settings as asked (flags, and whether to inherit the engine's). */
+  registryInput: RegistryInput
+  /** What every level's engine gets: what was given by flag, until `up` adds what it inherits from the engine (registry-settings.ts). */
+  registry: RegistrySettings
 }
 
 /**
@@ -177,6 +184,8 @@ export function parseUpRequest(input: UpInput): UpRequest {
     network: input.network,
     sockets: input.sockets ?? 'auto',
     contexts: input.contexts ?? true,
+    registryInput: input.registry ?? {},
+    registry: effectiveRegistrySettings({...input.registry, inherit: false}, {mirrors: [], insecure: [], httpProxy: '', httpsProxy: '', noProxy: ''}),
   }
   checkDaemonPorts(request)
   checkLoopSize(request.storage.dataRoot, depth)

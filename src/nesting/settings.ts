@@ -2,6 +2,7 @@ import {LABEL, ROOT_SOCKET_BASE, SOCKET_DIR} from './contract.js'
 import {parsePortMapping, type PortMapping, portsFromLabel, portsToLabel, targetLevel} from './ports.js'
 import {parseDockerdArg} from './dockerd-options.js'
 import {parseMtu, type UpRequest} from './request.js'
+import {parseCaCert, parseDns, parseInsecureRegistry, parseNoProxy, parseProxy, parseRegistryMirror, withoutCredentials} from './registry-settings.js'
 import {madeSockets, type NestSockets, parseSockets, type SocketsChoice, socketOptions} from './sockets.js'
 import {
   type DataRoot,
@@ -157,11 +158,105 @@ export const SOCKETS = setting<SocketsChoice | NestSockets, SocketsChoice, strin
   },
 })
 
+// The host's registry settings (registry-settings.ts): `of` reads what the nest gets, inherited or given.
+const words = {encode: (values: string[]) => (values.length > 0 ? values.join(' ') : undefined), decode: (text?: string) => (text ? text.split(' ') : [])}
+
+export const REGISTRY_MIRROR = setting<string[], string>({
+  flag: 'registry-mirror',
+  helpValue: '<url>',
+  multiple: true,
+  default: [],
+  defaultHelp: "the engine's own",
+  description: "a registry mirror for every level's engine; repeatable",
+  parse: parseRegistryMirror,
+  of: (request) => request.registry.mirrors,
+  label: {key: LABEL.registryMirrors, ...words},
+  level: (mirrors) => ({dockerd: mirrors.map((mirror) => `--registry-mirror=${mirror}`)}),
+})
+
+export const INSECURE_REGISTRY = setting<string[], string>({
+  flag: 'insecure-registry',
+  helpValue: '<host[:port]>',
+  multiple: true,
+  default: [],
+  defaultHelp: "the engine's own",
+  description: "a registry every level's engine reaches over plain HTTP or unverified TLS; repeatable",
+  parse: parseInsecureRegistry,
+  of: (request) => request.registry.insecure,
+  label: {key: LABEL.insecureRegistries, ...words},
+  level: (registries) => ({dockerd: registries.map((registry) => `--insecure-registry=${registry}`)}),
+})
+
+export const PROXY = setting<string | undefined>({
+  flag: 'proxy',
+  helpValue: '<url>',
+  default: undefined,
+  defaultHelp: "the engine's own",
+  description: "the HTTP(S) proxy of every level's engine (pulls, pushes, builds) and of the containers started there",
+  parse: parseProxy,
+  of: (request) => request.registry.proxy,
+  // Without the credentials a proxy URL may carry: labels are read by anyone who can read the engine.
+  label: {key: LABEL.proxy, encode: (proxy) => (proxy ? withoutCredentials(proxy) : undefined), decode: (text) => text || undefined},
+  level: (proxy) => ({env: {INCEPTION_HTTP_PROXY: proxy ?? ''}}),
+})
+
+export const NO_PROXY = setting<string | undefined>({
+  flag: 'no-proxy',
+  helpValue: '<list>',
+  default: undefined,
+  defaultHelp: "the engine's own",
+  description: 'hosts, domains and CIDRs reached without the proxy, comma-separated',
+  parse: parseNoProxy,
+  of: (request) => request.registry.noProxy,
+  label: {key: LABEL.noProxy, encode: (list) => list, decode: (text) => text || undefined},
+  level: (list) => ({env: {INCEPTION_NO_PROXY: list ?? ''}}),
+})
+
+export const DNS = setting<string[], string>({
+  flag: 'dns',
+  helpValue: '<address>',
+  multiple: true,
+  default: [],
+  defaultHelp: "the engine's own (on this machine's engine)",
+  description: "a DNS server for every level's engine and the containers started there; repeatable",
+  parse: parseDns,
+  of: (request) => request.registry.dns,
+  label: {key: LABEL.dns, ...words},
+  level: (servers) => ({dockerd: servers.map((server) => `--dns=${server}`)}),
+})
+
+export const CA_CERT = setting<Array<{file: string; pem: string}>, {file: string; pem: string}, string[]>({
+  flag: 'ca-cert',
+  helpValue: '<file>',
+  multiple: true,
+  default: [],
+  defaultHelp: "/etc/docker/certs.d's (on this machine's engine)",
+  description: "a CA certificate (PEM) every level's engine trusts, for registries and proxies; repeatable",
+  parse: parseCaCert,
+  of: (request) => request.registry.caCerts,
+  label: {key: LABEL.caCerts, encode: (certs) => words.encode(certs.map((c) => c.file)), decode: words.decode},
+  // One line of the plan: base64, which has no newline.
+  level: (certs) => ({env: {INCEPTION_CA_CERTS: certs.length > 0 ? Buffer.from(certs.map((c) => c.pem).join('')).toString('base64') : ''}}),
+})
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table of settings of every value type
 type AnySetting = Setting<any, unknown, unknown>
 
 /** Every setting a level receives, in the order its parts are rendered. */
-export const LEVEL_SETTINGS: readonly AnySetting[] = [STORAGE_DRIVER, DATA_ROOT, MTU, PUBLISH, SOCKETS, DOCKERD_ARG]
+export const LEVEL_SETTINGS: readonly AnySetting[] = [
+  STORAGE_DRIVER,
+  DATA_ROOT,
+  MTU,
+  PUBLISH,
+  SOCKETS,
+  REGISTRY_MIRROR,
+  INSECURE_REGISTRY,
+  PROXY,
+  NO_PROXY,
+  DNS,
+  CA_CERT,
+  DOCKERD_ARG,
+]
 
 /** What level `position.level` receives of every setting, merged in table order. */
 export function levelParts(request: UpRequest, position: LevelPosition): Required<LevelPart> {

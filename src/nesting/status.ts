@@ -33,6 +33,8 @@ export interface LevelStatus {
   mtu?: number
   ports: string[]
   memoryBytes?: number
+  /** The registry settings as this level's engine reports them (docker info), when the nest has any. */
+  registry?: {mirrors: string[]; insecure: string[]; proxy?: string; noProxy?: string}
   detail: string
   /** Where a client on this machine reaches this level's engine: its socket (unix://...), else its TLS port. */
   endpoint?: string
@@ -105,6 +107,7 @@ export class NestStatusReader {
         mtu: report.info.mtu ? Number(report.info.mtu) : undefined,
         ports: ports.filter((p) => (p.level ?? depth) >= level).map((p) => formatPortMapping(p, depth, bind)),
         memoryBytes: report.memoryBytes,
+        registry: registryOf(report.info),
         detail: readOnly ? DATA_ROOT_READ_ONLY : report.detail,
         // From the moment the level answers (its socket is there) until it stops.
         endpoint: state === 'running' ? endpoints.get(level)?.host : undefined,
@@ -140,4 +143,11 @@ function levelOneState(containerState: string, report: LevelReport): LevelRunSta
 function deeperLevelState(report: LevelReport): LevelRunState {
   if (report.alive === false) return report.state === 'stopping' ? 'stopping' : 'exited'
   return report.state === 'ready' ? 'running' : report.state === 'absent' ? 'unreachable' : report.state
+}
+
+/** What the level's init read back from its engine (board.sh), when it read anything. */
+function registryOf(info: LevelReport['info']): LevelStatus['registry'] {
+  if (info.mirrors === undefined && info.insecure === undefined && info.proxy === undefined) return undefined
+  const words = (text?: string) => (text ?? '').split(' ').filter((word) => word.length > 0)
+  return {mirrors: words(info.mirrors), insecure: words(info.insecure), proxy: info.proxy || undefined, noProxy: info.noproxy || undefined}
 }

@@ -1,3 +1,4 @@
+import type {EngineRegistrySettings} from '../../src/nesting/registry-settings.js'
 import {Readable, type Writable} from 'node:stream'
 
 import {
@@ -37,6 +38,8 @@ export class FakeEngine implements Engine {
   networkSubnets = ['172.17.0.0/16']
   memTotalBytes = 24 * 2 ** 30
   probeAnswer: (spec: ContainerSpec) => ProbeOutcome = () => ({ok: true, output: ''})
+  /** The engine's own registry settings, as its info tells them. */
+  registry: EngineRegistrySettings = {mirrors: [], insecure: [], httpProxy: '', httpsProxy: '', noProxy: ''}
   execAnswer: (id: string, cmd: string[]) => {code: number; stdout?: string} = () => ({code: 0})
   private nextId = 1
 
@@ -52,7 +55,7 @@ export class FakeEngine implements Engine {
   }
 
   async info(): Promise<EngineInfo> {
-    return {...this.identity, memTotalBytes: this.memTotalBytes, cpus: 2, storageDriver: 'overlay2', cgroupVersion: '1'}
+    return {...this.identity, memTotalBytes: this.memTotalBytes, cpus: 2, storageDriver: 'overlay2', cgroupVersion: '1', registry: this.registry}
   }
 
   async imageExists(reference: string): Promise<boolean> {

@@ -105,6 +105,7 @@ export function initSandbox(fakes: Partial<Record<(typeof FAKED)[number], string
         'PLAN_DIR="$SANDBOX/plan"',
         'DOCKERD_PID_FILE="$SANDBOX/docker.pid"',
         'CONTAINERD_SOCKET="$SANDBOX/containerd.sock"',
+        'CLIENT_CONFIG_DIR="$SANDBOX/client-config"',
         '',
       ].join('\n')
       const result = await execa('sh', ['-c', `${prelude}${script}`], {

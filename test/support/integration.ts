@@ -232,6 +232,7 @@ export interface PsLevel {
   memoryBytes?: number
   endpoint?: string
   tlsEndpoint?: string
+  registry?: {mirrors: string[]; insecure: string[]; proxy?: string; noProxy?: string}
 }
 
 /** `inception ps --name NAME --json`: the nest's levels, and how long ps took. */

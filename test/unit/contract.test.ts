@@ -68,7 +68,8 @@ describe('the level contract', () => {
     const text = initSources()
       .map((s) => s.text)
       .join('\n')
-    const written = [...text.matchAll(/printf '([a-z]+)=%s\\n'/g)].map((m) => m[1])
+    // By printf, and by the template of the docker info that reads the registry settings back (board.sh).
+    const written = [...text.matchAll(/printf '([a-z]+)=%s\\n'/g), ...text.matchAll(/(?:^|--format ')([a-z]+)=\{\{/gm)].map((m) => m[1])
     expect(written.sort()).toEqual([...INFO_KEYS].sort())
     const reported = new Set([...text.matchAll(/\breport "([a-z]+)/g)].map((m) => m[1]))
     expect(reported.size).toBeGreaterThan(2)

@@ -55,7 +55,7 @@ describe('--dockerd-arg refuses the options inception sets itself', () => {
     '--log-level=warn',
     '-ldebug',
     '--default-network-opt=bridge=com.docker.network.bridge.enable_icc=false',
-    '--insecure-registry=r:5000',
+    '--max-concurrent-downloads=6',
   ])('lets %s through', (arg) => {
     expect(parseDockerdArg(arg)).toBe(arg)
   })
