@@ -66,6 +66,12 @@ export function defaultSocketBase(env: NodeJS.ProcessEnv = process.env, uid = pr
   return env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'inception') : undefined
 }
 
+/** Where `up` puts a nest's sockets by default, when there is a default place. */
+export function defaultSocketFolder(nest: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const base = env[SOCKETS_ENV] && env[SOCKETS_ENV] !== 'auto' ? (env[SOCKETS_ENV] === 'none' ? undefined : env[SOCKETS_ENV]) : defaultSocketBase(env)
+  return base === undefined ? undefined : join(base, nest)
+}
+
 /** The socket of level K of a nest whose sockets are in FOLDER. */
 export const levelSocketPath = (folder: string, level: number) => join(folder, levelSocketFile(level))
 

@@ -1,7 +1,8 @@
 import {LABEL} from './contract.js'
 import {hasLabel, type NestDirectory} from './directory.js'
 import {removeContexts} from './contexts.js'
-import {removeSockets} from './sockets.js'
+import {isThisMachine} from './endpoint.js'
+import {defaultSocketFolder, removeSockets} from './sockets.js'
 import {SubnetLock} from './subnet-lock.js'
 import {removeClientFolder} from './tls.js'
 
@@ -52,6 +53,9 @@ export class NestTeardown {
     await Promise.all(volumes.map((v) => this.engine.removeVolume(v.name)))
     removeClientFolder(await this.directory.certificateFolder(name))
     for (const folder of socketFolders) removeSockets(folder)
+    // A nest whose level 1 is gone (removed by hand, or an `up` killed before it made it) leaves the
+    // folder `up` makes in the default place with no label that names it.
+    if (isThisMachine(this.engine.address)) removeSockets(defaultSocketFolder(name))
     removeContexts(name, await this.directory.engineIdentity())
     return {name, removedContainers: containers.length, removedVolumes: volumes.length, seconds: (Date.now() - started) / 1000}
   }

@@ -130,7 +130,7 @@ describe.skipIf(!engine)('a nest used as a new user would', () => {
     const daemonPorts = ports.filter((line) => !line.startsWith('80/tcp'))
     expect(daemonPorts.length, ports.join('\n')).toBeGreaterThan(0)
     for (const line of daemonPorts) expect(line).toMatch(/ -> 127\.0\.0\.1:\d+$/)
-    const env = await cli(['env', '--name', NEST, '--format', 'json'])
+    const env = await cli(['env', '--name', NEST, '--tls', '--format', 'json'])
     const port = /127\.0\.0\.1:(\d+)/.exec(daemonPorts[0]!)![1]
     expect((JSON.parse(env.stdout) as {DOCKER_HOST: string}).DOCKER_HOST).toBe(`tcp://127.0.0.1:${port}`)
   })

@@ -1,4 +1,4 @@
-import {existsSync, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
@@ -80,6 +80,18 @@ describe('a nest with sockets, on a fake engine', () => {
     expect(env.INCEPTION_PLAN).toContain(`--host=unix://${SOCKET_DIR}/level-2.sock`)
     expect(status.levels.map((l) => l.endpoint)).toEqual([`unix://${folder}/level-1.sock`, `unix://${folder}/level-2.sock`])
     await nests.down('sock')
+    expect(existsSync(folder)).toBe(false)
+  })
+
+  it('down removes the default folder of a nest whose level 1 is gone (no label names it)', async () => {
+    const folder = join(dir, 'orphan')
+    mkdirSync(folder)
+    process.env.INCEPTION_SOCKETS = dir
+    try {
+      await new Nests(new FakeEngine()).down('orphan')
+    } finally {
+      process.env.INCEPTION_SOCKETS = 'none'
+    }
     expect(existsSync(folder)).toBe(false)
   })
 
