@@ -25,16 +25,20 @@ publish_level_info() {
 
 # The registry settings as this level's engine reports them, for `ps`: read back, not repeated from
 # the plan. Only when the nest has any (a docker CLI run costs some 50 ms a level). docker info
-# reports no DNS servers, and insecure registries given as CIDRs only in a form its templates
-# cannot compare: ps shows registries given by name.
+# reports insecure registries given as CIDRs only in a form its templates cannot compare: ps shows
+# registries given by name.
 registry_info() {
   case " $INCEPTION_DOCKERD_OPTIONS " in
     *" --registry-mirror="* | *" --insecure-registry="* | *" --dns="*) ;;
-    *) [ -n "$INCEPTION_HTTP_PROXY$INCEPTION_NO_PROXY" ] || return 0 ;;
+    *) [ -n "$INCEPTION_HTTP_PROXY$INCEPTION_NO_PROXY$INCEPTION_CA_CERTS" ] || return 0 ;;
   esac
   docker info --format 'mirrors={{range .RegistryConfig.Mirrors}}{{.}} {{end}}
 insecure={{range $name, $index := .RegistryConfig.IndexConfigs}}{{if not $index.Secure}}{{$name}} {{end}}{{end}}
 proxy={{.HTTPProxy}}
 noproxy={{.NoProxy}}' 2>/dev/null || :
+  # What docker info does not say: the DNS servers, from the running dockerd's own arguments, and
+  # how many CA certificates it was pointed at.
+  printf 'dns=%s\n' "$(tr '\0' '\n' <"$PROC/$(job_pid dockerd)/cmdline" 2>/dev/null | sed -n 's/^--dns=//p' | tr '\n' ' ')"
+  printf 'cacerts=%s\n' "$(grep -c 'BEGIN CERTIFICATE' "$STATE_DIR/ca-certs/inception.pem" 2>/dev/null || echo 0)"
 }
 

@@ -91,7 +91,7 @@ export const LEVEL_STATES = ['starting', 'ready', 'failed', 'stopping'] as const
 export type LevelState = (typeof LEVEL_STATES)[number] | 'absent'
 
 /** The keys of a level's info lines on the board, as its init writes them once the level is ready. */
-// mirrors, insecure, proxy, noproxy: the registry settings as the level's engine reports them, when the nest has any.
+// mirrors, insecure, proxy, noproxy, dns, cacerts: the registry settings as the level's engine has them, when the nest has any.
 export const INFO_KEYS = [
   'id',
   'hostname',
@@ -106,6 +106,8 @@ export const INFO_KEYS = [
   'insecure',
   'proxy',
   'noproxy',
+  'dns',
+  'cacerts',
 ] as const
 export type InfoKey = (typeof INFO_KEYS)[number]
 

@@ -34,7 +34,7 @@ export interface LevelStatus {
   ports: string[]
   memoryBytes?: number
   /** The registry settings as this level's engine reports them (docker info), when the nest has any. */
-  registry?: {mirrors: string[]; insecure: string[]; proxy?: string; noProxy?: string}
+  registry?: {mirrors: string[]; insecure: string[]; proxy?: string; noProxy?: string; dns: string[]; caCerts: number}
   detail: string
   /** Where a client on this machine reaches this level's engine: its socket (unix://...), else its TLS port. */
   endpoint?: string
@@ -149,5 +149,12 @@ function deeperLevelState(report: LevelReport): LevelRunState {
 function registryOf(info: LevelReport['info']): LevelStatus['registry'] {
   if (info.mirrors === undefined && info.insecure === undefined && info.proxy === undefined) return undefined
   const words = (text?: string) => (text ?? '').split(' ').filter((word) => word.length > 0)
-  return {mirrors: words(info.mirrors), insecure: words(info.insecure), proxy: info.proxy || undefined, noProxy: info.noproxy || undefined}
+  return {
+    mirrors: words(info.mirrors),
+    insecure: words(info.insecure),
+    proxy: info.proxy || undefined,
+    noProxy: info.noproxy || undefined,
+    dns: words(info.dns),
+    caCerts: Number(info.cacerts ?? 0),
+  }
 }

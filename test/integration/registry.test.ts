@@ -11,7 +11,7 @@ import {cli, type HostSnapshot, integrationEngine, psLevels, shAt, snapshot} fro
 /**
  * The host's registry settings reaching every level, against real parts on a network the test
  * makes, which level 1 joins (--network): Debian's distribution registry (plain, and behind TLS
- * from a CA the test makes), tinyproxy, and dnsmasq, each in a container of an image built here
+ * from a CA the test makes), squid, and dnsmasq, each in a container of an image built here
  * from the project's own bootstrapped base (apt reaches Debian's packages). Levels below the first
  * reach what level 1 reaches through each level's NAT; names that only Docker's embedded DNS of
  * that network knows resolve at level 1 alone, so the parts are given by address.
@@ -47,11 +47,14 @@ describe.skipIf(!engine)('the host registry settings, at every level', () => {
     const dockerfile = [
       `FROM ${bootstrappedBaseForSuite(DEFAULT_SUITE)}`,
       'RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \\',
-      '    docker-registry tinyproxy dnsmasq >/dev/null && rm -rf /var/lib/apt/lists/*',
+      '    docker-registry squid dnsmasq >/dev/null && rm -rf /var/lib/apt/lists/*',
       'RUN printf "version: 0.1\\nstorage:\\n  filesystem:\\n    rootdirectory: /var/lib/registry\\nhttp:\\n  addr: :5000\\n" > /etc/docker/registry/test.yml',
       'RUN cp /etc/docker/registry/test.yml /etc/docker/registry/tls.yml && \\',
       '    printf "  tls:\\n    certificate: /tls/cert.pem\\n    key: /tls/key.pem\\n" >> /etc/docker/registry/tls.yml',
-      'RUN printf "Port 8888\\nListen 0.0.0.0\\nTimeout 600\\nLogLevel Info\\nAllow 0.0.0.0/0\\n" > /etc/tinyproxy/test.conf',
+      // squid, not tinyproxy: tinyproxy keeps one of the several Accept headers a docker pull sends, and
+      // the registry then answers with the old manifest format, which Docker 26 refuses.
+      'RUN printf "http_port 3128\\nhttp_access allow all\\ncache deny all\\npid_filename none\\n" > /etc/squid/test.conf && \\',
+      '    echo "access_log stdio:/var/log/squid/test-access.log" >> /etc/squid/test.conf',
       '',
     ].join('\n')
     const build = await docker(['build', '-q', '-t', SERVICES, '-'], {input: dockerfile})
@@ -69,7 +72,7 @@ describe.skipIf(!engine)('the host registry settings, at every level', () => {
       'serve',
       '/etc/docker/registry/test.yml',
     ])
-    await run('itest-proxy', proxy, [SERVICES, 'tinyproxy', '-d', '-c', '/etc/tinyproxy/test.conf'])
+    await run('itest-proxy', proxy, [SERVICES, 'squid', '-N', '-f', '/etc/squid/test.conf'])
     await run('itest-dns', dns, [SERVICES, 'dnsmasq', '--no-daemon', '--no-resolv', '--address=/made-up.inception.test/10.99.0.7', '--log-queries'])
     // The TLS registry: a CA of the test's, and a server certificate for its address, signed by it.
     const certs = await issueNestCertificates('itest-registry', [secure])
@@ -92,11 +95,10 @@ describe.skipIf(!engine)('the host registry settings, at every level', () => {
     expect(push.exitCode, push.stderr).toBe(0)
     await docker(['rmi', `${pushed}/library/busybox:mirrored`, `${pushed}/app:1`])
     // The same images in the TLS registry: the plain one's storage, copied over.
-    const copy = await execa(
-      'sh',
-      ['-c', `docker exec itest-registry tar -C /var/lib/registry -cf - . | docker exec -i itest-registry-tls tar -C /var/lib/registry -xf -`],
-      {reject: false},
-    )
+    const unpack = "sh -c 'mkdir -p /var/lib/registry && tar -C /var/lib/registry -xf -'"
+    const copy = await execa('sh', ['-c', `docker exec itest-registry tar -C /var/lib/registry -cf - . | docker exec -i itest-registry-tls ${unpack}`], {
+      reject: false,
+    })
     expect(copy.exitCode, copy.stderr).toBe(0)
   }, 600_000)
 
@@ -119,7 +121,7 @@ describe.skipIf(!engine)('the host registry settings, at every level', () => {
       '--insecure-registry',
       `${registry}:${REGISTRY_PORT}`,
       '--proxy',
-      `http://${proxy}:8888`,
+      `http://${proxy}:3128`,
       '--no-proxy',
       'deb.debian.org.invalid',
       '--dns',
@@ -152,7 +154,7 @@ describe.skipIf(!engine)('the host registry settings, at every level', () => {
     expect(load.exitCode, load.stderr).toBe(0)
     const apt = await shAt('itest-reg', 3, `docker run --rm ${bootstrappedBaseForSuite(DEFAULT_SUITE)} apt-get update -qq`)
     expect(apt.exitCode, apt.stderr).toBe(0)
-    const log = (await docker(['logs', 'itest-proxy'])).stderr + (await docker(['logs', 'itest-proxy'])).stdout
+    const log = (await docker(['exec', 'itest-proxy', 'cat', '/var/log/squid/test-access.log'])).stdout
     expect(log).toContain(`${registry}:${REGISTRY_PORT}`)
     // apt's requests for the suite's index files (CONNECT host:443 for an https mirror).
     expect(log).toMatch(/dists\/|:443/)
@@ -166,8 +168,10 @@ describe.skipIf(!engine)('the host registry settings, at every level', () => {
       expect(level.registry, `level ${level.level}`).toEqual({
         mirrors: [`http://${registry}:${REGISTRY_PORT}/`],
         insecure: [`${registry}:${REGISTRY_PORT}`],
-        proxy: `http://${proxy}:8888`,
+        proxy: `http://${proxy}:3128`,
         noProxy: 'deb.debian.org.invalid',
+        dns: [dns],
+        caCerts: 0,
       })
     }
     expect((await cli(['down', '--name', 'itest-reg'])).exitCode).toBe(0)
@@ -183,12 +187,14 @@ describe.skipIf(!engine)('the host registry settings, at every level', () => {
     expect((await cli(['up', '--name', 'itest-reg-ca', '--depth', '3', '--network', NETWORK, '--no-inherit', '--ca-cert', caFile])).exitCode).toBe(0)
     const trusted = await shAt('itest-reg-ca', 3, `docker pull -q ${image}`)
     expect(trusted.exitCode, trusted.stderr).toBe(0)
+    expect((await psLevels('itest-reg-ca')).levels.map((level) => level.registry?.caCerts)).toEqual([1, 1, 1])
     expect((await cli(['down', '--name', 'itest-reg-ca'])).exitCode).toBe(0)
   })
 
   it('leaves the host as it was, the test parts removed', async () => {
     await cleanUp()
     const after = await snapshot()
-    expect({...after, images: after.images.filter((i) => !i.startsWith(SERVICES.split(':')[0]!))}).toEqual(before)
+    const withoutParts = (shot: HostSnapshot) => ({...shot, images: shot.images.filter((i) => !i.startsWith(SERVICES.split(':')[0]!))})
+    expect(withoutParts(after)).toEqual(withoutParts(before))
   })
 })

@@ -20,6 +20,9 @@ const CONTEXT = 'inception-itest-remote'
  * that it does not disturb the default engine.
  */
 const BRIDGE = 'inc-itest0'
+/** Addresses nothing answers on: what is checked is that every level's engine has them. */
+const MIRROR = 'http://10.213.99.50:5000'
+const INSECURE = '10.213.99.50:5001'
 const BRIDGE_ADDRESS = '10.213.99.1/24'
 
 describe.skipIf(!engine)('a remote engine over TCP with TLS', () => {
@@ -35,6 +38,8 @@ describe.skipIf(!engine)('a remote engine over TCP with TLS', () => {
     for (const [file, content] of Object.entries(serverFiles(certs)))
       writeFileSync(join(server, file), content, {mode: file.endsWith('key.pem') ? 0o600 : 0o644})
     writeClientFolder(client, certs)
+    // Registry settings of its own, as an engine's daemon.json has them: every level of a nest there inherits them.
+    writeFileSync(join(dir, 'daemon.json'), JSON.stringify({'registry-mirrors': [MIRROR], 'insecure-registries': [INSECURE]}))
     await execa('sh', [
       '-c',
       `ip link del ${BRIDGE} 2>/dev/null; ip link add ${BRIDGE} type bridge && ip addr add ${BRIDGE_ADDRESS} dev ${BRIDGE} && ip link set ${BRIDGE} up`,
@@ -53,6 +58,7 @@ describe.skipIf(!engine)('a remote engine over TCP with TLS', () => {
         `--bridge=${BRIDGE}`,
         '--iptables=false',
         '--ip-masq=false',
+        `--config-file=${dir}/daemon.json`,
       ],
       {reject: false, stdout: 'ignore', stderr: 'ignore', detached: false},
     )
@@ -81,8 +87,25 @@ describe.skipIf(!engine)('a remote engine over TCP with TLS', () => {
   })
 
   it('brings a nest up there through DOCKER_HOST, and only there', async () => {
-    const up = await cli(['up', '--name', 'itest-remote', '--depth', '2'], {env})
+    const up = await cli(['up', '--name', 'itest-remote', '--depth', '3'], {env})
     expect(up.exitCode, up.stderr).toBe(0)
+    // The engine's own registry settings, inherited with no flag, down to level 3.
+    const settings = await cli(
+      [
+        'exec',
+        '--name',
+        'itest-remote',
+        '--level',
+        '3',
+        '--',
+        'docker',
+        'info',
+        '--format',
+        '{{.RegistryConfig.Mirrors}} {{json .RegistryConfig.IndexConfigs}}',
+      ],
+      {env},
+    )
+    expect(settings.stdout).toMatch(new RegExp(`^\\[${MIRROR}/\\] .*"${INSECURE}":\\{[^}]*"Secure":false`))
     const driver = await cli(['exec', '--name', 'itest-remote', '--level', '2', '--', 'docker', 'info', '--format', '{{.Driver}}'], {env})
     expect(driver.stdout).toBe('overlay2')
     const onRemote = await execa('docker', ['ps', '--format', '{{.Names}}'], {env})
@@ -121,7 +144,7 @@ describe.skipIf(!engine)('a remote engine over TCP with TLS', () => {
     const ps = await cli(['ps', '--context', CONTEXT, '--name', 'itest-remote', '--json'])
     expect(ps.exitCode, ps.stderr).toBe(0)
     const [nest] = JSON.parse(ps.stdout) as Array<{levels: Array<{state: string}>}>
-    expect(nest!.levels.map((l) => l.state)).toEqual(['running', 'running'])
+    expect(nest!.levels.map((l) => l.state)).toEqual(['running', 'running', 'running'])
     const down = await cli(['down', '--context', CONTEXT, '--name', 'itest-remote'])
     expect(down.exitCode).toBe(0)
     expect((await execa('docker', ['ps', '-aq'], {env})).stdout).toBe('')

@@ -232,7 +232,7 @@ export interface PsLevel {
   memoryBytes?: number
   endpoint?: string
   tlsEndpoint?: string
-  registry?: {mirrors: string[]; insecure: string[]; proxy?: string; noProxy?: string}
+  registry?: {mirrors: string[]; insecure: string[]; proxy?: string; noProxy?: string; dns: string[]; caCerts: number}
 }
 
 /** `inception ps --name NAME --json`: the nest's levels, and how long ps took. */
