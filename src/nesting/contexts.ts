@@ -3,7 +3,8 @@ import {chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSyn
 import {join} from 'node:path'
 
 import {configDir} from './endpoint.js'
-import {ContextTaken} from './errors.js'
+import {ContextsUnwritable, ContextTaken} from './errors.js'
+import {whyCannotMake} from './folders.js'
 import type {NestStatus} from './status.js'
 
 /**
@@ -55,8 +56,10 @@ function readMeta(path: string): ContextMeta | undefined {
   }
 }
 
-/** Refuses, before anything is made, a context name of the nest's levels that someone else's context holds. */
+/** Refuses, before anything is made, a store that cannot be written, and a context name of the nest's levels that someone else's context holds. */
 export function checkContextsFree(nest: string, depth: number, engine: string, env: NodeJS.ProcessEnv = process.env): void {
+  const why = whyCannotMake(join(store(env), 'meta'))
+  if (why) throw new ContextsUnwritable(store(env), why)
   for (let level = 1; level <= depth; level++) {
     const name = contextName(nest, level)
     const path = join(store(env), 'meta', contextId(name), 'meta.json')
@@ -67,8 +70,16 @@ export function checkContextsFree(nest: string, depth: number, engine: string, e
   }
 }
 
-/** Writes a context for each level given. */
+/** Writes a context for each level given; a store that fails meanwhile is a ContextsUnwritable. */
 export function writeContexts(nest: string, engine: string, endpoints: ContextEndpoint[], env: NodeJS.ProcessEnv = process.env): void {
+  try {
+    writeEach(nest, engine, endpoints, env)
+  } catch (error) {
+    throw new ContextsUnwritable(store(env), (error as Error).message)
+  }
+}
+
+function writeEach(nest: string, engine: string, endpoints: ContextEndpoint[], env: NodeJS.ProcessEnv): void {
   for (const {level, host, certPath} of endpoints) {
     const name = contextName(nest, level)
     const id = contextId(name)

@@ -157,6 +157,17 @@ export class SocketsNeedALocalEngine extends InceptionError {
   }
 }
 
+/** The docker CLI's context store cannot be written. */
+export class ContextsUnwritable extends InceptionError {
+  constructor(store: string, cause: string) {
+    super(
+      `cannot write docker contexts to ${store} (${cause})`,
+      'set DOCKER_CONFIG to a folder you can write, or start the nest with --no-contexts',
+      ExitCode.usage,
+    )
+  }
+}
+
 /** A docker context that inception did not write holds the name of a level's context. Nothing was created. */
 export class ContextTaken extends InceptionError {
   constructor(name: string, path: string) {

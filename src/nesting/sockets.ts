@@ -1,10 +1,11 @@
-import {accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {chmodSync, chownSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
 import {dirname, isAbsolute, join} from 'node:path'
 
 import {levelSocketFile, ROOT_SOCKET_BASE, SOCKET_DIR} from './contract.js'
 import {isThisMachine} from './endpoint.js'
 import type {Engine} from './engine.js'
 import {SocketFolderUnusable, SocketsNeedALocalEngine, UsageError} from './errors.js'
+import {whyCannotMake} from './folders.js'
 
 /**
  * A unix socket per level, on this machine. Every level's dockerd listens, besides its own
@@ -117,19 +118,10 @@ export function planSockets(
   return {folder, group: socketGroup()}
 }
 
-/** Refuses a folder that exists as something else, or whose nearest existing parent is not a writable folder. */
+/** Refuses a folder that cannot be made. */
 function checkCanMake(folder: string): void {
-  let path = folder
-  while (!existsSync(path)) path = dirname(path)
-  const stat = statSync(path)
-  const hint = 'give another folder with --sockets FOLDER, or --sockets none'
-  if (!stat.isDirectory()) throw new SocketFolderUnusable(folder, hint, `${path} is not a folder`)
-  try {
-    // As the kernel decides it: root may write anywhere but on a read-only mount (EROFS).
-    accessSync(path, constants.W_OK | constants.X_OK)
-  } catch (error) {
-    throw new SocketFolderUnusable(folder, hint, `${path} cannot be written (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
-  }
+  const why = whyCannotMake(folder)
+  if (why) throw new SocketFolderUnusable(folder, 'give another folder with --sockets FOLDER, or --sockets none', why)
 }
 
 /**
