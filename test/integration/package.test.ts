@@ -19,7 +19,7 @@ const NEST = 'itest-api'
 const CONSUMER_TEST = `
 import Docker from 'dockerode'
 import {expect, it} from 'vitest'
-import {up, UsageError} from 'inception'
+import {attach, up, UsageError} from 'inception'
 
 it('starts a nest from code, runs a container at level 2, and ends it', async () => {
   await expect(up({name: '${NEST}', depth: 0})).rejects.toBeInstanceOf(UsageError)
@@ -37,6 +37,9 @@ it('starts a nest from code, runs a container at level 2, and ends it', async ()
     expect(seen.stdout).toContain(container.id)
     expect((await nest.exec(1, ['cat'], {stdin: 'piped'})).stdout).toBe('piped')
     expect(nest.level(1).env.DOCKER_HOST).toBe(nest.level(1).dockerHost)
+    // The same nest, from its name, as another process would reach it.
+    const again = await attach('${NEST}')
+    expect([again.depth, again.level(2).dockerHost]).toEqual([2, nest.level(2).dockerHost])
   }
   console.log('BLOCK ENDED')
 })
