@@ -89,18 +89,22 @@ export class Nests {
     }
     if (code !== 0) {
       // Killed (137, 143): by a `down`, whose stop of level 1 ends every process there before the container is seen to stop.
-      if (code === 137 || code === 143) await this.waitForLevelOneToStop(name)
+      if (code === 137 || code === 143) await this.waitForLevelOneToGo(name)
       await this.explainLostLevel(name, level, ...execLoss(cmd, level))
     }
     stderr?.release()
     return code
   }
 
-  /** A bounded wait (3 s) for level 1 to stop or go, after a command there was killed. */
-  private async waitForLevelOneToStop(name: string): Promise<void> {
+  /**
+   * A bounded wait (3 s) after a command was killed, for level 1 to go: a `down` stops level 1 and
+   * then removes it, and a look in between (seen under load) would blame a level that was only
+   * being taken down. A level 1 that stopped on its own stays, and is reported once the wait ends.
+   */
+  private async waitForLevelOneToGo(name: string): Promise<void> {
     for (let tries = 0; tries < 30; tries++) {
       const [record] = await this.directory.records(name)
-      if (record?.levelOne.state !== 'running') return
+      if (!record || record.levelOne.state === 'removing') return
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
   }
