@@ -1,6 +1,7 @@
 import {LABEL} from './contract.js'
 import {hasLabel, type NestDirectory} from './directory.js'
 import {removeContexts} from './contexts.js'
+import {nestRecord} from './record.js'
 import {isThisMachine} from './endpoint.js'
 import {defaultSocketFolder, removeSockets} from './sockets.js'
 import {SubnetLock} from './subnet-lock.js'
@@ -41,8 +42,8 @@ export class NestTeardown {
     const started = Date.now()
     await new SubnetLock(this.engine).clearStale().catch(() => false)
     const containers = await this.engine.listContainers([hasLabel(LABEL.nest, name)])
-    // Read before level 1 goes: its label says where the nest's sockets are on this machine.
-    const socketFolders = (await this.directory.records(name)).map((record) => record.sockets)
+    // Level 1's label says where the nest's sockets are on this machine: read from the list above, before it goes.
+    const socketFolders = containers.filter((c) => c.labels[LABEL.level] === '1').map((c) => nestRecord(c).sockets)
     await Promise.all(
       containers.map(async (c) => {
         await this.engine.stopContainer(c.id, LEVEL_ONE_STOP_SECONDS)
