@@ -28,6 +28,12 @@ BOARD_HOST='host'
 BOARD_COLLAPSING='collapsing'
 # what the demo page was last served: "COLLAPSING GOING"
 BOARD_PAGE_SEEN='page-seen'
+# level K's OOM kills at its memory budget
+BOARD_OOM_PREFIX='oom-'
+# where level 1 of a nest with budgets mounts lxcfs, passed down to every level
+LXCFS_DIR='/var/lib/lxcfs'
+# the /proc files lxcfs shows each level as its budget
+LXCFS_PROC_FILES='meminfo cpuinfo stat uptime swaps diskstats'
 # level 1's iptables backend, which every level follows
 BOARD_IPTABLES='iptables'
 # labels on every level container

@@ -22,7 +22,7 @@
 # which background jobs overlap which steps. The steps are in $INCEPTION_LIB/init/, one file per
 # concern: jobs (the background jobs' API), cgroups, storage, network, engine, images (the level
 # and busybox images, the image seed), next-level (its data root, its start, the watch on it),
-# collapse (SIGTERM) and board (this level's details).
+# collapse (SIGTERM), budgets (the truth about a level's budget) and board (this level's details).
 # shellcheck disable=SC3043 # local: the image's /bin/sh is dash, which has it
 set -eu
 
@@ -144,6 +144,8 @@ close_inherited_descriptors() {
 . "$INCEPTION_LIB/init/next-level.sh"
 # shellcheck source=image/init/collapse.sh
 . "$INCEPTION_LIB/init/collapse.sh"
+# shellcheck source=image/init/budgets.sh
+. "$INCEPTION_LIB/init/budgets.sh"
 # shellcheck source=image/init/board.sh
 . "$INCEPTION_LIB/init/board.sh"
 
@@ -163,6 +165,8 @@ main() {
   # the cgroups are made writable and the rest is decided.
   step "start containerd" start_containerd                          # starts containerd
   step "make the cgroup hierarchies writable" setup_cgroups
+  step "show this level its budget" start_proc_view                 # starts lxcfs (level 1 of a nest with budgets)
+  step "count the OOM kills at this level's budget" start_oom_count # starts oom_count
   step "choose a storage driver" choose_storage_driver
   step "unpack the image seed" start_image_seed                     # starts seed_store, seed_layers
   step "prepare level $NEXT_LEVEL's data root" start_preparing_next_level # starts next_data_root
@@ -171,6 +175,7 @@ main() {
   step "start containerd" wait_for_containerd                       # containerd listens
   step "unpack the image seed" finish_image_seed                    # awaits seed_store
   step "prepare level $NEXT_LEVEL's data root" await_next_data_root # awaits next_data_root
+  step "show this level its budget" mount_proc_view                 # lxcfs shows its files
   step "start dockerd" start_dockerd                                # starts dockerd
   step "start dockerd" wait_for_dockerd                             # dockerd answers
   log "dockerd $DOCKERD_VERSION answers"

@@ -1,17 +1,22 @@
 import {Flags} from '@oclif/core'
 
+import type {BudgetGiven} from './nesting/budgets.js'
+
 import {parseImageReference} from './nesting/image.js'
 import type {PortMapping} from './nesting/ports.js'
 import {DEFAULT_PRIVILEGE, PRIVILEGE_REQUESTS} from './nesting/privilege.js'
 import {DEFAULT_BIND, parseBind, parseDepth, parseHostPort, parseLevel, parseNestName, parseNetworkName, parseTimeout} from './nesting/request.js'
 import {
   CA_CERT,
+  CPUS,
   DATA_ROOT,
   DNS,
   DOCKERD_ARG,
   INSECURE_REGISTRY,
+  MEMORY,
   MTU,
   NO_PROXY,
+  PIDS,
   PROXY,
   PUBLISH,
   REGISTRY_MIRROR,
@@ -59,6 +64,10 @@ export const networkFlag = Flags.custom({helpValue: '<network>', parse: async (t
 
 /** An image reference (NAME[:TAG][@DIGEST] or an ID), checked before the engine sees it; the message names the flag. */
 export const imageFlag = Flags.custom({helpValue: '<image>', parse: async (text, _context, flag) => parseImageReference(text, `--${flag.name}`)})
+
+/** A budget's flag: repeatable, AMOUNT[@LEVEL]. */
+const budgetFlag = (entry: typeof MEMORY) =>
+  Flags.custom<BudgetGiven>({helpValue: entry.helpValue, multiple: true, description: entry.description, parse: async (text) => entry.parse(text)})()
 
 /**
  * `up`'s flags for the settings every level honours: named, described, defaulted and parsed by
@@ -140,6 +149,9 @@ export const settingFlags = () => ({
     default: true,
     allowNo: true,
   }),
+  [MEMORY.flag as 'memory']: budgetFlag(MEMORY),
+  [CPUS.flag as 'cpus']: budgetFlag(CPUS),
+  [PIDS.flag as 'pids']: budgetFlag(PIDS),
   [DOCKERD_ARG.flag as 'dockerd-arg']: Flags.custom({
     helpValue: DOCKERD_ARG.helpValue,
     multiple: true,

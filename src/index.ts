@@ -26,6 +26,7 @@ import {Nests} from './nesting/nest.js'
 import {parsePortMapping} from './nesting/ports.js'
 import type {PrivilegeRequest} from './nesting/privilege.js'
 import {parseUpRequest} from './nesting/request.js'
+import {parseBudget} from './nesting/budgets.js'
 import {parseSockets} from './nesting/sockets.js'
 import {parseDataRoot, type StorageDriver} from './nesting/storage.js'
 import type {Suite} from './nesting/suites.js'
@@ -75,6 +76,10 @@ export interface UpOptions {
   contexts?: boolean
   /** The docker context of the engine to use (default: DOCKER_HOST, else the current context). */
   context?: string
+  /** As `--memory`, `--cpus`, `--pids`: "1g", "512m@3"; "1.5"; "512". */
+  memory?: string[]
+  cpus?: string[]
+  pids?: string[]
 }
 
 /** dockerode's constructor options for one level's engine. */
@@ -184,6 +189,11 @@ export async function up(options: UpOptions = {}): Promise<StartedNest> {
     exposeDaemons: options.exposeDaemons,
     sockets: options.sockets === undefined ? undefined : parseSockets(options.sockets),
     contexts: options.contexts ?? false,
+    budgets: {
+      memory: options.memory?.map((text) => parseBudget('memory', text)),
+      cpus: options.cpus?.map((text) => parseBudget('cpus', text)),
+      pids: options.pids?.map((text) => parseBudget('pids', text)),
+    },
   })
   const engine = await connectEngine(process.env, 5000, options.context)
   const nests = new Nests(engine)

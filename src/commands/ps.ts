@@ -5,6 +5,17 @@ import type {LevelStatus, NestStatus} from '../nesting/nest.js'
 
 const megabytes = (bytes?: number) => (bytes === undefined ? '-' : `${Math.round(bytes / 2 ** 20)}MB`)
 
+/** Memory (used/budget), and with a budget the CPUs, tasks and OOM kills. */
+function usage({memoryBytes, budget}: LevelStatus): string[] {
+  if (!budget) return [megabytes(memoryBytes)]
+  return [
+    budget.memoryBytes === undefined ? megabytes(memoryBytes) : `${megabytes(memoryBytes)}/${megabytes(budget.memoryBytes)}`,
+    ...(budget.cpus === undefined ? [] : [`cpus ${budget.cpus}${budget.cpuset ? ` on ${budget.cpuset}` : ''}`]),
+    ...(budget.pids === undefined ? [] : [`pids ${budget.pidsUsed ?? '-'}/${budget.pids}`]),
+    ...(budget.oomKills === undefined ? [] : [`oom kills ${budget.oomKills}`]),
+  ]
+}
+
 export default class Ps extends InceptionCommand {
   static override summary = 'Show nests as trees: each level, its engine, storage, privilege, subnet, ports, memory'
   static override examples = ['<%= config.bin %> ps', '<%= config.bin %> ps --name ci --json']
@@ -40,7 +51,7 @@ export default class Ps extends InceptionCommand {
         level.privilege || '-',
         level.bridge || '-',
         level.mtu ? `mtu ${level.mtu}` : '-',
-        megabytes(level.memoryBytes),
+        ...usage(level),
         ...(level.endpoint ? [level.endpoint] : []),
       ]
       this.log(`${indent}└─ L${level.level} ${level.name}  ${details.join('  ')}${level.detail && level.state !== 'running' ? `  (${level.detail})` : ''}`)

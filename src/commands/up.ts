@@ -69,6 +69,7 @@ export default class Up extends InceptionCommand {
         caCerts: flags['ca-cert'],
         inherit: flags.inherit,
       },
+      budgets: {memory: flags.memory, cpus: flags.cpus, pids: flags.pids},
     })
     const engine = await this.engine()
     // A local engine's host is this machine: an address it does not have is refused here, before

@@ -14,6 +14,8 @@ export interface LevelReport {
   detail: string
   info: Record<string, string>
   memoryBytes?: number
+  /** The level's bounds and use as its cgroups have them (board-read.sh's resource lines): memory_max, cpu_quota_us, pids, oom_kills... */
+  resources?: Record<string, string>
   /** Whether the level's processes still exist (its cgroup has members), seen from level 1. */
   alive?: boolean
   /** The level's data root is mounted read-only: its file system failed under it (ext4 went read-only). */
@@ -21,7 +23,7 @@ export interface LevelReport {
 }
 
 /**
- * Run in level 1: prints "state K LINE", "info K KEY=VALUE", "memory K BYTES", "alive K yes|no" and
+ * Run in level 1: prints "state K LINE", "info K KEY=VALUE", "memory K BYTES", "resource K KEY=VALUE", "alive K yes|no" and
  * "readonly K" (a level whose data root is mounted read-only), which parseBoard reads. The script
  * is image/cli/board-read.sh; where each level's cgroup is comes from image/cli/cgroups.sh.
  */
@@ -44,7 +46,7 @@ export function boardsOfWatch(output: string, depth: number): {boards: LevelRepo
 export function parseBoard(output: string, depth: number): LevelReport[] {
   const reports: LevelReport[] = Array.from({length: depth}, (_, i) => ({level: i + 1, state: 'absent', detail: '', info: {}}))
   for (const line of output.split('\n')) {
-    const match = /^(state|info|memory|alive|readonly) (\d+) ?(.*)$/.exec(line.trim())
+    const match = /^(state|info|memory|resource|alive|readonly) (\d+) ?(.*)$/.exec(line.trim())
     if (!match) continue
     const [, kind, levelText, rest] = match
     const report = reports[Number(levelText) - 1]
@@ -53,9 +55,10 @@ export function parseBoard(output: string, depth: number): LevelReport[] {
       const [word = '', ...detail] = rest!.split(' ')
       report.state = (LEVEL_STATES as readonly string[]).includes(word) ? (word as LevelState) : 'absent'
       report.detail = detail.join(' ')
-    } else if (kind === 'info') {
+    } else if (kind === 'info' || kind === 'resource') {
       const eq = rest!.indexOf('=')
-      if (eq > 0) report.info[rest!.slice(0, eq)] = rest!.slice(eq + 1)
+      const into = kind === 'info' ? report.info : (report.resources ??= {})
+      if (eq > 0) into[rest!.slice(0, eq)] = rest!.slice(eq + 1)
     } else if (kind === 'readonly') {
       report.dataRootReadOnly = true
     } else if (kind === 'memory') {

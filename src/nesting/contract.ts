@@ -44,6 +44,14 @@ export const ROOT_SOCKET_BASE = '/run/inception'
 export const levelSocketFile = (level: number) => `level-${level}.sock`
 
 /**
+ * A nest with budgets (budgets.ts) shows each level its own: level 1 runs lxcfs, mounted here,
+ * and puts these of its files over its own /proc; every level passes the folder down, and its
+ * child gets the same files over its /proc (lxcfs answers each reader with its own cgroup's figures).
+ */
+export const LXCFS_DIR = '/var/lib/lxcfs'
+export const LXCFS_PROC_FILES = ['meminfo', 'cpuinfo', 'stat', 'uptime', 'swaps', 'diskstats'] as const
+
+/**
  * A line of the plan that the parent's init replaces with a `--cap-drop NAME` pair for each
  * capability dockerd 20.10 knows and its own bounding set lacks (see nestedPrivilege): the one
  * part of a level's container only its parent can know, at run time.
@@ -80,6 +88,8 @@ export const BOARD_FILE = {
   pageSeen: 'page-seen',
   /** Where `inception load` spools an image that several levels load (a folder). */
   spool: 'spool',
+  /** Level K's OOM kills at its memory budget, one number, written by its counter (cgroup v1; v2 keeps its own count). */
+  oomPrefix: 'oom-',
   /** The iptables backend level 1 chose ("legacy" or "nft"): every level shares its kernel, so every level follows it. */
   iptables: 'iptables',
 } as const
@@ -224,6 +234,8 @@ export const INIT_VARIABLES = {
   INCEPTION_HTTP_PROXY: {from: 'plan', holds: "the HTTP(S) proxy of this level's engine and of the containers started there; empty: none"},
   INCEPTION_NO_PROXY: {from: 'plan', holds: 'what is reached without the proxy, comma-separated; empty: nothing'},
   INCEPTION_CA_CERTS: {from: 'plan', holds: "CA certificates this level's engine trusts besides the system's: PEM, base64; empty: none"},
+  INCEPTION_PROC_VIEW: {from: 'plan', holds: 'serve: level 1 of a nest with budgets runs lxcfs and shows its own /proc files through it; empty elsewhere'},
+  INCEPTION_OOM_COUNT: {from: 'plan', holds: '1: this level has a memory budget, and counts the OOM kills at it on the board; empty: none'},
   INCEPTION_READY_TIMEOUT: {from: 'plan', holds: "seconds this level's engine has to answer"},
   INCEPTION_DOCKERD_OPTIONS: {from: 'plan', holds: "this level's dockerd options, space-separated: bridge, pool, TLS listener, the user's"},
   INCEPTION_PLAN: {from: 'plan', holds: "level 1's only: the plan's files for levels 2..N in order, each followed by an empty line; empty elsewhere"},
@@ -276,6 +288,9 @@ export function shellContract(): string {
     ['BOARD_HOST', BOARD_FILE.host, 'what the demo page shows of the host'],
     ['BOARD_COLLAPSING', BOARD_FILE.collapsing, "present while the demo's dream collapses"],
     ['BOARD_PAGE_SEEN', BOARD_FILE.pageSeen, 'what the demo page was last served: "COLLAPSING GOING"'],
+    ['BOARD_OOM_PREFIX', BOARD_FILE.oomPrefix, "level K's OOM kills at its memory budget"],
+    ['LXCFS_DIR', LXCFS_DIR, 'where level 1 of a nest with budgets mounts lxcfs, passed down to every level'],
+    ['LXCFS_PROC_FILES', LXCFS_PROC_FILES.join(' '), 'the /proc files lxcfs shows each level as its budget'],
     ['BOARD_IPTABLES', BOARD_FILE.iptables, "level 1's iptables backend, which every level follows"],
     ['LABEL_NEST', LABEL.nest, 'labels on every level container'],
     ['LABEL_LEVEL', LABEL.level, ''],

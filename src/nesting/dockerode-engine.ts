@@ -89,6 +89,10 @@ export class DockerodeEngine implements Engine, DockerodeApi {
       NCPU?: number
       Driver?: string
       CgroupVersion?: string
+      MemoryLimit?: boolean
+      CpuCfsQuota?: boolean
+      CPUSet?: boolean
+      PidsLimit?: boolean
       KernelVersion?: string
       OperatingSystem?: string
       CgroupDriver?: string
@@ -107,6 +111,7 @@ export class DockerodeEngine implements Engine, DockerodeApi {
       cpus: Number(info.NCPU ?? 0),
       storageDriver: String(info.Driver ?? ''),
       cgroupVersion: String(info.CgroupVersion ?? '1'),
+      limits: {memory: info.MemoryLimit === true, cpuQuota: info.CpuCfsQuota === true, cpuset: info.CPUSet === true, pids: info.PidsLimit === true},
       kernelVersion: String(info.KernelVersion ?? ''),
       operatingSystem: String(info.OperatingSystem ?? ''),
       cgroupDriver: String(info.CgroupDriver ?? ''),

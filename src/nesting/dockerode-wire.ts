@@ -50,6 +50,12 @@ export function hostConfig(host: HostSettings): Docker.HostConfig {
     Tmpfs: host.tmpfs,
     NetworkMode: host.networkMode,
     Ulimits: host.ulimits?.map((u) => ({Name: u.name, Soft: u.soft, Hard: u.hard})),
+    Memory: host.memory,
+    MemorySwap: host.memorySwap,
+    NanoCpus: host.nanoCpus,
+    CpusetCpus: host.cpusetCpus,
+    PidsLimit: host.pidsLimit,
+    Devices: host.devices?.map((device) => ({PathOnHost: device, PathInContainer: device, CgroupPermissions: 'rwm'})),
   } as Docker.HostConfig
 }
 

@@ -69,6 +69,8 @@ export interface EngineInfo {
   cpus: number
   storageDriver: string
   cgroupVersion: string
+  /** Which limits the engine's cgroups can enforce on a container (docker info's MemoryLimit, CpuCfsQuota, CPUSet, PidsLimit). */
+  limits: {memory: boolean; cpuQuota: boolean; cpuset: boolean; pids: boolean}
   /**
    * What the engine runs on and how it isolates containers: with the ID and version, they tell
    * when the engine or its host changed (a cached privilege decision is then made again).
@@ -139,6 +141,14 @@ export interface HostSettings {
   networkMode?: string
   /** Resource limits set explicitly rather than left to the engine's defaults. */
   ulimits?: Ulimit[]
+  /** Bounds (budgets.ts): bytes, bytes of memory and swap together, billionths of CPUs, a CPU list, tasks. */
+  memory?: number
+  memorySwap?: number
+  nanoCpus?: number
+  cpusetCpus?: string
+  pidsLimit?: number
+  /** Host devices the container gets, each at the same path. */
+  devices?: string[]
 }
 
 export interface Ulimit {

@@ -30,6 +30,20 @@ export class UsageError extends InceptionError {
   }
 }
 
+/**
+ * A budget the engine would accept and then drop (dockerd only warns when its cgroups lack the
+ * controller: a cgroup v2 without delegated controllers, say). Nothing was created.
+ */
+export class BudgetUnenforceable extends InceptionError {
+  constructor(flag: string) {
+    super(
+      `${flag} cannot be enforced on this engine: its cgroups have no controller for it`,
+      `leave ${flag} out, or use an engine whose cgroups have that controller (cgroup v1, or v2 with it delegated)`,
+      ExitCode.usage,
+    )
+  }
+}
+
 export class EngineUnreachable extends InceptionError {
   constructor(address: string, cause: string) {
     super(

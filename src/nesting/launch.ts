@@ -21,6 +21,7 @@ import {
   VolumeInTheWay,
 } from './errors.js'
 import {checkContextsFree, contextEndpoints, writeContexts} from './contexts.js'
+import {fitBudgetsToEngine} from './budgets.js'
 import {checkMemory, type NestPlan, planNest, takenSubnets} from './plan.js'
 import type {UpRequest} from './request.js'
 import {type Clock, pollUntil, systemClock} from './poll.js'
@@ -99,6 +100,8 @@ export class NestLauncher {
     // Not a nest (records() found none): someone's own container holds level 1's name.
     if (namesake) throw new ContainerNameTaken(namesake.name, request.name)
     checkMemory(request.depth, info.memTotalBytes)
+    // Budgets the engine can enforce, within what it has; each level with CPUs gets its own (budgets.ts).
+    request = {...request, budgets: fitBudgetsToEngine(request.budgets, info, request.name)}
     // What the engine's own settings give every level, unless flags say otherwise (registry-settings.ts).
     const local = isThisMachine(this.engine.address) ? localEngineFiles() : undefined
     request = {...request, registry: effectiveRegistrySettings(request.registryInput, info.registry, local)}

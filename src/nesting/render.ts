@@ -12,12 +12,12 @@ import {
   type PlanVariable,
   TLS_DIR,
 } from './contract.js'
-import type {ContainerSpec} from './engine.js'
+import type {ContainerSpec, HostSettings} from './engine.js'
 import type {NestPlan} from './plan.js'
 import {dockerRunFlags, hostSettingsFor, nestedPrivilege, type PrivilegeDecision} from './privilege.js'
 import {levelOneLabels} from './record.js'
 import {DEFAULT_BIND} from './request.js'
-import {levelParts, type Publish} from './settings.js'
+import {type LevelResources, levelParts, type Publish} from './settings.js'
 import {formatCidr, POOL_NETWORK_PREFIX} from './subnets.js'
 import {SUITE_DOCKERD_MAJOR} from './suites.js'
 import {SERVER_FILE} from './tls.js'
@@ -40,7 +40,14 @@ export interface RenderedLevel {
 }
 
 type SettingVariable =
-  'INCEPTION_STORAGE_DRIVER' | 'INCEPTION_DATA_ROOT' | 'INCEPTION_MTU' | 'INCEPTION_HTTP_PROXY' | 'INCEPTION_NO_PROXY' | 'INCEPTION_CA_CERTS'
+  | 'INCEPTION_STORAGE_DRIVER'
+  | 'INCEPTION_DATA_ROOT'
+  | 'INCEPTION_MTU'
+  | 'INCEPTION_HTTP_PROXY'
+  | 'INCEPTION_NO_PROXY'
+  | 'INCEPTION_CA_CERTS'
+  | 'INCEPTION_PROC_VIEW'
+  | 'INCEPTION_OOM_COUNT'
 
 /** dockerd's `PATH` when none is set: the imported level image below level 1 carries no environment. */
 const LEVEL_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
@@ -97,7 +104,7 @@ export function renderLevel(plan: NestPlan, decision: PrivilegeDecision, level: 
       env: [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...(outermost ? [] : [`PATH=${LEVEL_PATH}`])],
       labels: outermost ? levelOneLabels(plan, decision) : {[LABEL.nest]: request.name, [LABEL.level]: String(level), [LABEL.version]: VERSION},
       exposedPorts: Object.keys(portBindings),
-      host: {...privilege.host, binds, portBindings, ...(outermost && request.network ? {networkMode: request.network} : {})},
+      host: {...privilege.host, binds, portBindings, ...bounds(parts.resources), ...(outermost && request.network ? {networkMode: request.network} : {})},
     },
     dropWhatParentLacks: privilege.dropWhatParentLacks,
   }
@@ -144,8 +151,31 @@ export function dockerRunArguments({spec, dropWhatParentLacks}: RenderedLevel): 
     ...each('--volume', host.binds ?? []),
     ...each('--publish', published),
     ...dockerRunFlags(host),
+    ...boundFlags(host),
     ...(dropWhatParentLacks ? [CAP_DROP_MARKER] : []),
     spec.image,
+  ]
+}
+
+/** A level's budget as its container's settings. Memory with no swap beyond it: a level over budget is killed, not swapped. */
+function bounds(resources: LevelResources): HostSettings {
+  return {
+    ...(resources.memoryBytes === undefined ? {} : {memory: resources.memoryBytes, memorySwap: resources.memoryBytes}),
+    ...(resources.cpus === undefined ? {} : {nanoCpus: Math.round(resources.cpus * 1e9)}),
+    ...(resources.cpuset === undefined ? {} : {cpusetCpus: resources.cpuset}),
+    ...(resources.pids === undefined ? {} : {pidsLimit: resources.pids}),
+    ...(resources.devices === undefined ? {} : {devices: resources.devices}),
+  }
+}
+
+/** The same as `docker run` flags. */
+function boundFlags(host: HostSettings): string[] {
+  return [
+    ...(host.memory === undefined ? [] : ['--memory', String(host.memory), '--memory-swap', String(host.memorySwap ?? host.memory)]),
+    ...(host.nanoCpus === undefined ? [] : ['--cpus', String(host.nanoCpus / 1e9)]),
+    ...(host.cpusetCpus === undefined ? [] : ['--cpuset-cpus', host.cpusetCpus]),
+    ...(host.pidsLimit === undefined ? [] : ['--pids-limit', String(host.pidsLimit)]),
+    ...(host.devices ?? []).flatMap((device) => ['--device', device]),
   ]
 }
 

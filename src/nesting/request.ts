@@ -14,6 +14,7 @@ import {
   type StorageChoice,
   type StorageDriver,
 } from './storage.js'
+import {type BudgetInput, type LevelBudget, splitBudgets} from './budgets.js'
 import {effectiveRegistrySettings, type RegistryInput, type RegistrySettings} from './registry-settings.js'
 import type {NestSockets, SocketsChoice} from './sockets.js'
 import {type Cidr, DEFAULT_SUBNET_POOL, parseSubnetPool} from './subnets.js'
@@ -120,6 +121,8 @@ export interface UpInput {
   contexts?: boolean
   /** Registry mirrors, insecure registries, proxy, DNS, CA certificates given by flag, and whether to inherit the engine's. */
   registry?: RegistryInput
+  /** --memory, --cpus, --pids as given: the nest's, and levels' (@LEVEL). */
+  budgets?: BudgetInput
 }
 
 export interface UpRequest {
@@ -152,6 +155,8 @@ export interface UpRequest {
   registryInput: RegistryInput
   /** What every level's engine gets: what was given by flag, until `up` adds what it inherits from the engine (registry-settings.ts). */
   registry: RegistrySettings
+  /** Every level's budget (index: level - 1), split down the nest (budgets.ts); `up` gives those with CPUs theirs. */
+  budgets: LevelBudget[]
 }
 
 /**
@@ -186,6 +191,7 @@ export function parseUpRequest(input: UpInput): UpRequest {
     contexts: input.contexts ?? true,
     registryInput: input.registry ?? {},
     registry: effectiveRegistrySettings({...input.registry, inherit: false}, {mirrors: [], insecure: [], httpProxy: '', httpsProxy: '', noProxy: ''}),
+    budgets: splitBudgets(input.budgets ?? {}, depth),
   }
   checkDaemonPorts(request)
   checkLoopSize(request.storage.dataRoot, depth)

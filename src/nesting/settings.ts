@@ -1,4 +1,5 @@
-import {LABEL, ROOT_SOCKET_BASE, SOCKET_DIR} from './contract.js'
+import {type BudgetGiven, hasBudgets, type LevelBudget, parseBudget, ENGINE_NEED, formatAmount} from './budgets.js'
+import {LABEL, LXCFS_DIR, LXCFS_PROC_FILES, ROOT_SOCKET_BASE, SOCKET_DIR} from './contract.js'
 import {parsePortMapping, type PortMapping, portsFromLabel, portsToLabel, targetLevel} from './ports.js'
 import {parseDockerdArg} from './dockerd-options.js'
 import {parseMtu, type UpRequest} from './request.js'
@@ -39,12 +40,23 @@ export interface Publish {
   hostIp?: string
 }
 
-/** What one level receives of a setting: init variables, options for its dockerd, ports to publish, folders to mount (SOURCE:TARGET). */
+/** The bounds of a level's container, which its parent's engine applies (budgets.ts). */
+export interface LevelResources {
+  memoryBytes?: number
+  cpus?: number
+  cpuset?: string
+  pids?: number
+  /** Devices of the parent's the level gets (level 1's /dev/fuse, for lxcfs). */
+  devices?: string[]
+}
+
+/** What one level receives of a setting: init variables, options for its dockerd, ports to publish, folders to mount (SOURCE:TARGET), bounds. */
 export interface LevelPart {
   env?: Record<string, string>
   dockerd?: string[]
   publish?: Publish[]
   binds?: string[]
+  resources?: LevelResources
 }
 
 /** T: the value `up` uses; Each: what one flag gives (one -p of many); Recorded: what `ps` reads back from the label. */
@@ -239,6 +251,61 @@ export const CA_CERT = setting<Array<{file: string; pem: string}>, {file: string
   level: (certs) => ({env: {INCEPTION_CA_CERTS: certs.length > 0 ? Buffer.from(certs.map((c) => c.pem).join('')).toString('base64') : ''}}),
 })
 
+// The budgets (budgets.ts): each flag gives the nest's (level 1's) or, with @LEVEL, one level's;
+// `of` reads every level's, as splitBudgets made them and prepare gave them their CPUs.
+const budgetOf = (budgets: LevelBudget[], level: number): LevelBudget => budgets[level - 1] ?? {}
+
+export const MEMORY = setting<LevelBudget[], BudgetGiven>({
+  flag: 'memory',
+  helpValue: 'SIZE[@LEVEL]',
+  multiple: true,
+  default: [],
+  description: `memory for the nest, or for LEVEL; a level given none gets its parent's less its engine's ${formatAmount('memory', ENGINE_NEED.memory)}`,
+  parse: (text) => parseBudget('memory', text),
+  of: (request) => request.budgets,
+  // The level's OOM kills are counted where its budget is (cgroup v1 counts them at the victim's own cgroup, gone with it).
+  level: (budgets, {level}) => {
+    const memoryBytes = budgetOf(budgets, level).memoryBytes
+    return {resources: {memoryBytes}, env: {INCEPTION_OOM_COUNT: memoryBytes === undefined ? '' : '1'}}
+  },
+})
+
+export const CPUS = setting<LevelBudget[], BudgetGiven>({
+  flag: 'cpus',
+  helpValue: 'N[@LEVEL]',
+  multiple: true,
+  default: [],
+  description: "CPUs for the nest, or for LEVEL (fractions too); a level given none gets its parent's; repeatable",
+  parse: (text) => parseBudget('cpus', text),
+  of: (request) => request.budgets,
+  level: (budgets, {level}) => {
+    const {cpus, cpuset} = budgetOf(budgets, level)
+    return {resources: {cpus, cpuset}}
+  },
+})
+
+export const PIDS = setting<LevelBudget[], BudgetGiven>({
+  flag: 'pids',
+  helpValue: 'N[@LEVEL]',
+  multiple: true,
+  default: [],
+  description: `tasks for the nest, or for LEVEL; a level given none gets its parent's less its engine's ${ENGINE_NEED.pids}; repeatable`,
+  parse: (text) => parseBudget('pids', text),
+  of: (request) => request.budgets,
+  level: (budgets, {level}) => ({resources: {pids: budgetOf(budgets, level).pids}}),
+})
+
+/**
+ * What a nest with budgets shows each level of itself: level 1 runs lxcfs (it needs the host's
+ * /dev/fuse) and mounts its files over its own /proc; each level below gets the folder and the
+ * files from its parent. Not a setting of its own: it follows from the budgets.
+ */
+function procView(budgets: LevelBudget[], level: number): LevelPart {
+  if (!hasBudgets(budgets)) return {}
+  if (level === 1) return {env: {INCEPTION_PROC_VIEW: 'serve'}, resources: {devices: ['/dev/fuse']}}
+  return {env: {INCEPTION_PROC_VIEW: ''}, binds: [`${LXCFS_DIR}:${LXCFS_DIR}`, ...LXCFS_PROC_FILES.map((file) => `${LXCFS_DIR}/proc/${file}:/proc/${file}`)]}
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table of settings of every value type
 type AnySetting = Setting<any, unknown, unknown>
 
@@ -255,18 +322,24 @@ export const LEVEL_SETTINGS: readonly AnySetting[] = [
   NO_PROXY,
   DNS,
   CA_CERT,
+  MEMORY,
+  CPUS,
+  PIDS,
   DOCKERD_ARG,
 ]
 
 /** What level `position.level` receives of every setting, merged in table order. */
 export function levelParts(request: UpRequest, position: LevelPosition): Required<LevelPart> {
-  const merged: Required<LevelPart> = {env: {}, dockerd: [], publish: [], binds: []}
-  for (const entry of LEVEL_SETTINGS) {
-    const part = entry.level(entry.of(request), position)
+  const merged: Required<LevelPart> = {env: {INCEPTION_PROC_VIEW: ''}, dockerd: [], publish: [], binds: [], resources: {}}
+  const parts = [...LEVEL_SETTINGS.map((entry) => entry.level(entry.of(request), position)), procView(request.budgets, position.level)]
+  for (const part of parts) {
     Object.assign(merged.env, part.env)
     merged.dockerd.push(...(part.dockerd ?? []))
     merged.publish.push(...(part.publish ?? []))
     merged.binds.push(...(part.binds ?? []))
+    for (const [key, value] of Object.entries(part.resources ?? {}) as Array<[keyof LevelResources, unknown]>) {
+      if (value !== undefined) Object.assign(merged.resources, {[key]: value})
+    }
   }
   return merged
 }

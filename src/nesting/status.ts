@@ -33,6 +33,8 @@ export interface LevelStatus {
   mtu?: number
   ports: string[]
   memoryBytes?: number
+  /** Its budget and what it uses of it, as the kernel has them (cgroups), when any of it is bounded. */
+  budget?: LevelBudgetStatus
   /** The registry settings as this level's engine reports them (docker info), when the nest has any. */
   registry?: {mirrors: string[]; insecure: string[]; proxy?: string; noProxy?: string; dns: string[]; caCerts: number}
   detail: string
@@ -40,6 +42,20 @@ export interface LevelStatus {
   endpoint?: string
   /** tcp://127.0.0.1:PORT of this level's engine, when the nest exposes its daemons (mutual TLS). */
   tlsEndpoint?: string
+}
+
+/** A level's bounds (undefined: unbounded) and use, read from its cgroups. */
+export interface LevelBudgetStatus {
+  memoryBytes?: number
+  cpus?: number
+  /** The CPUs it may run on, as the kernel lists them ("0", "0-1"). */
+  cpuset?: string
+  pids?: number
+  /** Tasks (processes and threads) in it now. */
+  pidsUsed?: number
+  cpuSeconds?: number
+  /** The kernel's OOM kills at its memory budget since it started (cgroup v1; on v2, every kill under it). */
+  oomKills?: number
 }
 
 /** A nest as `ps` shows it: what its labels record, and every level as it is now. */
@@ -107,6 +123,7 @@ export class NestStatusReader {
         mtu: report.info.mtu ? Number(report.info.mtu) : undefined,
         ports: ports.filter((p) => (p.level ?? depth) >= level).map((p) => formatPortMapping(p, depth, bind)),
         memoryBytes: report.memoryBytes,
+        budget: budgetOf(report.resources),
         registry: registryOf(report.info),
         detail: readOnly ? DATA_ROOT_READ_ONLY : report.detail,
         // From the moment the level answers (its socket is there) until it stops.
@@ -156,5 +173,33 @@ function registryOf(info: LevelReport['info']): LevelStatus['registry'] {
     noProxy: info.noproxy || undefined,
     dns: words(info.dns),
     caCerts: Number(info.cacerts ?? 0),
+  }
+}
+
+/** Past this, a cgroup v1 memory limit means none (the kernel's "unlimited" is 2^63 rounded down to a page). */
+const UNBOUNDED_BYTES = 2 ** 60
+
+/** The level's resource lines (board-read.sh) as a budget; undefined when nothing bounds it. */
+export function budgetOf(resources: Record<string, string> | undefined): LevelBudgetStatus | undefined {
+  if (!resources) return undefined
+  const number = (key: string) =>
+    resources[key] === undefined || resources[key] === 'max' || !/^-?\d+$/.test(resources[key]) ? undefined : Number(resources[key])
+  const memory = number('memory_max')
+  const quota = number('cpu_quota_us')
+  const period = number('cpu_period_us')
+  const pids = number('pids_max')
+  const budget: LevelBudgetStatus = {
+    memoryBytes: memory !== undefined && memory < UNBOUNDED_BYTES ? memory : undefined,
+    cpus: quota !== undefined && quota > 0 && period ? Math.round((quota / period) * 100) / 100 : undefined,
+    pids,
+  }
+  if (budget.memoryBytes === undefined && budget.cpus === undefined && budget.pids === undefined) return undefined
+  const usec = number('cpu_usec')
+  return {
+    ...budget,
+    cpuset: resources.cpuset,
+    pidsUsed: number('pids'),
+    cpuSeconds: usec === undefined ? undefined : Math.round(usec / 1e4) / 100,
+    oomKills: number('oom_kills'),
   }
 }

@@ -40,6 +40,7 @@ export class FakeEngine implements Engine {
   probeAnswer: (spec: ContainerSpec) => ProbeOutcome = () => ({ok: true, output: ''})
   /** The engine's own registry settings, as its info tells them. */
   registry: EngineRegistrySettings = {mirrors: [], insecure: [], httpProxy: '', httpsProxy: '', noProxy: ''}
+  limits: EngineInfo['limits'] = {memory: true, cpuQuota: true, cpuset: true, pids: true}
   execAnswer: (id: string, cmd: string[]) => {code: number; stdout?: string} = () => ({code: 0})
   private nextId = 1
 
@@ -55,7 +56,15 @@ export class FakeEngine implements Engine {
   }
 
   async info(): Promise<EngineInfo> {
-    return {...this.identity, memTotalBytes: this.memTotalBytes, cpus: 2, storageDriver: 'overlay2', cgroupVersion: '1', registry: this.registry}
+    return {
+      ...this.identity,
+      memTotalBytes: this.memTotalBytes,
+      cpus: 2,
+      storageDriver: 'overlay2',
+      cgroupVersion: '1',
+      limits: this.limits,
+      registry: this.registry,
+    }
   }
 
   async imageExists(reference: string): Promise<boolean> {

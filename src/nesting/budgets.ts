@@ -1,0 +1,199 @@
+import {createHash} from 'node:crypto'
+
+import {BudgetUnenforceable, UsageError} from './errors.js'
+import type {EngineInfo} from './engine.js'
+import {formatSize, parseSize} from './storage.js'
+
+/**
+ * Resource budgets: memory, CPUs and processes, for the nest (level 1's container) and for each
+ * level inside it. `--memory 1g` bounds the nest; `--memory 512m@3` bounds level 3 (the `@LEVEL`
+ * of `-p`, rather than a flag per level kind: one flag per resource, read the same way). A level
+ * given nothing gets its parent's budget less what the parent's own engine needs, so that a
+ * level's containers can never take the memory or the process slots its engine runs on.
+ * Each level's engine applies its child's budget: the kernel enforces every level, nested.
+ */
+
+export type Resource = 'memory' | 'cpus' | 'pids'
+
+/** One value of --memory, --cpus or --pids: the nest's budget, or with @LEVEL one level's. */
+export interface BudgetGiven {
+  amount: number
+  level?: number
+}
+
+export type BudgetInput = Partial<Record<Resource, BudgetGiven[]>>
+
+/** What one level's container is bounded to; each left out is unbounded (within its parent). */
+export interface LevelBudget {
+  memoryBytes?: number
+  cpus?: number
+  /** The CPUs a level with a CPU budget runs on, so that nproc and `docker info` count its budget (prepare sets them). */
+  cpuset?: string
+  pids?: number
+}
+
+/**
+ * What a level's own engine (its init, containerd, dockerd, and the shim of each container it
+ * runs) takes, kept from its budget for it. Measured at level 3 of a nest (Docker 26): memory
+ * 37-42 MB at rest, 89-104 MB at its peak while it started containers; 21-24 tasks at rest, 37
+ * with one container running (its shim's threads).
+ */
+export const ENGINE_NEED: Record<Resource, number> = {memory: 128 * 2 ** 20, cpus: 0, pids: 64}
+
+const FLAG: Record<Resource, string> = {memory: '--memory', cpus: '--cpus', pids: '--pids'}
+const KEY = {memory: 'memoryBytes', cpus: 'cpus', pids: 'pids'} as const satisfies Record<Resource, keyof LevelBudget>
+
+/** An amount as its flag shows it. */
+export function formatAmount(resource: Resource, amount: number): string {
+  if (resource === 'memory') return amount % 2 ** 20 === 0 ? formatSize(amount) : `${Math.round(amount / 2 ** 20)}M`
+  return String(amount)
+}
+
+/** AMOUNT[@LEVEL] of one resource, on its own (whether it fits is checked with the rest: splitBudgets). */
+export function parseBudget(resource: Resource, text: string): BudgetGiven {
+  const flag = FLAG[resource]
+  const at = text.lastIndexOf('@')
+  const amountText = (at === -1 ? text : text.slice(0, at)).trim()
+  const levelText = at === -1 ? undefined : text.slice(at + 1).trim()
+  let level: number | undefined
+  if (levelText !== undefined) {
+    if (!/^\d+$/.test(levelText) || Number(levelText) < 1) {
+      throw new UsageError(
+        `${flag} ${text}: "${levelText}" is not a level`,
+        `write AMOUNT@LEVEL with levels from 1 (the outermost), e.g. ${flag} ${example(resource)}@2`,
+      )
+    }
+    level = Number(levelText)
+  }
+  return {amount: parseAmount(resource, amountText, text), ...(level === undefined ? {} : {level})}
+}
+
+function example(resource: Resource): string {
+  return {memory: '1g', cpus: '1.5', pids: '512'}[resource]
+}
+
+function parseAmount(resource: Resource, text: string, given: string): number {
+  const flag = FLAG[resource]
+  switch (resource) {
+    case 'memory': {
+      try {
+        return parseSize(text)
+      } catch {
+        throw new UsageError(`${flag} ${given} is not a size`, 'write a size like 512m, 1g or 2G')
+      }
+    }
+    case 'cpus': {
+      if (!/^\d+(\.\d{1,2})?$/.test(text))
+        throw new UsageError(`${flag} ${given} is not a number of CPUs`, 'give CPUs as a number, e.g. --cpus 1 or --cpus 1.5')
+      const cpus = Number(text)
+      if (cpus <= 0) throw new UsageError(`${flag} ${given} gives no CPU time at all`, 'give more than 0, e.g. --cpus 0.5')
+      return cpus
+    }
+    case 'pids': {
+      if (!/^\d+$/.test(text)) throw new UsageError(`${flag} ${given} is not a whole number of processes`, 'give a number of processes, e.g. --pids 512')
+      return Number(text)
+    }
+  }
+}
+
+/**
+ * Every level's budget, from what was given (checked against each other, before any engine is
+ * asked): a level's budget is what it was given, else its parent's less the parent's engine's
+ * need; each must hold its own engine, and no level is given more than its parent leaves it.
+ */
+export function splitBudgets(input: BudgetInput, depth: number): LevelBudget[] {
+  const levels: LevelBudget[] = Array.from({length: depth}, () => ({}))
+  for (const resource of Object.keys(FLAG) as Resource[]) {
+    const given = byLevel(resource, input[resource] ?? [], depth)
+    const need = ENGINE_NEED[resource]
+    let parent: number | undefined
+    for (let level = 1; level <= depth; level++) {
+      const explicit = given.get(level)
+      const fromParent = parent === undefined ? undefined : parent - need
+      if (explicit !== undefined && fromParent !== undefined && explicit > fromParent) {
+        const show = (amount: number) => formatAmount(resource, amount)
+        throw new UsageError(
+          `${FLAG[resource]} ${show(explicit)}@${level} is more than level ${level - 1} can give it` +
+            (need > 0 ? ` (its ${show(parent!)} less its engine's ${show(need)}: ${show(fromParent)})` : ` (its ${show(parent!)})`),
+          `give level ${level} at most ${show(fromParent)}, or raise level ${level - 1}'s`,
+        )
+      }
+      const amount = explicit ?? fromParent
+      if (amount !== undefined) checkHoldsEngine(resource, amount, level, explicit !== undefined, given, depth)
+      if (amount !== undefined) levels[level - 1]![KEY[resource]] = amount
+      parent = amount
+    }
+  }
+  return levels
+}
+
+/** Each level's engine needs its share; a budget that cannot hold it would fail the level later, with less to say. */
+function checkHoldsEngine(resource: Resource, amount: number, level: number, explicit: boolean, given: Map<number, number>, depth: number): void {
+  const need = ENGINE_NEED[resource]
+  if (amount >= need) return
+  const show = (value: number) => formatAmount(resource, value)
+  // The budget the user gave that this level's is taken from: the nearest level above with one.
+  let from = level
+  while (!given.has(from)) from--
+  const levelsFed = depth - from + 1
+  const wording = explicit
+    ? `${FLAG[resource]} ${show(amount)}${level > 1 ? `@${level}` : ''} is`
+    : `${FLAG[resource]} ${show(given.get(from)!)}${from > 1 ? `@${from}` : ''} leaves level ${level} ${show(amount)},`
+  throw new UsageError(
+    `${wording} less than a level's engine needs (${show(need)})`,
+    `give at least ${show(need * levelsFed)} for level${levelsFed > 1 ? `s ${from}-${depth}` : ` ${from}`} ` +
+      `(each level's engine keeps ${show(need)} of its budget)`,
+  )
+}
+
+function byLevel(resource: Resource, given: BudgetGiven[], depth: number): Map<number, number> {
+  const levels = new Map<number, number>()
+  for (const {amount, level = 1} of given) {
+    const written = `${FLAG[resource]} ${formatAmount(resource, amount)}${level > 1 ? `@${level}` : ''}`
+    if (level > depth)
+      throw new UsageError(`${written}: the nest has ${depth} level${depth > 1 ? 's' : ''}`, `give a level from 1 to ${depth}, or a larger --depth`)
+    if (levels.has(level)) throw new UsageError(`${FLAG[resource]} is given twice for level ${level}`, `give one ${FLAG[resource]} per level`)
+    levels.set(level, amount)
+  }
+  return levels
+}
+
+/** Whether any level of the nest has a budget. */
+export function hasBudgets(budgets: readonly LevelBudget[]): boolean {
+  return budgets.some((budget) => budget.memoryBytes !== undefined || budget.cpus !== undefined || budget.pids !== undefined)
+}
+
+/**
+ * The budgets against the engine that will enforce level 1's (and, through the levels, every
+ * other's): it must have the cgroup controller (an engine without it would accept the limit and
+ * drop it with a warning), and level 1 cannot have more than the engine has. Then each level with
+ * a CPU budget gets its CPUs: as many as its budget rounded up, the first of its parent's, and for
+ * level 1 from a place that depends on the nest's name, so that several nests spread over the CPUs.
+ */
+export function fitBudgetsToEngine(budgets: LevelBudget[], info: Pick<EngineInfo, 'memTotalBytes' | 'cpus' | 'limits'>, nestName: string): LevelBudget[] {
+  const used = (resource: Resource) => budgets.some((budget) => budget[KEY[resource]] !== undefined)
+  const controllers: Record<Resource, boolean> = {memory: info.limits.memory, cpus: info.limits.cpuQuota && info.limits.cpuset, pids: info.limits.pids}
+  for (const resource of Object.keys(FLAG) as Resource[]) {
+    if (used(resource) && !controllers[resource]) throw new BudgetUnenforceable(FLAG[resource])
+  }
+  const outermost = budgets[0] ?? {}
+  if (outermost.memoryBytes !== undefined && info.memTotalBytes > 0 && outermost.memoryBytes > info.memTotalBytes) {
+    throw new UsageError(
+      `--memory ${formatAmount('memory', outermost.memoryBytes)} is more than the engine has (${Math.floor(info.memTotalBytes / 2 ** 20)}M)`,
+      'give less, or leave --memory out',
+    )
+  }
+  const cpus = budgets.map((budget) => budget.cpus).find((value) => value !== undefined)
+  if (cpus !== undefined && info.cpus > 0 && cpus > info.cpus) {
+    throw new UsageError(`--cpus ${cpus} is more than the engine's ${info.cpus} CPUs`, `give ${info.cpus} or less`)
+  }
+  if (!used('cpus') || info.cpus <= 0) return budgets
+  const start = createHash('sha256').update(nestName).digest().readUInt32BE(0) % info.cpus
+  let parentCpus = Array.from({length: info.cpus}, (_, i) => (start + i) % info.cpus)
+  return budgets.map((budget) => {
+    if (budget.cpus === undefined) return budget
+    const mine = parentCpus.slice(0, Math.ceil(budget.cpus))
+    parentCpus = mine
+    return {...budget, cpuset: [...mine].sort((a, b) => a - b).join(',')}
+  })
+}
