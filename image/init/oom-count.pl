@@ -1,9 +1,15 @@
 # Counts the OOM kills the kernel makes because this level's memory budget ran out, and keeps the
-# count in a file of the board (cgroup v1; `ps` reads it). cgroup v1 counts a kill only at the
-# victim's own cgroup (a container's, gone with it) and never at the level's, where the budget is;
-# but it notifies an eventfd registered on the level's memory.oom_control each time the level's
-# memory runs out, and each time the kernel then kills one process. A shell cannot make an
-# eventfd; perl-base, Essential in Debian, can (syscall by number: perl-base has no syscall.ph).
+# count in a file of the board (cgroup v1; `ps` reads it). cgroup v1 counts a kill only in the
+# victim's own cgroup (memory.oom_control's oom_kill: a container's, gone with it), never in the
+# level's, where the budget is. It does notify an eventfd registered on the level's
+# memory.oom_control each time the level's memory runs out, but more often than it kills (each
+# allocation that fails while the victim is dying notifies again: four for one kill, seen). So a
+# notification only says when to look: this counter then reads the oom_kill of every cgroup under
+# the level and adds what rose since it last looked, then looks again for a second after the last
+# notification (the kill comes after its notification). Kills under a deeper level's own budget
+# come with no notification here and are that level's to count: while no notification comes, it
+# looks every few seconds without counting, so that they are not taken for this level's later. A shell cannot make an eventfd; perl-base, Essential in Debian, can (by system call
+# number: perl-base has no syscall.ph).
 # Usage: perl oom-count.pl MEMORY_CGROUP_DIR COUNT_FILE
 use strict;
 use warnings;
@@ -22,6 +28,20 @@ sub record {
   rename("$out.tmp", $out) or die "oom-count: cannot rename $out.tmp: $!\n";
 }
 
+# Every cgroup under the level (the level's own included), with its oom_kill.
+sub kills {
+  my %seen;
+  my @dirs = ($cgroup);
+  while (defined(my $dir = shift @dirs)) {
+    if (open(my $control, '<', "$dir/memory.oom_control")) {
+      while (<$control>) { $seen{$dir} = $1 if /^oom_kill (\d+)/ }
+    }
+    opendir(my $handle, $dir) or next;
+    push @dirs, map { "$dir/$_" } grep { !/^\./ && -d "$dir/$_" } readdir($handle);
+  }
+  return \%seen;
+}
+
 open(my $control, '<', "$cgroup/memory.oom_control") or die "oom-count: cannot open $cgroup/memory.oom_control: $!\n";
 my $eventfd = syscall($number, 0, 0);
 die "oom-count: eventfd2: $!\n" if $eventfd < 0;
@@ -29,11 +49,34 @@ open(my $register, '>', "$cgroup/cgroup.event_control") or die "oom-count: canno
 print {$register} "$eventfd " . fileno($control) . "\n";
 close($register) or die "oom-count: cannot register with $cgroup/cgroup.event_control: $!\n";
 open(my $events, '<&=', $eventfd) or die "oom-count: eventfd: $!\n";
+
 my $count = 0;
+my $last = kills();
+my $looking_until = 0;
 record($count);
-# Each read returns how many notifications came since the last one, as 8 bytes.
-while (sysread($events, my $buffer, 8) == 8) {
-  $count += unpack('Q', $buffer);
-  record($count);
+while (1) {
+  my $bits = '';
+  vec($bits, $eventfd, 1) = 1;
+  my $counting = $looking_until > time();
+  my $wait = $counting ? 0.1 : 5;
+  my $ready = select(my $readable = $bits, undef, undef, $wait);
+  next if $ready < 0 && $!{EINTR};
+  die "oom-count: waiting on the eventfd: $!\n" if $ready < 0;
+  if ($ready > 0) {
+    sysread($events, my $buffer, 8) == 8 or die "oom-count: reading the eventfd: $!\n";
+    $looking_until = time() + 2;
+    $counting = 1;
+  }
+  my $now = kills();
+  if (!$counting) {
+    $last = $now;
+    next;
+  }
+  my $rose = 0;
+  for my $dir (keys %$now) { $rose += $now->{$dir} - ($last->{$dir} // 0) if $now->{$dir} > ($last->{$dir} // 0) }
+  $last = $now;
+  if ($rose > 0) {
+    $count += $rose;
+    record($count);
+  }
 }
-die "oom-count: reading the eventfd: $!\n";

@@ -12,7 +12,7 @@ import {Nests} from '../nesting/nest.js'
 import {DEFAULT_IMAGE} from '../nesting/suites.js'
 import {type DepthRun, depthRun, median, seconds} from './as-users-wait.js'
 import {bareLevelMs, bareLevelsPerDepthMs, compareWithLimits, depthLimits, printLimits} from './physical-limit.js'
-import {baselineRun, deepest, DEEPEST_BUDGET_S, levelThreeFromHere, loadAtTheBottom, loadImages} from './scenarios.js'
+import {baselineRun, budgetsCost, deepest, DEEPEST_BUDGET_S, levelThreeFromHere, loadAtTheBottom, loadImages} from './scenarios.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const USER_DEPTHS = [1, 2, 3, 4, 8]
@@ -84,6 +84,8 @@ async function main(): Promise<void> {
   )
   const fromHere = await levelThreeFromHere(nests)
   console.log(`level 3's engine from this machine: docker -H its socket version ${fromHere.socketS}s, inception exec -- docker version ${fromHere.execS}s`)
+  const budgets = await budgetsCost(info.cpus, RUNS)
+  console.log(`up --depth 4: ${budgets.withoutS}s without budgets, ${budgets.withS}s with ${budgets.budgetArgs} (medians of ${RUNS}, alternating)`)
   const deep = await deepest(nests)
   console.log(`deepest: reached ${deep.reached} of ${deep.tried} in ${deep.seconds}s`)
 
@@ -134,6 +136,7 @@ async function main(): Promise<void> {
     loadAtLevel4: load,
     loadImages: images,
     levelThreeFromHere: fromHere,
+    budgetsCost: budgets,
   }
   writeFileSync('bench-results.json', `${JSON.stringify(results, null, 2)}\n`)
   console.log('figures written to bench-results.json')

@@ -183,3 +183,26 @@ export async function deepest(nests: Nests): Promise<{tried: number; reached: nu
   await nests.down(NEST)
   return {tried: DEEPEST_TRY, reached, seconds: elapsed}
 }
+
+/**
+ * What budgets cost `up`: depth 4 without, and with budgets as large as the engine (every CPU,
+ * 2G, 1024 tasks), so that what is measured is the mechanism (lxcfs, each level's OOM counter,
+ * the cgroup limits), not the bound itself; alternating, `runs` of each.
+ */
+export async function budgetsCost(cpus: number, runs: number): Promise<{withoutS: number; withS: number; budgetArgs: string}> {
+  const budgetArgs = ['--memory', '2g', '--pids', '1024', '--cpus', String(cpus)]
+  const without: number[] = []
+  const withBudgets: number[] = []
+  for (let i = 0; i < runs; i++) {
+    for (const [args, into] of [
+      [[], without],
+      [budgetArgs, withBudgets],
+    ] as const) {
+      await execa('node', [BIN, 'down', '--name', NEST], {reject: false})
+      into.push(await timedCli(['up', '--name', NEST, '--depth', '4', ...args]))
+      await timedCli(['down', '--name', NEST])
+    }
+  }
+  // timedCli gives seconds here.
+  return {withoutS: median(without), withS: median(withBudgets), budgetArgs: budgetArgs.join(' ')}
+}

@@ -45,7 +45,7 @@ const KEY = {memory: 'memoryBytes', cpus: 'cpus', pids: 'pids'} as const satisfi
 
 /** An amount as its flag shows it. */
 export function formatAmount(resource: Resource, amount: number): string {
-  if (resource === 'memory') return amount % 2 ** 20 === 0 ? formatSize(amount) : `${Math.round(amount / 2 ** 20)}M`
+  if (resource === 'memory') return amount % 1024 === 0 ? formatSize(amount) : `${amount}B`
   return String(amount)
 }
 

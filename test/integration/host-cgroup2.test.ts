@@ -17,8 +17,8 @@ import {dockerOn, exerciseHost, type TestHost, laneHost} from '../support/lanes.
  * the v1 ones; a container in its own cgroup namespace can put it in place of its v1 view. A
  * dockerd started there (by the level image's own init, which takes the v2 path) reports cgroup
  * version 2, and so does every level of a nest on it. It listens with mutual TLS on a port
- * published on 127.0.0.1 only. Resource limits cannot be tested this way (no controllers);
- * everything else on the v2 path can.
+ * published on 127.0.0.1 only. Resource limits cannot be tested this way (no controllers):
+ * budgets are refused there; everything else on the v2 path can be tested.
  */
 const engine = await integrationEngine()
 const HOST_CONTAINER = 'itest-cgroup2-host'
@@ -85,6 +85,24 @@ describe.skipIf(!engine)('host lane: a cgroup v2 engine', () => {
   it('is an engine on cgroup v2, and a level on it sees cgroup2', async () => {
     expect(await dockerOn(host, ['info', '--format', '{{.CgroupVersion}}'])).toEqual(['2'])
     expect(await dockerOn(host, ['run', '--rm', '--entrypoint', 'stat', DEFAULT_IMAGE, '-f', '-c', '%T', '/sys/fs/cgroup'])).toEqual(['cgroup2fs'])
+  })
+
+  // The engine would take a limit and drop it with a warning (no controller): inception refuses it, having made nothing.
+  it('refuses budgets its cgroups cannot enforce, in one line, creating nothing', async () => {
+    const bin = new URL('../../bin/run.js', import.meta.url).pathname
+    for (const [flag, value] of [
+      ['--memory', '1g'],
+      ['--cpus', '1'],
+      ['--pids', '512'],
+    ] as const) {
+      const up = await execa('node', [bin, 'up', '--name', `${NEST}-budget`, flag, value], {env: {...host.env, CI: 'true'}, reject: false})
+      expect(up.exitCode, up.stderr).toBe(2)
+      const lines = up.stderr.trim().split('\n')
+      expect(lines, up.stderr).toHaveLength(1)
+      expect(lines[0]).toMatch(new RegExp(`^inception: ${flag} cannot be enforced on this engine: its cgroups have no controller for it; leave ${flag} out`))
+      expect(await dockerOn(host, ['ps', '-a', '--format', '{{.Names}}'])).not.toContain(`${NEST}-budget-l1`)
+      expect(await dockerOn(host, ['volume', 'ls', '--format', '{{.Name}}'])).not.toContain(`${NEST}-budget-l1`)
+    }
   })
 
   it('runs a depth-2 nest: a container at level 2, exec, a port chain to this machine, ps, and down leaving nothing', async () => {

@@ -234,6 +234,7 @@ export interface PsLevel {
   endpoint?: string
   tlsEndpoint?: string
   registry?: {mirrors: string[]; insecure: string[]; proxy?: string; noProxy?: string; dns: string[]; caCerts: number}
+  budget?: {memoryBytes?: number; cpus?: number; cpuset?: string; pids?: number; pidsUsed?: number; cpuSeconds?: number; oomKills?: number}
 }
 
 /** `inception ps --name NAME --json`: the nest's levels, and how long ps took. */
