@@ -1,7 +1,9 @@
 import {createHash} from 'node:crypto'
 
+import {LXCFS_DIR, LXCFS_PROC_FILES} from './contract.js'
 import {BudgetUnenforceable, UsageError} from './errors.js'
 import type {EngineInfo} from './engine.js'
+import {type LevelPart, setting} from './setting.js'
 import {formatSize, parseSize} from './storage.js'
 
 /**
@@ -196,4 +198,59 @@ export function fitBudgetsToEngine(budgets: LevelBudget[], info: Pick<EngineInfo
     parentCpus = mine
     return {...budget, cpuset: [...mine].sort((a, b) => a - b).join(',')}
   })
+}
+
+// The budgets (budgets.ts): each flag gives the nest's (level 1's) or, with @LEVEL, one level's;
+// `of` reads every level's, as splitBudgets made them and prepare gave them their CPUs.
+const budgetOf = (budgets: LevelBudget[], level: number): LevelBudget => budgets[level - 1] ?? {}
+
+export const MEMORY = setting<LevelBudget[], BudgetGiven>({
+  flag: 'memory',
+  helpValue: 'SIZE[@LEVEL]',
+  multiple: true,
+  default: [],
+  description: `memory for the nest, or for LEVEL; a level given none gets its parent's less its engine's ${formatAmount('memory', ENGINE_NEED.memory)}`,
+  parse: (text) => parseBudget('memory', text),
+  of: (request) => request.budgets,
+  // The level's OOM kills are counted where its budget is (cgroup v1 counts them at the victim's own cgroup, gone with it).
+  level: (budgets, {level}) => {
+    const memoryBytes = budgetOf(budgets, level).memoryBytes
+    return {resources: {memoryBytes}, env: {INCEPTION_OOM_COUNT: memoryBytes === undefined ? '' : '1'}}
+  },
+})
+
+export const CPUS = setting<LevelBudget[], BudgetGiven>({
+  flag: 'cpus',
+  helpValue: 'N[@LEVEL]',
+  multiple: true,
+  default: [],
+  description: "CPUs for the nest, or for LEVEL (fractions too); a level given none gets its parent's; repeatable",
+  parse: (text) => parseBudget('cpus', text),
+  of: (request) => request.budgets,
+  level: (budgets, {level}) => {
+    const {cpus, cpuset} = budgetOf(budgets, level)
+    return {resources: {cpus, cpuset}}
+  },
+})
+
+export const PIDS = setting<LevelBudget[], BudgetGiven>({
+  flag: 'pids',
+  helpValue: 'N[@LEVEL]',
+  multiple: true,
+  default: [],
+  description: `tasks for the nest, or for LEVEL; a level given none gets its parent's less its engine's ${ENGINE_NEED.pids}; repeatable`,
+  parse: (text) => parseBudget('pids', text),
+  of: (request) => request.budgets,
+  level: (budgets, {level}) => ({resources: {pids: budgetOf(budgets, level).pids}}),
+})
+
+/**
+ * What a nest with budgets shows each level of itself: level 1 runs lxcfs (it needs the host's
+ * /dev/fuse) and mounts its files over its own /proc; each level below gets the folder and the
+ * files from its parent. Not a setting of its own: it follows from the budgets.
+ */
+export function procView(budgets: LevelBudget[], level: number): LevelPart {
+  if (!hasBudgets(budgets)) return {}
+  if (level === 1) return {env: {INCEPTION_PROC_VIEW: 'serve'}, resources: {devices: ['/dev/fuse']}}
+  return {env: {INCEPTION_PROC_VIEW: ''}, binds: [`${LXCFS_DIR}:${LXCFS_DIR}`, ...LXCFS_PROC_FILES.map((file) => `${LXCFS_DIR}/proc/${file}:/proc/${file}`)]}
 }

@@ -43,11 +43,7 @@ export const SOCKET_DIR = `${STATE_DIR}/sockets`
 export const ROOT_SOCKET_BASE = '/run/inception'
 export const levelSocketFile = (level: number) => `level-${level}.sock`
 
-/**
- * A nest with budgets (budgets.ts) shows each level its own: level 1 runs lxcfs, mounted here,
- * and puts these of its files over its own /proc; every level passes the folder down, and its
- * child gets the same files over its /proc (lxcfs answers each reader with its own cgroup's figures).
- */
+/** A nest with budgets: level 1's lxcfs, mounted here and passed down; each level gets these of its files over /proc (budgets.ts). */
 export const LXCFS_DIR = '/var/lib/lxcfs'
 export const LXCFS_PROC_FILES = ['meminfo', 'cpuinfo', 'stat', 'uptime', 'swaps', 'diskstats'] as const
 
@@ -102,22 +98,10 @@ export type LevelState = (typeof LEVEL_STATES)[number] | 'absent'
 
 /** The keys of a level's info lines on the board, as its init writes them once the level is ready. */
 // mirrors, insecure, proxy, noproxy, dns, cacerts: the registry settings as the level's engine has them, when the nest has any.
+// prettier-ignore
 export const INFO_KEYS = [
-  'id',
-  'hostname',
-  'dockerd',
-  'storage',
-  'privilege',
-  'bridge',
-  'mtu',
-  'iptables',
-  'capeff',
-  'mirrors',
-  'insecure',
-  'proxy',
-  'noproxy',
-  'dns',
-  'cacerts',
+  'id', 'hostname', 'dockerd', 'storage', 'privilege', 'bridge', 'mtu', 'iptables', 'capeff',
+  'mirrors', 'insecure', 'proxy', 'noproxy', 'dns', 'cacerts',
 ] as const
 export type InfoKey = (typeof INFO_KEYS)[number]
 

@@ -1,9 +1,10 @@
-import {type BudgetGiven, hasBudgets, type LevelBudget, parseBudget, ENGINE_NEED, formatAmount} from './budgets.js'
-import {LABEL, LXCFS_DIR, LXCFS_PROC_FILES, ROOT_SOCKET_BASE, SOCKET_DIR} from './contract.js'
+import {MEMORY, CPUS, PIDS, procView} from './budgets.js'
+import {LABEL, ROOT_SOCKET_BASE, SOCKET_DIR} from './contract.js'
 import {parsePortMapping, type PortMapping, portsFromLabel, portsToLabel, targetLevel} from './ports.js'
 import {parseDockerdArg} from './dockerd-options.js'
 import {parseMtu, type UpRequest} from './request.js'
 import {parseCaCert, parseDns, parseInsecureRegistry, parseNoProxy, parseProxy, parseRegistryMirror, withoutCredentials} from './registry-settings.js'
+import {type LevelPart, type LevelPosition, type LevelResources, type Setting, setting} from './setting.js'
 import {madeSockets, type NestSockets, parseSockets, type SocketsChoice, socketOptions} from './sockets.js'
 import {
   type DataRoot,
@@ -16,72 +17,15 @@ import {
   type StorageDriver,
 } from './storage.js'
 
+export type {LevelPart, LevelPosition, LevelResources, Publish, Setting} from './setting.js'
+export {CPUS, MEMORY, PIDS}
+
 /**
- * The settings every level of a nest honours, one entry each: the flag a user gives it with, its
- * default, how its text is parsed, how level 1's label records it (so `ps` shows the nest as it
- * was made), and what each level receives of it. The flags (src/flags.ts), the labels
- * (contract.ts) and the renderer of every level's container (render.ts) read this table and
- * nothing else about a setting: a new setting is an entry here, the code that uses its value,
- * and its test.
+ * The settings every level of a nest honours, one entry each (setting.ts says what an entry is).
+ * The flags (src/flags.ts), the labels (contract.ts) and the renderer of every level's container
+ * (render.ts) read this table and nothing else about a setting: a new setting is an entry, the
+ * code that uses its value, and its test.
  */
-
-/** Where a level stands in its nest, for what it receives of a setting. */
-export interface LevelPosition {
-  level: number
-  depth: number
-  /** The host address level 1 publishes on (--bind). */
-  bind: string
-}
-
-/** A port a level's container publishes to its parent: INNER on HOST_PORT (the same port below level 1). */
-export interface Publish {
-  innerPort: number
-  hostPort?: number
-  hostIp?: string
-}
-
-/** The bounds of a level's container, which its parent's engine applies (budgets.ts). */
-export interface LevelResources {
-  memoryBytes?: number
-  cpus?: number
-  cpuset?: string
-  pids?: number
-  /** Devices of the parent's the level gets (level 1's /dev/fuse, for lxcfs). */
-  devices?: string[]
-}
-
-/** What one level receives of a setting: init variables, options for its dockerd, ports to publish, folders to mount (SOURCE:TARGET), bounds. */
-export interface LevelPart {
-  env?: Record<string, string>
-  dockerd?: string[]
-  publish?: Publish[]
-  binds?: string[]
-  resources?: LevelResources
-}
-
-/** T: the value `up` uses; Each: what one flag gives (one -p of many); Recorded: what `ps` reads back from the label. */
-export interface Setting<T, Each = T, Recorded = T> {
-  /** The long flag of `up`, without dashes. */
-  flag: string
-  char?: 'p'
-  helpValue: string
-  /** For a flag whose values are a closed list (oclif shows and checks them). */
-  options?: readonly string[]
-  multiple?: boolean
-  /** What `up` uses when the flag is left out; help shows `defaultHelp` when given. */
-  default: T
-  defaultHelp?: string
-  description: string
-  parse(text: string): Each
-  /** The value in a request that `parseUpRequest` made. */
-  of(request: UpRequest): T
-  /** How level 1's labels record it; left out when the label would say nothing (no value). */
-  label?: {key: string; encode(value: T, depth: number): string | undefined; decode(text: string | undefined): Recorded}
-  /** What level `position.level` receives of it. */
-  level(value: T, position: LevelPosition): LevelPart
-}
-
-const setting = <T, Each = T, Recorded = T>(entry: Setting<T, Each, Recorded>): Setting<T, Each, Recorded> => entry
 
 export const STORAGE_DRIVER = setting<StorageDriver, StorageDriver, string>({
   flag: 'storage-driver',
@@ -250,61 +194,6 @@ export const CA_CERT = setting<Array<{file: string; pem: string}>, {file: string
   // One line of the plan: base64, which has no newline.
   level: (certs) => ({env: {INCEPTION_CA_CERTS: certs.length > 0 ? Buffer.from(certs.map((c) => c.pem).join('')).toString('base64') : ''}}),
 })
-
-// The budgets (budgets.ts): each flag gives the nest's (level 1's) or, with @LEVEL, one level's;
-// `of` reads every level's, as splitBudgets made them and prepare gave them their CPUs.
-const budgetOf = (budgets: LevelBudget[], level: number): LevelBudget => budgets[level - 1] ?? {}
-
-export const MEMORY = setting<LevelBudget[], BudgetGiven>({
-  flag: 'memory',
-  helpValue: 'SIZE[@LEVEL]',
-  multiple: true,
-  default: [],
-  description: `memory for the nest, or for LEVEL; a level given none gets its parent's less its engine's ${formatAmount('memory', ENGINE_NEED.memory)}`,
-  parse: (text) => parseBudget('memory', text),
-  of: (request) => request.budgets,
-  // The level's OOM kills are counted where its budget is (cgroup v1 counts them at the victim's own cgroup, gone with it).
-  level: (budgets, {level}) => {
-    const memoryBytes = budgetOf(budgets, level).memoryBytes
-    return {resources: {memoryBytes}, env: {INCEPTION_OOM_COUNT: memoryBytes === undefined ? '' : '1'}}
-  },
-})
-
-export const CPUS = setting<LevelBudget[], BudgetGiven>({
-  flag: 'cpus',
-  helpValue: 'N[@LEVEL]',
-  multiple: true,
-  default: [],
-  description: "CPUs for the nest, or for LEVEL (fractions too); a level given none gets its parent's; repeatable",
-  parse: (text) => parseBudget('cpus', text),
-  of: (request) => request.budgets,
-  level: (budgets, {level}) => {
-    const {cpus, cpuset} = budgetOf(budgets, level)
-    return {resources: {cpus, cpuset}}
-  },
-})
-
-export const PIDS = setting<LevelBudget[], BudgetGiven>({
-  flag: 'pids',
-  helpValue: 'N[@LEVEL]',
-  multiple: true,
-  default: [],
-  description: `tasks for the nest, or for LEVEL; a level given none gets its parent's less its engine's ${ENGINE_NEED.pids}; repeatable`,
-  parse: (text) => parseBudget('pids', text),
-  of: (request) => request.budgets,
-  level: (budgets, {level}) => ({resources: {pids: budgetOf(budgets, level).pids}}),
-})
-
-/**
- * What a nest with budgets shows each level of itself: level 1 runs lxcfs (it needs the host's
- * /dev/fuse) and mounts its files over its own /proc; each level below gets the folder and the
- * files from its parent. Not a setting of its own: it follows from the budgets.
- */
-function procView(budgets: LevelBudget[], level: number): LevelPart {
-  if (!hasBudgets(budgets)) return {}
-  if (level === 1) return {env: {INCEPTION_PROC_VIEW: 'serve'}, resources: {devices: ['/dev/fuse']}}
-  return {env: {INCEPTION_PROC_VIEW: ''}, binds: [`${LXCFS_DIR}:${LXCFS_DIR}`, ...LXCFS_PROC_FILES.map((file) => `${LXCFS_DIR}/proc/${file}:/proc/${file}`)]}
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table of settings of every value type
 type AnySetting = Setting<any, unknown, unknown>
