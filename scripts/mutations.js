@@ -22,6 +22,30 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
  */
 const BREAKAGES = [
   {
+    name: 'memory-budget-level-1-only',
+    what: '--memory bounds level 1 only; the levels below run unbounded',
+    file: 'src/nesting/budgets.ts',
+    find: 'const memoryBytes = budgetOf(budgets, level).memoryBytes',
+    replace: 'const memoryBytes = level === 1 ? budgetOf(budgets, level).memoryBytes : undefined',
+    tests: ['test/unit/budgets.test.ts'],
+  },
+  {
+    name: 'pids-budget-not-rendered',
+    what: '--pids never reaches the levels below level 1 (their `docker run` lacks --pids-limit)',
+    file: 'src/nesting/render.ts',
+    find: "...(host.pidsLimit === undefined ? [] : ['--pids-limit', String(host.pidsLimit)]),",
+    replace: '',
+    tests: ['test/unit/budgets.test.ts'],
+  },
+  {
+    name: 'budget-split-keeps-nothing-for-engines',
+    what: "a level given no budget gets all of its parent's, leaving nothing for the parent's engine",
+    file: 'src/nesting/budgets.ts',
+    find: 'const fromParent = parent === undefined ? undefined : parent - need',
+    replace: 'const fromParent = parent',
+    tests: ['test/unit/budgets.test.ts'],
+  },
+  {
     name: 'mtu-ignored',
     what: 'the init ignores INCEPTION_MTU (--mtu does nothing)',
     file: 'image/init/network.sh',
