@@ -8,7 +8,8 @@
 #   not the bundle they duplicate, ca-certificates.crt, which Go (dockerd), curl and OpenSSL
 #   read: level 1 unpacks these files into its data root before it can start level 2, and on
 #   the ext4 of the virtual disks measured every new inode costs 0.6 to 1 ms of system time (a hard
-#   link 0.02 ms).
+#   link 0.02 ms). For the same reason the service managers' files stay out (/etc/init.d, rc?.d,
+#   systemd, runit: 86 entries with lxcfs's and procps's): a level's only PID 1 is its init.
 # - busybox: the binary, its applet links and the few shared libraries it loads, a small image
 #   any level can `docker run` without a registry (tests, the demo's web server, users' first
 #   container). The dynamically linked busybox, not the static one: a static glibc cannot load
@@ -30,6 +31,8 @@ pack_level_rootfs() {
       --exclude=./var/lib/dpkg/info --exclude=./var/lib/dpkg/status* --exclude=./var/lib/dpkg/available* \
       --exclude=./var/lib/apt --exclude=./etc/apt \
       --exclude='./etc/ssl/certs/*.pem' --exclude='./etc/ssl/certs/*.[0-9]' \
+      --exclude=./etc/init.d --exclude='./etc/rc?.d' --exclude=./etc/systemd --exclude=./var/lib/systemd \
+      --exclude=./etc/runit --exclude=./etc/sv --exclude=./etc/sysctl.d \
       -cf "$out/level-rootfs.tar" .
 }
 
