@@ -23,7 +23,8 @@ memory_file() {
 # (memory_max, cpu_quota_us, cpu_period_us, cpuset, pids_max; "max" or -1 when unbounded), what
 # it uses (cpu_usec, pids) and, with a memory budget, its OOM kills at it (cgroup v1: its counter's
 # file on the board; v2: its memory.events, which count every kill under it). Builtins only (read,
-# not cat): this runs for every level at every `ps`.
+# not cat): this runs for every level at every `ps`. Its callers silence it: a file that is not
+# there (no counter without a memory budget) is a figure not shown.
 show_resource() { [ -z "$2" ] || echo "resource $1 $2"; }
 
 level_resources() {
@@ -55,11 +56,11 @@ read_only_data_root() {
 }
 
 m=$(memory_file "") && echo "memory 1 $m"
-level_resources 1 ""
+level_resources 1 "" 2>/dev/null
 read_only_data_root self && echo "readonly 1"
 level_cgroups | while read -r k cgroup; do
   m=$(memory_file "$cgroup") && echo "memory $k $m"
-  level_resources "$k" "$cgroup"
+  level_resources "$k" "$cgroup" 2>/dev/null
   processes=$(level_processes "$cgroup")
   if [ -n "$processes" ]; then echo "alive $k yes"; else echo "alive $k no"; fi
   # Its first process's mount table.

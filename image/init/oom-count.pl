@@ -3,10 +3,12 @@
 # victim's own cgroup (memory.oom_control's oom_kill: a container's, gone with it), never in the
 # level's, where the budget is. It does notify an eventfd registered on the level's
 # memory.oom_control each time the level's memory runs out, but more often than it kills (each
-# allocation that fails while the victim is dying notifies again: four for one kill, seen). So a
-# notification only says when to look: this counter then reads the oom_kill of every cgroup under
-# the level and adds what rose since it last looked, then looks again for a second after the last
-# notification (the kill comes after its notification). Kills under a deeper level's own budget
+# allocation that fails while the victim is dying notifies again: four for one kill, seen), and
+# it notifies every cgroup below the one whose limit was reached too (a parent level's OOM wakes
+# this counter). So a notification only says when to look: when the level's own memory.failcnt
+# rose (it rises only in the cgroup whose limit an allocation hit), this counter reads the
+# oom_kill of every cgroup under the level and adds what rose since it last looked, and looks
+# again for two seconds after (the kill comes after its notification). Kills under a deeper level's own budget
 # come with no notification here and are that level's to count: while no notification comes, it
 # looks every few seconds without counting, so that they are not taken for this level's later. A shell cannot make an eventfd; perl-base, Essential in Debian, can (by system call
 # number: perl-base has no syscall.ph).
@@ -50,8 +52,16 @@ print {$register} "$eventfd " . fileno($control) . "\n";
 close($register) or die "oom-count: cannot register with $cgroup/cgroup.event_control: $!\n";
 open(my $events, '<&=', $eventfd) or die "oom-count: eventfd: $!\n";
 
+# The times an allocation hit this level's own limit.
+sub failures {
+  open(my $file, '<', "$cgroup/memory.failcnt") or return 0;
+  my $failures = <$file>;
+  return defined($failures) ? $failures + 0 : 0;
+}
+
 my $count = 0;
 my $last = kills();
+my $failed = failures();
 my $looking_until = 0;
 record($count);
 while (1) {
@@ -64,8 +74,13 @@ while (1) {
   die "oom-count: waiting on the eventfd: $!\n" if $ready < 0;
   if ($ready > 0) {
     sysread($events, my $buffer, 8) == 8 or die "oom-count: reading the eventfd: $!\n";
-    $looking_until = time() + 2;
-    $counting = 1;
+    my $now_failed = failures();
+    # Not this level's limit: an OOM above it, whose kills are that level's.
+    if ($now_failed > $failed) {
+      $looking_until = time() + 2;
+      $counting = 1;
+    }
+    $failed = $now_failed;
   }
   my $now = kills();
   if (!$counting) {

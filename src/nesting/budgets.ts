@@ -137,14 +137,17 @@ function checkHoldsEngine(resource: Resource, amount: number, level: number, exp
   // The budget the user gave that this level's is taken from: the nearest level above with one.
   let from = level
   while (!given.has(from)) from--
-  const levelsFed = depth - from + 1
+  // What `from`'s budget must be for every level it feeds to keep its engine's share: down to the
+  // next level given its own (which must still get all of it), or to the innermost.
+  let next = from + 1
+  while (next <= depth && !given.has(next)) next++
+  const least = next <= depth ? need * (next - from) + given.get(next)! : need * (depth - from + 1)
   const wording = explicit
     ? `${FLAG[resource]} ${show(amount)}${level > 1 ? `@${level}` : ''} is`
     : `${FLAG[resource]} ${show(given.get(from)!)}${from > 1 ? `@${from}` : ''} leaves level ${level} ${show(amount)},`
   throw new UsageError(
     `${wording} less than a level's engine needs (${show(need)})`,
-    `give at least ${show(need * levelsFed)} for level${levelsFed > 1 ? `s ${from}-${depth}` : ` ${from}`} ` +
-      `(each level's engine keeps ${show(need)} of its budget)`,
+    `give ${FLAG[resource]} at least ${show(least)}${from > 1 ? `@${from}` : ''} (each level's engine keeps ${show(need)} of its budget)`,
   )
 }
 
@@ -168,7 +171,7 @@ export function hasBudgets(budgets: readonly LevelBudget[]): boolean {
 /**
  * The budgets against the engine that will enforce level 1's (and, through the levels, every
  * other's): it must have the cgroup controller (an engine without it would accept the limit and
- * drop it with a warning), and level 1 cannot have more than the engine has. Then each level with
+ * drop it with a warning), and no level can have more than the engine has. Then each level with
  * a CPU budget gets its CPUs: as many as its budget rounded up, the first of its parent's, and for
  * level 1 from a place that depends on the nest's name, so that several nests spread over the CPUs.
  */
@@ -178,16 +181,20 @@ export function fitBudgetsToEngine(budgets: LevelBudget[], info: Pick<EngineInfo
   for (const resource of Object.keys(FLAG) as Resource[]) {
     if (used(resource) && !controllers[resource]) throw new BudgetUnenforceable(FLAG[resource])
   }
-  const outermost = budgets[0] ?? {}
-  if (outermost.memoryBytes !== undefined && info.memTotalBytes > 0 && outermost.memoryBytes > info.memTotalBytes) {
+  // The first level given each is the one the rest are within: it must fit the engine.
+  const at = (index: number) => (index > 0 ? `@${index + 1}` : '')
+  const memoryLevel = budgets.findIndex((budget) => budget.memoryBytes !== undefined)
+  const memory = budgets[memoryLevel]?.memoryBytes
+  if (memory !== undefined && info.memTotalBytes > 0 && memory > info.memTotalBytes) {
     throw new UsageError(
-      `--memory ${formatAmount('memory', outermost.memoryBytes)} is more than the engine has (${Math.floor(info.memTotalBytes / 2 ** 20)}M)`,
+      `--memory ${formatAmount('memory', memory)}${at(memoryLevel)} is more than the engine has (${Math.floor(info.memTotalBytes / 2 ** 20)}M)`,
       'give less, or leave --memory out',
     )
   }
-  const cpus = budgets.map((budget) => budget.cpus).find((value) => value !== undefined)
+  const cpusLevel = budgets.findIndex((budget) => budget.cpus !== undefined)
+  const cpus = budgets[cpusLevel]?.cpus
   if (cpus !== undefined && info.cpus > 0 && cpus > info.cpus) {
-    throw new UsageError(`--cpus ${cpus} is more than the engine's ${info.cpus} CPUs`, `give ${info.cpus} or less`)
+    throw new UsageError(`--cpus ${cpus}${at(cpusLevel)} is more than the engine's ${info.cpus} CPUs`, `give ${info.cpus} or less`)
   }
   if (!used('cpus') || info.cpus <= 0) return budgets
   const start = createHash('sha256').update(nestName).digest().readUInt32BE(0) % info.cpus
@@ -253,4 +260,17 @@ export function procView(budgets: LevelBudget[], level: number): LevelPart {
   if (!hasBudgets(budgets)) return {}
   if (level === 1) return {env: {INCEPTION_PROC_VIEW: 'serve'}, resources: {devices: ['/dev/fuse']}}
   return {env: {INCEPTION_PROC_VIEW: ''}, binds: [`${LXCFS_DIR}:${LXCFS_DIR}`, ...LXCFS_PROC_FILES.map((file) => `${LXCFS_DIR}/proc/${file}:/proc/${file}`)]}
+}
+
+/**
+ * lxcfs, which shows every level its budget, needs the host's /dev/fuse (level 1 gets the device).
+ * Checked here on this machine's engine; a remote engine without it refuses level 1 in its words.
+ */
+export function checkFuse(budgets: readonly LevelBudget[], fuseExists: () => boolean): void {
+  if (hasBudgets(budgets) && !fuseExists()) {
+    throw new UsageError(
+      'budgets need /dev/fuse on this machine (lxcfs shows each level its budget through it), and there is none',
+      'load the fuse module (modprobe fuse), or leave --memory, --cpus and --pids out',
+    )
+  }
 }

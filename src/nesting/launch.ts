@@ -1,3 +1,4 @@
+import {existsSync} from 'node:fs'
 import {dirname} from 'node:path'
 
 import {firstFailure, type LevelReport, readyDepth} from './board.js'
@@ -21,7 +22,7 @@ import {
   VolumeInTheWay,
 } from './errors.js'
 import {checkContextsFree, contextEndpoints, writeContexts} from './contexts.js'
-import {fitBudgetsToEngine} from './budgets.js'
+import {checkFuse, fitBudgetsToEngine} from './budgets.js'
 import {checkMemory, type NestPlan, planNest, takenSubnets} from './plan.js'
 import type {UpRequest} from './request.js'
 import {type Clock, pollUntil, systemClock} from './poll.js'
@@ -102,6 +103,7 @@ export class NestLauncher {
     checkMemory(request.depth, info.memTotalBytes)
     // Budgets the engine can enforce, within what it has; each level with CPUs gets its own (budgets.ts).
     request = {...request, budgets: fitBudgetsToEngine(request.budgets, info, request.name)}
+    if (isThisMachine(this.engine.address)) checkFuse(request.budgets, () => existsSync('/dev/fuse'))
     // What the engine's own settings give every level, unless flags say otherwise (registry-settings.ts).
     const local = isThisMachine(this.engine.address) ? localEngineFiles() : undefined
     request = {...request, registry: effectiveRegistrySettings(request.registryInput, info.registry, local)}

@@ -77,13 +77,9 @@ describe.skipIf(!engine)('bad input is refused, changing nothing', () => {
     [['up', '--data-root', 'loop:1PB'], 2, /loop data root size 1PB is out of range/],
     [['up', '--depth', '3', '--subnet-pool', '10.213.0.0/23'], 2, /has 2 free \/24 subnets, the nest needs 3/],
     [['up', '--subnet-pool', '172.17.0.0/24'], 2, /in use: 172\.17\.0\.0\/16/],
-    [['up', '--memory', '1k'], 2, /--memory 1K is less than a level's engine needs \(128M\); give at least 128M for level 1/],
+    [['up', '--memory', '1k'], 2, /--memory 1K is less than a level's engine needs \(128M\); give --memory at least 128M/],
     [['up', '--memory', '64T'], 2, /--memory 64T is more than the engine has \(\d+M\)/],
-    [
-      ['up', '--depth', '3', '--memory', '300m'],
-      2,
-      /--memory 300M leaves level 3 44M, less than a level's engine needs \(128M\); give at least 384M for levels 1-3/,
-    ],
+    [['up', '--depth', '3', '--memory', '300m'], 2, /--memory 300M leaves level 3 44M, less than a level's engine needs \(128M\); give --memory at least 384M/],
     [
       ['up', '--depth', '3', '--memory', '1g', '--memory', '900m@3'],
       2,

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {parseBoard} from '../../src/nesting/board.js'
-import {type BudgetInput, ENGINE_NEED, fitBudgetsToEngine, parseBudget, splitBudgets} from '../../src/nesting/budgets.js'
+import {type BudgetInput, checkFuse, ENGINE_NEED, fitBudgetsToEngine, parseBudget, splitBudgets} from '../../src/nesting/budgets.js'
 import {BudgetUnenforceable, UsageError} from '../../src/nesting/errors.js'
 import {planNest} from '../../src/nesting/plan.js'
 import type {PrivilegeDecision} from '../../src/nesting/privilege.js'
@@ -67,7 +67,7 @@ describe('splitBudgets', () => {
 
   it.each([
     [{memory: [{amount: 1024}]}, 1, /--memory 1K is less than a level's engine needs \(128M\)/],
-    [{memory: [{amount: 300 * MiB}]}, 3, /--memory 300M leaves level 3 44M, less than a level's engine needs \(128M\)/, 'give at least 384M for levels 1-3'],
+    [{memory: [{amount: 300 * MiB}]}, 3, /--memory 300M leaves level 3 44M, less than a level's engine needs \(128M\)/, 'give --memory at least 384M (each'],
     [
       {memory: [{amount: 1024 * MiB}, {amount: 900 * MiB, level: 3}]},
       3,
@@ -77,7 +77,8 @@ describe('splitBudgets', () => {
     [{memory: [{amount: 512 * MiB, level: 4}]}, 3, /--memory 512M@4: the nest has 3 levels/],
     [{cpus: [{amount: 1}, {amount: 2, level: 2}]}, 2, /--cpus 2@2 is more than level 1 can give it \(its 1\)/],
     [{pids: [{amount: 5}]}, 1, /--pids 5 is less than a level's engine needs \(64\)/],
-    [{pids: [{amount: 100, level: 2}]}, 3, /--pids 100@2 leaves level 3 36, less than a level's engine needs \(64\)/, 'give at least 128 for levels 2-3'],
+    [{pids: [{amount: 100, level: 2}]}, 3, /--pids 100@2 leaves level 3 36, less than a level's engine needs \(64\)/, 'give --pids at least 128@2 (each'],
+    [{memory: [{amount: 300 * MiB}, {amount: 200 * MiB, level: 4}]}, 4, /leaves level 3 44M/, 'give --memory at least 584M (each'],
   ] as Array<[BudgetInput, number, RegExp, string?]>)('refuses %j at depth %i', (input, depth, pattern, hint) => {
     expect(() => splitBudgets(input, depth)).toThrow(pattern)
     if (hint) expect(thrown(() => splitBudgets(input, depth)).hint).toContain(hint)
@@ -94,7 +95,11 @@ describe('fitBudgetsToEngine', () => {
     expect(fitBudgetsToEngine(splitBudgets({}, 1), {...ENGINE, limits: {memory: false, cpuQuota: false, cpuset: false, pids: false}}, 'n')).toEqual([{}])
   })
 
-  it('refuses more than the engine has', () => {
+  it('refuses more than the engine has, at the first level given a budget', () => {
+    expect(() => fitBudgetsToEngine(splitBudgets({memory: [{amount: 16_384 * MiB, level: 2}]}, 3), ENGINE, 'n')).toThrow(
+      /--memory 16G@2 is more than the engine has/,
+    )
+    expect(() => fitBudgetsToEngine(splitBudgets({cpus: [{amount: 8, level: 3}]}, 3), ENGINE, 'n')).toThrow(/--cpus 8@3 is more than the engine's 4 CPUs/)
     expect(() => fitBudgetsToEngine(splitBudgets({memory: [{amount: 16_384 * MiB}]}, 1), ENGINE, 'n')).toThrow(
       /--memory 16G is more than the engine has \(8192M\)/,
     )
@@ -130,11 +135,11 @@ describe("a level's container with budgets", () => {
   })
 
   it("bounds level 2 in its `docker run` arguments, and mounts lxcfs's files over its /proc", () => {
-    const nest = plan({depth: 2, budgets: {memory: [{amount: 1024 * MiB}], pids: [{amount: 512}]}})
+    const nest = plan({depth: 2, budgets: {memory: [{amount: 1024 * MiB}], pids: [{amount: 512}], cpus: [{amount: 2}, {amount: 0.5, level: 2}]}})
     const args = dockerRunArguments(renderLevel(nest, DECISION, 2))
     const after = (flag: string) => args[args.indexOf(flag) + 1]
-    expect([after('--memory'), after('--memory-swap'), after('--pids-limit')]).toEqual([String(896 * MiB), String(896 * MiB), '448'])
-    expect(args).not.toContain('--cpus')
+    expect([after('--memory'), after('--memory-swap'), after('--pids-limit'), after('--cpus')]).toEqual([String(896 * MiB), String(896 * MiB), '448', '0.5'])
+    expect(after('--cpuset-cpus')).toMatch(/^\d$/)
     expect(args).toEqual(expect.arrayContaining(['/var/lib/lxcfs:/var/lib/lxcfs', '/var/lib/lxcfs/proc/meminfo:/proc/meminfo']))
     expect(args).toEqual(expect.arrayContaining(['INCEPTION_PROC_VIEW=', 'INCEPTION_OOM_COUNT=1']))
   })
@@ -147,6 +152,14 @@ describe("a level's container with budgets", () => {
     const args = dockerRunArguments(renderLevel(nest, DECISION, 2))
     for (const flag of ['--memory', '--cpus', '--cpuset-cpus', '--pids-limit', '--device']) expect(args).not.toContain(flag)
     expect(args.some((arg) => arg.includes('lxcfs'))).toBe(false)
+  })
+})
+
+describe('checkFuse', () => {
+  it('refuses budgets on a machine without /dev/fuse, and nothing else', () => {
+    expect(() => checkFuse(splitBudgets({pids: [{amount: 512}]}, 1), () => false)).toThrow(/budgets need \/dev\/fuse on this machine/)
+    expect(() => checkFuse(splitBudgets({}, 1), () => false)).not.toThrow()
+    expect(() => checkFuse(splitBudgets({pids: [{amount: 512}]}, 1), () => true)).not.toThrow()
   })
 })
 
