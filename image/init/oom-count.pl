@@ -5,9 +5,10 @@
 # memory.oom_control each time the level's memory runs out, but more often than it kills (each
 # allocation that fails while the victim is dying notifies again: four for one kill, seen), and
 # it notifies every cgroup below the one whose limit was reached too (a parent level's OOM wakes
-# this counter). So a notification only says when to look: when the level's own memory.failcnt
-# rose (it rises only in the cgroup whose limit an allocation hit), this counter reads the
-# oom_kill of every cgroup under the level and adds what rose since it last looked, and looks
+# this counter). So a notification only says when to look: when the level's own memory reached
+# its limit (its high-water mark, which the counter then resets: memory.failcnt would say it more
+# directly, but this kernel left it at 0 in the cgroups Docker makes, seen), this counter reads
+# the oom_kill of every cgroup under the level and adds what rose since it last looked, and looks
 # again for two seconds after (the kill comes after its notification). Kills under a deeper level's own budget
 # come with no notification here and are that level's to count: while no notification comes, it
 # looks every few seconds without counting, so that they are not taken for this level's later. A shell cannot make an eventfd; perl-base, Essential in Debian, can (by system call
@@ -52,16 +53,28 @@ print {$register} "$eventfd " . fileno($control) . "\n";
 close($register) or die "oom-count: cannot register with $cgroup/cgroup.event_control: $!\n";
 open(my $events, '<&=', $eventfd) or die "oom-count: eventfd: $!\n";
 
-# The times an allocation hit this level's own limit.
-sub failures {
-  open(my $file, '<', "$cgroup/memory.failcnt") or return 0;
-  my $failures = <$file>;
-  return defined($failures) ? $failures + 0 : 0;
+sub number {
+  my ($file) = @_;
+  open(my $handle, '<', $file) or return undef;
+  my $value = <$handle>;
+  return defined($value) && $value =~ /^(\d+)/ ? $1 : undef;
+}
+
+# Whether this level's memory (or memory and swap) reached its own limit since the last look
+# (within a megabyte: charges come in batches); the high-water marks start again from here.
+sub reached_limit {
+  my $reached = 0;
+  for my $counter ('memory', 'memory.memsw') {
+    my ($peak, $limit) = (number("$cgroup/$counter.max_usage_in_bytes"), number("$cgroup/$counter.limit_in_bytes"));
+    $reached = 1 if defined($peak) && defined($limit) && $peak + 2**20 >= $limit;
+    if (open(my $reset, '>', "$cgroup/$counter.max_usage_in_bytes")) { print {$reset} "0\n"; close($reset) }
+  }
+  return $reached;
 }
 
 my $count = 0;
 my $last = kills();
-my $failed = failures();
+reached_limit();
 my $looking_until = 0;
 record($count);
 while (1) {
@@ -74,13 +87,11 @@ while (1) {
   die "oom-count: waiting on the eventfd: $!\n" if $ready < 0;
   if ($ready > 0) {
     sysread($events, my $buffer, 8) == 8 or die "oom-count: reading the eventfd: $!\n";
-    my $now_failed = failures();
     # Not this level's limit: an OOM above it, whose kills are that level's.
-    if ($now_failed > $failed) {
+    if (reached_limit()) {
       $looking_until = time() + 2;
       $counting = 1;
     }
-    $failed = $now_failed;
   }
   my $now = kills();
   if (!$counting) {
