@@ -9,7 +9,8 @@
 # its limit (its high-water mark, which the counter then resets: memory.failcnt would say it more
 # directly, but this kernel left it at 0 in the cgroups Docker makes, seen), this counter reads
 # the oom_kill of every cgroup under the level and adds what rose since it last looked, and looks
-# again for two seconds after (the kill comes after its notification). Kills under a deeper level's own budget
+# again for two seconds after (the kill comes after its notification), every 5 ms for the first
+# half second. Kills under a deeper level's own budget
 # come with no notification here and are that level's to count: while no notification comes, it
 # looks every few seconds without counting, so that they are not taken for this level's later. A shell cannot make an eventfd; perl-base, Essential in Debian, can (by system call
 # number: perl-base has no syscall.ph).
@@ -76,12 +77,17 @@ my $count = 0;
 my $last = kills();
 reached_limit();
 my $looking_until = 0;
+# Looks left at a short interval after this level's limit was reached: the victim's count is in
+# its own cgroup, which goes as soon as its container is removed (`docker run --rm` removes it some
+# tens of milliseconds after the kill), so the first half second is watched closely.
+my $close_looks = 0;
 record($count);
 while (1) {
   my $bits = '';
   vec($bits, $eventfd, 1) = 1;
-  my $counting = $looking_until > time();
-  my $wait = $counting ? 0.1 : 5;
+  my $counting = $looking_until > time() || $close_looks > 0;
+  my $wait = $close_looks > 0 ? 0.005 : $counting ? 0.1 : 5;
+  $close_looks-- if $close_looks > 0;
   my $ready = select(my $readable = $bits, undef, undef, $wait);
   next if $ready < 0 && $!{EINTR};
   die "oom-count: waiting on the eventfd: $!\n" if $ready < 0;
@@ -90,6 +96,7 @@ while (1) {
     # Not this level's limit: an OOM above it, whose kills are that level's.
     if (reached_limit()) {
       $looking_until = time() + 2;
+      $close_looks = 100;
       $counting = 1;
     }
   }
