@@ -10,12 +10,15 @@
 // import only when used (execa, the state lock), goes there too, in files named _*.js, which
 // oclif's command pattern (package.json) leaves out. Left outside the bundle, loaded from node_modules as before:
 // - @oclif/core: oclif loads it first, to find the command; a second copy would be parsed again.
-// - what lazy-dependencies.ts defers (gRPC, ssh2 and its native cpu-features, uuid, tar-fs): its
-//   stand-ins sit in Node's module cache, which only a real require reaches.
+// - what lazy-dependencies.ts defers (gRPC, ssh2, uuid, tar-fs), read from it: its stand-ins sit
+//   in Node's module cache, which only a real require reaches. (Importing it gives this process
+//   the stand-ins too, which it never uses.)
 // - what is imported only when used and large: @peculiar/x509 (TLS), and typescript, which
 //   oclif imports only for a project run from its sources.
 import {build} from 'esbuild'
 import {readdirSync} from 'node:fs'
+
+import {DEFERRED_MODULES} from '../dist/nesting/lazy-dependencies.js'
 
 const commands = readdirSync('dist/commands')
   .filter((file) => file.endsWith('.js'))
@@ -30,7 +33,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['@oclif/core', '@grpc/*', 'ssh2', 'cpu-features', 'uuid', 'tar-fs', '@peculiar/*', 'typescript'],
+  external: ['@oclif/core', ...DEFERRED_MODULES, '@peculiar/*', 'typescript'],
   // The CommonJS libraries in the bundle call require() for Node's modules and the ones above.
   banner: {js: "import {createRequire as inceptionCreateRequire} from 'node:module'; const require = inceptionCreateRequire(import.meta.url);"},
   logLevel: 'warning',

@@ -85,7 +85,8 @@ record($count);
 while (1) {
   my $bits = '';
   vec($bits, $eventfd, 1) = 1;
-  my $counting = $looking_until > time() || $close_looks > 0;
+  # The close looks end within the window: half a second at most, and the window is a second or more.
+  my $counting = $looking_until > time();
   my $wait = $close_looks > 0 ? 0.005 : $counting ? 0.1 : 5;
   $close_looks-- if $close_looks > 0;
   my $ready = select(my $readable = $bits, undef, undef, $wait);

@@ -13,7 +13,14 @@ const fromHere = createRequire(import.meta.url)
 const fromDockerode = createRequire(fromHere.resolve('dockerode'))
 const fromModem = createRequire(fromDockerode.resolve('docker-modem'))
 
+/**
+ * The modules given stand-ins here, by name. The CLI's bundles leave them out
+ * (scripts/bundle-commands.js): a stand-in is only reached through a real require.
+ */
+export const DEFERRED_MODULES: string[] = []
+
 function deferred(requireFrom: NodeJS.Require, name: string, standIn: (load: () => Record<string, unknown>) => object): void {
+  DEFERRED_MODULES.push(name)
   const path = requireFrom.resolve(name)
   if (path in requireFrom.cache) return
   let real: Record<string, unknown> | undefined
